@@ -1,0 +1,241 @@
+"""The ``briefs`` command: parse options, call one core function, report. No logic here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .errors import BriefsError, Problem, ValidationFailed, summarise
+
+app = typer.Typer(
+    name="briefs",
+    help="Turn structured findings (YAML) into cited policy briefs for each audience, "
+    "as PDF and HTML.\n\nTypical use: `briefs check`, then `briefs build`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+ProjectOpt = Annotated[
+    Path,
+    typer.Option("--project", "-p", help="Project folder (holds findings/ and templates/).",
+                 file_okay=False, envvar="BRIEFS_PROJECT"),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"briefs (policy-briefs) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version,
+                                                     is_eager=True,
+                                                     help="Show the version and exit.")] = None,
+) -> None:
+    """Cited policy briefs from structured findings."""
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        _err(str(problem))
+
+
+@contextmanager
+def user_errors():
+    """Turn core errors into messages and exit codes; never show a traceback."""
+    try:
+        yield
+    except ValidationFailed as exc:
+        _print_problems(exc.problems)
+        _err(f"{summarise(exc.problems)}; nothing was written")
+        raise typer.Exit(1)
+    except BriefsError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _err("interrupted; nothing more was written")
+        raise typer.Exit(130)
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # a bug: say so plainly, keep the details for a report
+        if os.environ.get("BRIEFS_DEBUG"):
+            traceback.print_exc()
+        _err(f"internal error: {type(exc).__name__}: {exc}\n"
+             "This is a bug in policy-briefs; rerun with BRIEFS_DEBUG=1 for details.")
+        raise typer.Exit(70)
+
+
+def _project(path: Path):
+    from .project import Project
+
+    if not path.is_dir():
+        raise BriefsError(f"project folder '{path}' does not exist")
+    return Project.at(path)
+
+
+@app.command()
+def check(
+    project: ProjectOpt = Path("."),
+    sources_dir: Annotated[Optional[Path], typer.Option(
+        "--sources-dir", help="Folder of archived source texts; every quote is verified "
+        "against its source's snapshot there.", envvar="BRIEFS_SOURCES_DIR")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON.")] = False,
+) -> None:
+    """Load and validate every input; print problems as `path:line:col: severity: message`.
+
+    Exits 0 when there are no errors, 1 otherwise. Writes nothing.
+    """
+    with user_errors():
+        from .build import load_valid_corpus
+
+        proj = _project(project)
+        try:
+            _corpus, problems = load_valid_corpus(proj, strict=strict, sources_dir=sources_dir)
+        except ValidationFailed as exc:
+            problems = exc.problems
+        problems = sorted(problems, key=lambda p: (p.path, p.line, p.column))
+        failed = any(p.severity == "error" for p in problems)
+        if as_json:
+            typer.echo(json.dumps({
+                "ok": not failed,
+                "summary": summarise(problems),
+                "problems": [p.as_dict() for p in problems],
+            }, indent=2))
+        else:
+            _print_problems(problems)
+            note = "" if sources_dir else " (quotes not verified: pass --sources-dir)"
+            _err(f"{summarise(problems)}{note}")
+        if failed:
+            raise typer.Exit(1)
+
+
+@app.command()
+def build(
+    audiences: Annotated[Optional[list[str]], typer.Argument(
+        help="Audiences to build (default: all).", show_default=False)] = None,
+    project: ProjectOpt = Path("."),
+    theme: Annotated[Optional[list[str]], typer.Option(
+        "--theme", "-t", help="Only findings of this theme (repeatable): a custom brief.")] = None,
+    finding: Annotated[Optional[list[str]], typer.Option(
+        "--finding", "-f", help="Only this finding (repeatable): a custom brief.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="pdf, html or all.")] = "all",
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Output folder (default: output/ in the project).")] = None,
+    title: Annotated[Optional[str], typer.Option(
+        "--title", help="Title of the brief (default: series and audience).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+) -> None:
+    """Build briefs: a PDF and an HTML twin per audience, and output/manifest.json."""
+    with user_errors():
+        from .build import BuildOptions, build as run_build
+
+        formats = {"all": ("pdf", "html"), "pdf": ("pdf",), "html": ("html",)}.get(fmt)
+        if formats is None:
+            raise BriefsError(f"--format must be pdf, html or all, not '{fmt}'")
+        options = BuildOptions(audiences=audiences or [], themes=theme or [],
+                               findings=finding or [], formats=formats, out_dir=out,
+                               title=title, strict=strict)
+        proj = _project(project)
+        with _progress() as say:
+            report = run_build(proj, options, progress=say)
+        _print_problems(report.warnings)
+        for item in report.briefs:
+            for message in item.messages:
+                _err(f"{item.brief.slug}: weasyprint {message}")
+        for path in report.written:
+            typer.echo(_shown(path))
+
+
+@app.command("list")
+def list_(
+    project: ProjectOpt = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable inventory.")] = False,
+) -> None:
+    """List audiences, themes, findings and sources with counts."""
+    with user_errors():
+        from .build import load_valid_corpus
+        from .inventory import inventory
+
+        corpus, _warnings = load_valid_corpus(_project(project))
+        data = inventory(corpus)
+        if as_json:
+            typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        typer.echo(f"Audiences ({len(data['audiences'])})")
+        for a in data["audiences"]:
+            typer.echo(f"  {a['id']:<14} {a['findings']:>3} findings  {a['title']}")
+        typer.echo(f"Themes ({len(data['themes'])})")
+        for t in data["themes"]:
+            typer.echo(f"  {t['id']:<28} {t['findings']:>3} findings  {t['title']}")
+        typer.echo(f"Findings ({len(data['findings'])})")
+        for f in data["findings"]:
+            typer.echo(f"  {f['id']:<40} {f['theme']}")
+        typer.echo(f"Sources ({len(data['sources'])})")
+        for s in data["sources"]:
+            typer.echo(f"  {s['id']:<28} cited by {s['findings']} findings")
+
+
+@app.command()
+def schema(
+    project: ProjectOpt = Path("."),
+    check_only: Annotated[bool, typer.Option(
+        "--check", help="Exit 1 if findings/schema.json is out of date; write nothing.")] = False,
+) -> None:
+    """Write findings/schema.json, the JSON Schema editors validate findings against."""
+    with user_errors():
+        from .files import write_atomic
+        from .models import SCHEMA_FILE, json_schema_text
+
+        proj = _project(project)
+        path = proj.findings_dir / SCHEMA_FILE
+        text = json_schema_text()
+        current = path.read_text("utf-8") if path.is_file() else None
+        if check_only:
+            if current != text:
+                _err(f"{_shown(path)} is out of date: run `briefs schema`")
+                raise typer.Exit(1)
+            typer.echo(f"{_shown(path)} is up to date")
+            return
+        write_atomic(path, text)
+        typer.echo(_shown(path))
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@contextmanager
+def _progress():
+    """A live progress line on a terminal; plain lines in CI logs."""
+    if sys.stderr.isatty() and not os.environ.get("CI"):
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        with console.status("starting") as status:
+            yield lambda message: status.update(message)
+    else:
+        yield lambda message: _err(message)
+
+
+def main() -> None:
+    app()

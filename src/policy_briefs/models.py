@@ -1,0 +1,329 @@
+"""The input schema: one pydantic model per kind of thing an analyst writes.
+
+Field docstrings are the documentation: they become the JSON Schema descriptions that
+editors show while typing (``findings/schema.json``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
+
+SCHEMA_FILE = "schema.json"
+
+Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
+Text = Annotated[str, Field(min_length=1)]
+Priority = Literal["high", "medium", "low"]
+PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def _date_to_text(value: Any) -> Any:
+    # YAML reads an unquoted 2026-11-22 as a date; keep dates as ISO text throughout.
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+IsoDate = Annotated[
+    str,
+    BeforeValidator(_date_to_text),
+    Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD"),
+]
+FullDate = Annotated[
+    str, BeforeValidator(_date_to_text), Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+]
+
+# CSL locator labels (CSL 1.0.2 "locator" terms) that a citation may carry.
+LOCATOR_LABELS = (
+    "act", "appendix", "article-locator", "book", "canon", "chapter", "column", "elocation",
+    "equation", "figure", "folio", "issue", "line", "note", "opus", "page", "paragraph",
+    "part", "rule", "scene", "section", "sub-verbo", "supplement", "table", "timestamp",
+    "title-locator", "verse", "version", "volume",
+)
+LOCATOR_RE = re.compile(r"^(?P<label>[a-z-]+)\s+(?P<value>\S.*)$")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True, populate_by_name=True
+    )
+
+
+class Name(Model):
+    """A person (family and given names) or an organisation (literal)."""
+
+    family: str | None = None
+    """Family name of a person."""
+    given: str | None = None
+    """Given names of a person."""
+    literal: str | None = None
+    """Full name of an organisation, used instead of family/given."""
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Name":
+        if not (self.family or self.literal):
+            raise ValueError("a name needs 'family' (a person) or 'literal' (an organisation)")
+        return self
+
+
+class Source(Model):
+    """A bibliography entry in CSL fields, plus the archived text that quotes are checked against."""
+
+    id: Id
+    """Short, stable identifier that evidence cites, e.g. 'brookings-2012-regions'."""
+    type: Literal[
+        "article", "article-journal", "article-magazine", "article-newspaper", "book",
+        "chapter", "document", "post", "post-weblog", "report", "speech", "webpage",
+    ]
+    """CSL item type."""
+    title: Text
+    """Title as published."""
+    author: list[Name] = []
+    """Authors, in order."""
+    editor: list[Name] = []
+    """Editors, in order."""
+    container_title: str | None = Field(None, alias="container-title")
+    """The book, journal or website the item is part of."""
+    publisher: str | None = None
+    """Publisher or the organisation that issued the item."""
+    publisher_place: str | None = Field(None, alias="publisher-place")
+    """City of publication."""
+    issued: IsoDate | None = None
+    """Publication date: YYYY, YYYY-MM or YYYY-MM-DD. Omit for undated pages."""
+    accessed: IsoDate | None = None
+    """Date the online item was consulted."""
+    DOI: str | None = Field(None, pattern=r"^10\.\d{4,9}/\S+$")
+    """Digital Object Identifier, without the https://doi.org/ prefix."""
+    ISBN: str | None = None
+    """ISBN of the book."""
+    URL: str | None = Field(None, pattern=r"^https?://\S+$")
+    """Web address of the item."""
+    genre: str | None = None
+    """Kind of item in words, e.g. 'Blog post'."""
+    medium: str | None = None
+    """Medium, if not text."""
+    note: str | None = None
+    """Any further bibliographic note."""
+    snapshot: str | None = None
+    """File name of the archived source text in the sources folder (--sources-dir)."""
+
+    def to_csl(self) -> dict[str, Any]:
+        """This source as CSL-JSON, the input of the citation processor."""
+        data = self.model_dump(by_alias=True, exclude_none=True, exclude={"snapshot"})
+        for key in ("author", "editor"):
+            if not data.get(key):
+                data.pop(key, None)
+        for key in ("issued", "accessed"):
+            if key in data:
+                data[key] = {"date-parts": [[int(p) for p in data[key].split("-")]]}
+        return data
+
+
+class Evidence(Model):
+    """A citation: where in a source the finding comes from, with a short verbatim quote."""
+
+    source: Id
+    """Id of the cited source in sources.yaml."""
+    locator: str = Field(pattern=LOCATOR_RE.pattern)
+    """Where in the source, as '<label> <value>' with a CSL label, e.g. 'paragraph 6'."""
+    quote: Text
+    """A short verbatim span of the source (under about 30 words)."""
+
+    @property
+    def locator_label(self) -> str:
+        return LOCATOR_RE.match(self.locator)["label"]
+
+    @property
+    def locator_value(self) -> str:
+        return LOCATOR_RE.match(self.locator)["value"]
+
+
+class Figure(Model):
+    """A key number shown as a stat call-out."""
+
+    value: Text
+    """The number as displayed, e.g. '64 000', '7%' or 'one-third'."""
+    label: Text
+    """What the number counts, completing a sentence that starts with the value."""
+    source: Id
+    """Id of the source that gives the number."""
+    locator: str | None = Field(None, pattern=LOCATOR_RE.pattern)
+    """Where in the source the number appears, e.g. 'paragraph 6'."""
+
+
+class Relevance(Model):
+    """What a finding means for one audience."""
+
+    priority: Priority = "medium"
+    """How prominent the finding is in this audience's brief."""
+    implication: Text
+    """What the finding means for this reader, in their terms."""
+    actions: list[Text] = []
+    """Concrete recommended actions for this reader, grounded in the evidence."""
+
+
+class Contrast(Model):
+    """A link to a finding that disagrees with this one."""
+
+    finding: Id
+    """Id of the finding that disagrees."""
+    note: Text
+    """How the two disagree, in one sentence."""
+
+
+class Finding(Model):
+    """One thing the evidence shows, in the analyst's own words."""
+
+    id: Id
+    """Unique id across all theme files."""
+    headline: Text
+    """The claim in one short sentence."""
+    summary: Text
+    """Two to four sentences; inline markdown (*em*, **strong**, links), no HTML."""
+    confidence: Literal["high", "medium", "low"] = "medium"
+    """How strongly the cited evidence supports the finding."""
+    evidence: list[Evidence] = Field(min_length=1)
+    """Citations that support the finding; at least one."""
+    figures: list[Figure] = []
+    """Key numbers from the evidence, shown as stat call-outs."""
+    audiences: dict[Id, Relevance] = {}
+    """Audience id to what the finding means for that reader; only these audiences receive it."""
+    contrasts: list[Contrast] = []
+    """Findings that disagree with this one, so a brief can show both sides."""
+
+
+class Theme(Model):
+    """A group of findings, shown as a section of the brief."""
+
+    id: Id
+    """Theme id; must equal the file name without .yaml."""
+    title: Text
+    """Section heading in the brief."""
+    order: int = 100
+    """Position of the theme in briefs, smallest first."""
+    summary: str | None = None
+    """One sentence on what the theme covers."""
+
+
+class ThemeFile(Model):
+    """A theme file: findings/<theme-id>.yaml."""
+
+    theme: Theme
+    """The theme these findings belong to."""
+    findings: list[Finding] = Field(min_length=1)
+    """The findings of this theme."""
+
+
+class SourcesFile(Model):
+    """findings/sources.yaml: the bibliography."""
+
+    sources: list[Source] = Field(min_length=1)
+    """Every source that evidence may cite."""
+
+
+class Audience(Model):
+    """A kind of reader, with the template and conventions of their brief."""
+
+    id: Id
+    """Audience id, used in findings and on the command line."""
+    title: Text
+    """Who the brief is for, as shown on its cover."""
+    reader: Text
+    """Description of the reader and what they need."""
+    template: Text
+    """Template file of the brief, looked up in templates/ then the packaged defaults."""
+    citation_style: str = "chicago-notes-bibliography"
+    """CSL style name (e.g. 'apa') or a .csl file under templates/styles/."""
+    reading_grade: float | None = Field(None, gt=0, le=20)
+    """Target Flesch-Kincaid grade for the brief's prose; over it is a warning."""
+    max_findings: int | None = Field(None, ge=1)
+    """Most findings in the brief; the highest-priority ones are kept."""
+    takeaways: int = Field(4, ge=1, le=10)
+    """How many key takeaways the brief opens with."""
+
+
+class AudiencesFile(Model):
+    """findings/audiences.yaml: the readers briefs are made for."""
+
+    audiences: list[Audience] = Field(min_length=1)
+    """Each audience gets its own brief."""
+
+
+class Publication(Model):
+    """The series every brief belongs to."""
+
+    series: Text
+    """Name of the brief series."""
+    publisher: Text
+    """Organisation publishing the briefs (PDF author)."""
+    contact: str | None = None
+    """Contact address shown on the brief."""
+    licence: str | None = None
+    """Licence of the briefs, e.g. 'CC BY 4.0'."""
+    language: str = Field("en-US", pattern=r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    """Document language as a BCP 47 tag."""
+    date: FullDate
+    """Publication date printed on briefs and stored in the PDF (keeps builds reproducible)."""
+    version: Text = "1.0"
+    """Edition of the series."""
+    keywords: list[str] = []
+    """PDF keywords."""
+    url: str | None = Field(None, pattern=r"^https?://\S+$")
+    """Public address where the briefs are published."""
+
+
+class PublicationFile(Model):
+    """findings/publication.yaml: series metadata."""
+
+    publication: Publication
+    """Series metadata."""
+
+
+class GlossaryEntry(Model):
+    """A term of art or acronym the briefs use."""
+
+    term: Text
+    """The term as it appears in text, e.g. 'SMEs'."""
+    expansion: Text
+    """What the term stands for, e.g. 'small and medium-sized enterprises'."""
+    definition: Text
+    """A plain-language definition."""
+    acronym: bool = True
+    """True: spelled out on first use in each brief."""
+
+
+class GlossaryFile(Model):
+    """findings/glossary.yaml: acronyms and terms of art."""
+
+    glossary: list[GlossaryEntry]
+    """Every acronym and term of art the findings use."""
+
+
+# The reserved file names of findings/; every other *.yaml file there is a theme.
+FILE_MODELS: dict[str, type[Model]] = {
+    "sources.yaml": SourcesFile,
+    "audiences.yaml": AudiencesFile,
+    "publication.yaml": PublicationFile,
+    "glossary.yaml": GlossaryFile,
+}
+THEME_MODEL = ThemeFile
+
+
+def json_schema() -> dict[str, Any]:
+    """One JSON Schema for every findings file; each kind is told apart by its top-level key."""
+    kinds = Union[SourcesFile, AudiencesFile, PublicationFile, GlossaryFile, ThemeFile]  # noqa: UP007
+    schema = TypeAdapter(kinds).json_schema(by_alias=True)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Policy briefs findings file",
+        "description": "Generated by `briefs schema`; do not edit by hand.",
+        **schema,
+    }
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"

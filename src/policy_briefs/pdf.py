@@ -1,0 +1,90 @@
+"""HTML to PDF with WeasyPrint: no network, nothing outside the template folders, tagged.
+
+Imported only when a PDF is actually rendered; WeasyPrint takes a while to import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import weasyprint
+from weasyprint.urls import URLFetcher, URLFetchingError
+
+from .errors import BriefsError
+
+PDF_VARIANT = "pdf/ua-1"  # tagged, with /Lang and /MarkInfo: readable by screen readers
+
+
+class AllowlistFetcher(URLFetcher):
+    """Fetch only data: URLs and files inside the allowed folders; nothing from a network."""
+
+    def __init__(self, allowed: list[Path]):
+        super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False)
+        self.allowed = [p.resolve() for p in allowed]
+
+    def fetch(self, url, headers=None):
+        if url.startswith("file:"):
+            from urllib.request import url2pathname
+
+            path = Path(url2pathname(url.split("?", 1)[0].removeprefix("file://"))).resolve()
+            if not any(path.is_relative_to(root) for root in self.allowed):
+                raise URLFetchingError(f"blocked: {url} is outside the template folders")
+        elif not url.startswith("data:"):
+            raise URLFetchingError(f"blocked: {url} (briefs fetch nothing from the network)")
+        return super().fetch(url, headers)
+
+
+@dataclass
+class RenderedPdf:
+    data: bytes
+    pages: int
+    messages: list[str] = field(default_factory=list)
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@contextmanager
+def captured_weasyprint_log():
+    """Collect WeasyPrint's warnings and errors (bad CSS, blocked fetches) for the report."""
+    handler = _Collect()
+    logger = weasyprint.LOGGER
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+
+
+def render_pdf(html: str, *, base_dir: Path, allowed: list[Path], identifier: str) -> RenderedPdf:
+    """Render HTML to PDF bytes. ``identifier`` seeds the PDF /ID so builds are reproducible."""
+    with captured_weasyprint_log() as records:
+        try:
+            document = weasyprint.HTML(
+                string=html,
+                base_url=str(base_dir) + "/",
+                url_fetcher=AllowlistFetcher(allowed),
+            ).render(pdf_variant=PDF_VARIANT)
+            data = document.write_pdf(
+                pdf_variant=PDF_VARIANT,
+                pdf_identifier=hashlib.md5(identifier.encode()).hexdigest().encode(),
+                uncompressed_pdf=False,
+            )
+        except Exception as exc:  # WeasyPrint raises many kinds; the user needs one message
+            raise BriefsError(f"PDF rendering failed: {exc}") from exc
+    messages = [f"{r.levelname.lower()}: {r.getMessage()}" for r in records]
+    return RenderedPdf(data, len(document.pages), messages)
+
+
+def weasyprint_version() -> str:
+    return weasyprint.__version__
