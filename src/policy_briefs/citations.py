@@ -38,11 +38,34 @@ def find_style(name: str, template_dirs: list[Path]) -> Path | None:
     return _packaged_style(name.removesuffix(".csl"))
 
 
+def _honour_initialize_false() -> None:
+    """Make citeproc-py respect CSL's ``initialize="false"`` on a name element.
+
+    citeproc-py ignores that attribute, so Chicago styles print "M. Muro" where the style
+    asks for "Mark Muro". Per CSL 1.0.2 such names keep their given names as written.
+    """
+    from citeproc import model
+
+    original = model.Name.get_option
+    if getattr(original, "_honours_initialize_false", False):
+        return
+
+    def get_option(self, name, context=None, sort_options=None):
+        value = original(self, name, context, sort_options)
+        if name == "initialize-with" and self.get("initialize") == "false":
+            return None
+        return value
+
+    get_option._honours_initialize_false = True
+    model.Name.get_option = get_option
+
+
 @lru_cache(maxsize=16)
 def _load_style(path: Path):
     # Parsing a CSL style takes a noticeable fraction of a second; briefs share them.
     from citeproc import CitationStylesStyle
 
+    _honour_initialize_false()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return CitationStylesStyle(str(path), validate=False)
