@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from . import __version__
 from .citations import Citations, find_style
-from .errors import BriefsError
+from .errors import BriefsError, Problem, ValidationFailed
 from .project import Project, default_templates_dir
 from .select import Brief
 
@@ -47,8 +47,11 @@ def long_date(value: str) -> str:
     return str(parts[0])
 
 
-class TemplateProblem(BriefsError):
-    """A template failed to load or render; the message names the file and line."""
+class TemplateProblem(ValidationFailed):
+    """A template failed to load or render, located at its file and line."""
+
+    def __init__(self, path: str, line: int, message: str):
+        super().__init__([Problem(path, line, 1, "error", message)])
 
 
 def make_environment(project: Project) -> jinja2.Environment:
@@ -106,15 +109,19 @@ def render_html(
         )
     except jinja2.TemplateSyntaxError as exc:
         where = _template_path(exc.filename, exc.name)
-        raise TemplateProblem(f"{where}:{exc.lineno}:1: error: template syntax: {exc.message}")
+        raise TemplateProblem(where, exc.lineno, f"template syntax: {exc.message}") from None
     except jinja2.TemplateNotFound as exc:
-        raise TemplateProblem(f"template '{exc.name}' not found (looked in "
-                              f"{', '.join(str(d) for d in env.loader.loaders[1].searchpath)})")
+        message = (f"template '{exc.name}' not found (looked in "
+                   f"{', '.join(str(d) for d in env.loader.loaders[1].searchpath)})")
+        where, line = _template_frame(exc)
+        if where is None:
+            raise BriefsError(message) from None
+        raise TemplateProblem(where, line, message) from None
     except (jinja2.UndefinedError, jinja2.TemplateError, TypeError, AttributeError) as exc:
         where, line = _template_frame(exc)
         if where is None:
             raise
-        raise TemplateProblem(f"{where}:{line}:1: error: template: {exc}") from None
+        raise TemplateProblem(where, line, f"template: {exc}") from None
 
 
 def _note_ref(citations: Citations, evidence) -> Markup:
