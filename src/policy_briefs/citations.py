@@ -60,12 +60,37 @@ def _honour_initialize_false() -> None:
     model.Name.get_option = get_option
 
 
+def _drop_labels_of_empty_variables() -> None:
+    """Make citeproc-py print a ``<label variable="...">`` only when that variable is set.
+
+    CSL renders a label only for a non-empty variable; citeproc-py prints the term
+    regardless, so Chicago notes for articles gained a stray "Edition".
+    """
+    from citeproc import model
+
+    original = model.Label.process
+    if getattr(original, "_drops_empty", False):
+        return
+
+    def process(self, item, variable=None, plural=None, context=None, **kwargs):
+        own = self.get("variable")
+        # A label inside cs:names is passed its role; a locator label lives on the cite.
+        if variable is None and own and own != "locator" \
+                and own.replace("-", "_") not in item.reference:
+            return None
+        return original(self, item, variable, plural, context, **kwargs)
+
+    process._drops_empty = True
+    model.Label.process = process
+
+
 @lru_cache(maxsize=16)
 def _load_style(path: Path):
     # Parsing a CSL style takes a noticeable fraction of a second; briefs share them.
     from citeproc import CitationStylesStyle
 
     _honour_initialize_false()
+    _drop_labels_of_empty_variables()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return CitationStylesStyle(str(path), validate=False)
