@@ -101,7 +101,7 @@ def _parse(doc: Document, corpus: Corpus, problems: list[Problem]) -> None:
     try:
         parsed = model.model_validate(doc.data)
     except ValidationError as exc:
-        problems += [_problem_from(error, doc, model) for error in exc.errors()]
+        problems += [problem_from(error, doc, model) for error in exc.errors()]
         return
     if hasattr(parsed, "sources"):
         for i, source in enumerate(parsed.sources):
@@ -150,7 +150,8 @@ def _add(corpus, problems, kind, item_id, item, table, doc, path) -> bool:
 
 # --- pydantic errors to located problems ----------------------------------------------
 
-def _problem_from(error: dict[str, Any], doc: Document, model: type[BaseModel]) -> Problem:
+def problem_from(error: dict[str, Any], doc: Document, model: type[BaseModel]) -> Problem:
+    """A pydantic error as a located problem, with typo hints for unknown fields."""
     loc = tuple(error["loc"])
     # pydantic appends the failing member of a union or a validator name; drop non-keys
     loc = tuple(p for p in loc if isinstance(p, int) or not str(p).startswith("function-"))
