@@ -95,13 +95,26 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, li
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or "invalid YAML"
         if exc.context:
-            what = f"{exc.context}, {what}"
-        return None, [Problem(display, line, column, "error", f"YAML syntax: {what}")]
+            start = exc.context_mark
+            if start and mark and start.line != mark.line:
+                what = f"{exc.context} started at line {start.line + 1}: {what}"
+            else:
+                what = f"{exc.context}: {what}"
+        return None, [Problem(display, line, column, "error", f"YAML syntax: {what}{_hint(what)}")]
     except yaml.YAMLError as exc:
         return None, [Problem(display, 1, 1, "error", f"YAML: {exc}")]
     finally:
         loader.dispose()
     return doc, problems
+
+
+def _hint(what: str) -> str:
+    # The two slips analysts make most: a colon inside unquoted text, a tab indent.
+    if "mapping values are not allowed" in what:
+        return "; text that contains ': ' must be put in quotes"
+    if "'\\t'" in what:
+        return "; indent with spaces, not tabs"
+    return ""
 
 
 def _index(node: yaml.Node, path: KeyPath, doc: Document, problems: list[Problem]) -> None:
