@@ -179,3 +179,10 @@ def test_missing_snapshot_file_is_a_located_error(tmp_path):
 ])
 def test_numbers_in(text, expected):
     assert numbers_in(text) == expected
+
+
+def test_number_words_in_a_quote_back_digits_in_figures_but_fractions_do_not():
+    from policy_briefs.evidence import numbers_backed_by
+
+    quote = "Twenty percent reported vacancies; about five percent; twenty-one members; one-third"
+    assert numbers_backed_by(quote) == {"20", "5", "21"}

@@ -73,5 +73,35 @@ def numbers_in(text: str) -> set[str]:
     return {_SEPARATORS.sub("", m.group(0)) for m in _NUMBER.finditer(text)}
 
 
+_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+          "fourteen fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}
+_WORD_VALUES = {word: n for n, word in enumerate(_UNITS)} | _TENS
+_NUMBER_WORD = re.compile(
+    r"\b(" + "|".join(_TENS) + r")(?:-(" + "|".join(_UNITS[1:10]) + r"))?\b"
+    r"|\b(" + "|".join(_UNITS) + r")\b(?!-(?:third|quarter|half|fifth))",
+    re.IGNORECASE,
+)
+
+
+def numbers_backed_by(text: str) -> set[str]:
+    """Numbers a source passage gives, in digits or in words: 'seven percent' backs '7%'.
+
+    Only quotes are read this way; in the analyst's own prose a word such as 'one' is
+    not a figure that needs a citation.
+    """
+    found = numbers_in(text)
+    for match in _NUMBER_WORD.finditer(text):
+        if match.group(1):
+            value = _TENS[match.group(1).lower()]
+            if match.group(2):
+                value += _WORD_VALUES[match.group(2).lower()]
+        else:
+            value = _WORD_VALUES[match.group(3).lower()]
+        found.add(str(value))
+    return found
+
+
 def quote_words(quote: str) -> int:
     return len(normalise(quote).split())

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from .corpus import Corpus, load_corpus
 from .errors import Problem, ValidationFailed, has_errors
-from .evidence import MAX_QUOTE_WORDS, Snapshot, normalise, numbers_in, quote_words
+from .evidence import (
+    MAX_QUOTE_WORDS,
+    Snapshot,
+    normalise,
+    numbers_backed_by,
+    numbers_in,
+    quote_words,
+)
 from .loader import read_text
 from .project import Project
 
@@ -128,7 +135,7 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
     finding = corpus.findings[finding_id]
     at = corpus.where[("finding", finding_id)]
     problems = []
-    backed = set().union(*(numbers_in(ev.quote) for ev in finding.evidence),
+    backed = set().union(*(numbers_backed_by(ev.quote) for ev in finding.evidence),
                          *(numbers_in(fig.value) for fig in finding.figures))
     for field in ("headline", "summary"):
         for number in sorted(numbers_in(getattr(finding, field)) - backed):
@@ -139,7 +146,7 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
         quotes = [normalise(ev.quote).lower() for ev in finding.evidence if ev.source == fig.source]
         wanted = numbers_in(fig.value)
         if wanted:
-            missing = wanted - set().union(*(numbers_in(q) for q in quotes))
+            missing = wanted - set().union(*(numbers_backed_by(q) for q in quotes))
         else:
             missing = {fig.value} if not any(normalise(fig.value).lower() in q for q in quotes) else set()
         if missing:
