@@ -8,7 +8,7 @@ import sys
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -28,7 +28,7 @@ app = typer.Typer(
 ProjectOpt = Annotated[
     Path,
     typer.Option("--project", "-p", help="Project folder (holds findings/ and templates/).",
-                 file_okay=False, envvar="BRIEFS_PROJECT"),
+                 file_okay=False, envvar="BRIEFS_PROJECT", metavar="DIR"),
 ]
 
 
@@ -41,7 +41,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[Optional[bool], typer.Option("--version", callback=_version,
-                                                     is_eager=True,
+                                                     is_eager=True, metavar="",
                                                      help="Show the version and exit.")] = None,
 ) -> None:
     """Cited policy briefs from structured findings."""
@@ -94,9 +94,12 @@ def check(
     project: ProjectOpt = Path("."),
     sources_dir: Annotated[Optional[Path], typer.Option(
         "--sources-dir", help="Folder of archived source texts; every quote is verified "
-        "against its source's snapshot there.", envvar="BRIEFS_SOURCES_DIR")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON.")] = False,
+        "against its source's snapshot there.", envvar="BRIEFS_SOURCES_DIR",
+        metavar="DIR")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.",
+                                         metavar="")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON on "
+                                          "stdout.", metavar="")] = False,
 ) -> None:
     """Load and validate every input; print problems as `path:line:col: severity: message`.
 
@@ -129,26 +132,38 @@ def check(
 @app.command()
 def build(
     audiences: Annotated[Optional[list[str]], typer.Argument(
-        help="Audiences to build (default: all).", show_default=False)] = None,
+        help="Audiences to build, as listed by `briefs list` (default: all).",
+        show_default=False, metavar="AUDIENCE")] = None,
     project: ProjectOpt = Path("."),
     theme: Annotated[Optional[list[str]], typer.Option(
-        "--theme", "-t", help="Only findings of this theme (repeatable): a custom brief.")] = None,
+        "--theme", "-t", help="Only findings of this theme (repeatable): a custom brief.",
+        metavar="THEME")] = None,
     finding: Annotated[Optional[list[str]], typer.Option(
-        "--finding", "-f", help="Only this finding (repeatable): a custom brief.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="pdf, html or all.")] = "all",
+        "--finding", "-f", help="Only this finding (repeatable): a custom brief.",
+        metavar="ID")] = None,
+    fmt: Annotated[Literal["pdf", "html", "all"], typer.Option(
+        "--format", help="What to write: the PDF, the HTML twin, or both.")] = "all",
     out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", help="Output folder (default: output/ in the project).")] = None,
+        "--out", "-o", help="Output folder (default: output/ in the project).",
+        file_okay=False, metavar="DIR")] = None,
     title: Annotated[Optional[str], typer.Option(
-        "--title", help="Title of the brief (default: series and audience).")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+        "--title", help="Title of the brief (default: series and audience).",
+        metavar="TEXT")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.",
+                                         metavar="")] = False,
 ) -> None:
-    """Build briefs: a PDF and an HTML twin per audience, and output/manifest.json."""
+    """Build briefs: a PDF and an HTML twin per audience, and output/manifest.json.
+
+    Inputs are validated first; on any error nothing is written. Examples:
+
+    * `briefs build`: every audience.
+    * `briefs build federal --format pdf`: one audience, PDF only.
+    * `briefs build sme --theme workforce --title "Skills"`: a custom brief from one theme.
+    """
     with user_errors():
         from .build import BuildOptions, build as run_build
 
-        formats = {"all": ("pdf", "html"), "pdf": ("pdf",), "html": ("html",)}.get(fmt)
-        if formats is None:
-            raise BriefsError(f"--format must be pdf, html or all, not '{fmt}'")
+        formats = {"all": ("pdf", "html"), "pdf": ("pdf",), "html": ("html",)}[fmt]
         options = BuildOptions(audiences=audiences or [], themes=theme or [],
                                findings=finding or [], formats=formats, out_dir=out,
                                title=title, strict=strict)
@@ -166,7 +181,9 @@ def build(
 @app.command("list")
 def list_(
     project: ProjectOpt = Path("."),
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable inventory.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the inventory as JSON (a stable interface, see README).",
+        metavar="")] = False,
 ) -> None:
     """List audiences, themes, findings and sources with counts."""
     with user_errors():
@@ -196,7 +213,8 @@ def list_(
 def schema(
     project: ProjectOpt = Path("."),
     check_only: Annotated[bool, typer.Option(
-        "--check", help="Exit 1 if findings/schema.json is out of date; write nothing.")] = False,
+        "--check", help="Exit 1 if findings/schema.json is out of date; write nothing.",
+        metavar="")] = False,
 ) -> None:
     """Write findings/schema.json, the JSON Schema editors validate findings against."""
     with user_errors():
