@@ -96,17 +96,23 @@ def render_html(
     extra: dict | None = None,
 ) -> str:
     """Render one brief. ``medium`` is 'print' (the PDF's source) or 'screen' (the twin)."""
+    return render_template(
+        env,
+        brief.audience.template,
+        brief=brief,
+        audience=brief.audience,
+        publication=brief.publication,
+        citations=citations,
+        cite=lambda evidence: _note_ref(citations, evidence),
+        medium=medium,
+        **(extra or {}),
+    )
+
+
+def render_template(env: jinja2.Environment, name: str, **context) -> str:
+    """Render any template; failures become problems located in the template file."""
     try:
-        template = env.get_template(brief.audience.template)
-        return template.render(
-            brief=brief,
-            audience=brief.audience,
-            publication=brief.publication,
-            citations=citations,
-            cite=lambda evidence: _note_ref(citations, evidence),
-            medium=medium,
-            **(extra or {}),
-        )
+        return env.get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as exc:
         where = _template_path(exc.filename, exc.name)
         raise TemplateProblem(where, exc.lineno, f"template syntax: {exc.message}") from None
@@ -149,7 +155,7 @@ def _relative(filename: str) -> str:
 def _template_frame(exc: BaseException) -> tuple[str | None, int]:
     # Jinja rewrites tracebacks so template frames carry the template's file and line.
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if f.filename.endswith((".html", ".jinja", ".j2", ".css", ".xml"))]
+              if f.filename.endswith((".html", ".jinja", ".j2", ".css", ".xml", ".txt"))]
     if not frames:
         return None, 0
     frame = frames[-1]
