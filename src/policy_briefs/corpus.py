@@ -95,8 +95,9 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
 def _parse(doc: Document, corpus: Corpus, problems: list[Problem]) -> None:
     model = FILE_MODELS.get(doc.path.name, THEME_MODEL)
     if not isinstance(doc.data, dict):
-        kinds = "theme + findings" if model is THEME_MODEL else ", ".join(model.model_fields)
-        problems.append(doc.problem((), f"expected a mapping with top-level key(s): {kinds}"))
+        kinds = "theme and findings" if model is THEME_MODEL else ", ".join(model.model_fields)
+        what = "the file is empty" if doc.data is None else "expected a mapping"
+        problems.append(doc.problem((), f"{what}: it needs the top-level key(s) {kinds}"))
         return
     try:
         parsed = model.model_validate(doc.data)
