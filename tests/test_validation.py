@@ -1,0 +1,292 @@
+"""Bad input: one located message, exit 1, and the previous output/ left exactly as it was.
+
+Each test copies the mini project, plants one fault, and runs `briefs build` over an
+output/ folder that already holds files. Expected locations are computed from the
+planted text, so they stay exact if the fixture project grows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+
+def folder_state(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (hidden ones too) with its SHA-256."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def edit(project: Path, rel: str, old: str, new: str) -> None:
+    path = project / rel
+    text = path.read_text("utf-8")
+    assert text.count(old) == 1, f"{old!r} must occur once in {rel}"
+    path.write_text(text.replace(old, new), "utf-8")
+
+
+def where(project: Path, rel: str, line_text: str, at: str | None = None) -> str:
+    """``rel:line:col`` of ``at`` (default: the line's first non-blank) on the line holding
+    ``line_text``."""
+    lines = (project / rel).read_text("utf-8").splitlines()
+    matches = [n for n, line in enumerate(lines) if line_text in line]
+    assert len(matches) == 1, f"{line_text!r} must be on exactly one line of {rel}"
+    line = lines[matches[0]]
+    column = line.index(at) if at is not None else len(line) - len(line.lstrip())
+    return f"{rel}:{matches[0] + 1}:{column + 1}"
+
+
+@pytest.fixture
+def failing_build(cli, mini_project: Path, monkeypatch):
+    """Run `briefs build` in the project over an existing output/; check nothing changed."""
+    output = mini_project / "output"
+    output.mkdir()
+    (output / "federal.pdf").write_bytes(b"%PDF-1.7 previous build\n")
+    (output / "federal.html").write_text("<p>previous</p>\n", "utf-8")
+    (output / "manifest.json").write_text('{"briefs": {}}\n', "utf-8")
+    (output / "site").mkdir()
+    (output / "site" / "index.html").write_text("<p>site</p>\n", "utf-8")
+    before = folder_state(output)
+    # Template problems are reported relative to the working directory, as compilers do.
+    monkeypatch.chdir(mini_project)
+
+    def run() -> str:
+        result = cli("build", "--project", mini_project)
+        assert result.exit_code == 1, result.output
+        assert folder_state(output) == before, "output/ changed after a failed build"
+        assert "Traceback" not in result.output
+        assert result.stdout == "", "a failed build lists no written files"
+        return result.stderr
+
+    return run
+
+
+def assert_reported(stderr: str, location: str, message: str) -> None:
+    expected = f"{location}: error: {message}"
+    assert expected in stderr, f"expected\n  {expected}\nin\n{stderr}"
+    assert stderr.rstrip().endswith("nothing was written")
+
+
+NETWORKS = "findings/networks.yaml"
+
+
+def test_yaml_syntax_error(mini_project, failing_build):
+    edit(mini_project, NETWORKS, "  title: Supplier networks", "  title: [Supplier networks")
+    stderr = failing_build()
+    assert_reported(
+        stderr, where(mini_project, NETWORKS, "  order: 1", at=":"),
+        "YAML syntax: while parsing a flow sequence started at line 4: "
+        "expected ',' or ']', but got ':'",
+    )
+    assert "1 error; nothing was written" in stderr
+
+
+def test_colon_in_unquoted_text_gets_a_hint(mini_project, failing_build):
+    edit(mini_project, NETWORKS, "headline: Many orders now come",
+         "headline: Many orders: now come")
+    stderr = failing_build()
+    assert_reported(
+        stderr, where(mini_project, NETWORKS, "Many orders: now", at=": now"),
+        "YAML syntax: mapping values are not allowed here; "
+        "text that contains ': ' must be put in quotes",
+    )
+
+
+def test_wrong_type(mini_project, failing_build):
+    edit(mini_project, NETWORKS, "  order: 1", "  order: first")
+    assert_reported(
+        failing_build(), where(mini_project, NETWORKS, "order: first", at="first"),
+        "theme.order: Input should be a valid integer",
+    )
+
+
+def test_wrong_shape_says_what_it_got(mini_project, failing_build):
+    edit(mini_project, "findings/strategy.yaml", "        actions: []", "        actions: none")
+    assert_reported(
+        failing_build(),
+        where(mini_project, "findings/strategy.yaml", "actions: none", at="none"),
+        "findings[0].audiences.sme.actions: Input should be a valid list (got text)",
+    )
+
+
+def test_missing_field(mini_project, failing_build):
+    edit(mini_project, NETWORKS,
+         "    headline: Many orders now come through shared supplier networks\n", "")
+    assert_reported(
+        failing_build(), where(mini_project, NETWORKS, "- id: orders-through-networks", at="id"),
+        "findings[0].headline: required field 'headline' is missing",
+    )
+
+
+def test_unknown_field_suggests_the_close_match(mini_project, failing_build):
+    edit(mini_project, NETWORKS, "    confidence: high", "    confidance: high")
+    assert_reported(
+        failing_build(), where(mini_project, NETWORKS, "confidance: high", at="confidance"),
+        "findings[0].confidance: unknown field 'confidance' (a typo? did you mean 'confidence'?)",
+    )
+
+
+def test_duplicate_finding_id(mini_project, failing_build):
+    strategy = "findings/strategy.yaml"
+    edit(mini_project, strategy, "  - id: clusters-often-fail", "  - id: orders-through-networks")
+    first = where(mini_project, NETWORKS, "- id: orders-through-networks", at="id")
+    assert_reported(
+        failing_build(),
+        where(mini_project, strategy, "- id: orders-through-networks", at="orders"),
+        f"duplicate finding id 'orders-through-networks' (first defined at "
+        f"{first.rsplit(':', 1)[0]})",
+    )
+
+
+def test_duplicate_source_id(mini_project, failing_build):
+    sources = "findings/sources.yaml"
+    first = where(mini_project, sources, "- id: alpha-2020", at="id")
+    edit(mini_project, sources, "  - id: beta-2021", "  - id: alpha-2020")
+    second = where(mini_project, sources, "title: Review of Cluster Policy")
+    line = int(second.split(":")[1]) - 2  # the id is two lines above the title
+    assert_reported(
+        failing_build(), f"{sources}:{line}:9",
+        f"duplicate source id 'alpha-2020' (first defined at {first.rsplit(':', 1)[0]})",
+    )
+
+
+def test_duplicate_yaml_key(mini_project, failing_build):
+    edit(mini_project, NETWORKS, "    confidence: high\n",
+         "    confidence: high\n    confidence: low\n")
+    first = where(mini_project, NETWORKS, "confidence: high").split(":")[1]
+    assert_reported(
+        failing_build(), where(mini_project, NETWORKS, "confidence: low", at="confidence"),
+        f"duplicate key 'confidence' (first at line {first}); YAML keeps only the last one",
+    )
+
+
+def test_citation_of_an_unknown_source(mini_project, failing_build):
+    edit(mini_project, "findings/strategy.yaml",
+         "      - source: beta-2021\n        locator: paragraph 2",
+         "      - source: beta-2012\n        locator: paragraph 2")
+    assert_reported(
+        failing_build(),
+        where(mini_project, "findings/strategy.yaml", "source: beta-2012", at="beta-2012"),
+        "evidence[0].source: unknown source 'beta-2012' (did you mean 'beta-2021'?)",
+    )
+
+
+def test_audience_naming_a_missing_template(mini_project, failing_build):
+    audiences = "findings/audiences.yaml"
+    edit(mini_project, audiences, "template: sme.html", "template: smb.html")
+    assert_reported(
+        failing_build(), where(mini_project, audiences, "template: smb.html", at="smb"),
+        "template 'smb.html' not found in templates/ or the packaged defaults",
+    )
+
+
+def write_template(project: Path, name: str, body: str) -> None:
+    folder = project / "templates"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(body, "utf-8")
+
+
+def test_template_syntax_error(mini_project, failing_build):
+    write_template(mini_project, "federal.html",
+                   '{% extends "default:base.html" %}\n'
+                   "{% block extra %}\n"
+                   "{% if brief.custom %}\n"
+                   "{% endblock %}\n")
+    assert_reported(failing_build(), "templates/federal.html:4:1",
+                    "template syntax: Encountered unknown tag 'endblock'")
+
+
+def test_template_syntax_error_in_a_partial(mini_project, failing_build):
+    write_template(mini_project, "federal.html",
+                   '{% extends "default:base.html" %}\n'
+                   '{% block extra %}{% include "_aside.html" %}{% endblock %}\n')
+    write_template(mini_project, "_aside.html", "<aside>\n{{ brief.title }\n</aside>\n")
+    assert_reported(failing_build(), "templates/_aside.html:2:1",
+                    "template syntax: unexpected '}'")
+
+
+def test_undefined_variable_in_a_template(mini_project, failing_build):
+    write_template(mini_project, "federal.html",
+                   '{% extends "default:base.html" %}\n'
+                   "{% block extra %}\n"
+                   "<p>{{ brief.audience.title }}</p>\n"
+                   "<p>{{ sponsor.name }}</p>\n"
+                   "{% endblock %}\n")
+    assert_reported(failing_build(), "templates/federal.html:4:1",
+                    "template: 'sponsor' is undefined")
+
+
+def test_non_utf8_file(mini_project, failing_build):
+    path = mini_project / "findings/glossary.yaml"
+    path.write_bytes(path.read_bytes() + "  - term: Café\n".encode("latin-1"))
+    lines = path.read_bytes().split(b"\n")
+    line = next(n for n, text in enumerate(lines, 1) if b"Caf" in text)
+    assert_reported(failing_build(), f"findings/glossary.yaml:{line}:14",
+                    "file is not valid UTF-8 (byte 0xe9)")
+
+
+def test_empty_project(tmp_path, cli, monkeypatch):
+    project = tmp_path / "empty"
+    (project / "output").mkdir(parents=True)
+    (project / "output" / "keep.pdf").write_bytes(b"%PDF previous")
+    before = folder_state(project)
+    result = cli("build", "--project", project)
+    assert result.exit_code == 1
+    assert "findings:1:1: error: no findings files here" in result.stderr
+    assert "--project DIR" in result.stderr
+    assert folder_state(project) == before
+
+
+def test_empty_findings_files(mini_project, failing_build):
+    for path in (mini_project / "findings").glob("*.yaml"):
+        path.write_text("", "utf-8")
+    stderr = failing_build()
+    assert_reported(stderr, f"{NETWORKS}:1:1",
+                    "the file is empty: it needs the top-level key(s) theme and findings")
+    assert_reported(stderr, "findings/sources.yaml:1:1",
+                    "the file is empty: it needs the top-level key(s) sources")
+
+
+def test_every_problem_is_reported_at_once(mini_project, failing_build):
+    edit(mini_project, NETWORKS, "    confidence: high", "    confidance: high")
+    edit(mini_project, "findings/strategy.yaml", "  order: 2", "  order: second")
+    stderr = failing_build()
+    assert "confidance" in stderr and "theme.order" in stderr
+    assert "2 errors; nothing was written" in stderr
+
+
+def test_unknown_audience_on_the_command_line(cli, mini_project):
+    result = cli("build", "fedral", "--project", mini_project)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: unknown audience 'fedral'; did you mean 'federal'? (known: federal, sme)")
+    assert not (mini_project / "output").exists()
+
+
+def test_unknown_theme_filter(cli, mini_project):
+    result = cli("build", "federal", "--theme", "network", "--project", mini_project)
+    assert result.exit_code == 1
+    assert "error: unknown theme 'network'; did you mean 'networks'?" in result.stderr
+    assert not (mini_project / "output").exists()
+
+
+def test_text_from_yaml_is_escaped(cli, mini_project, tmp_path):
+    edit(mini_project, NETWORKS,
+         "summary: Toolmakers said 42 percent of their orders arrive through *shared* networks.",
+         "summary: 'Toolmakers said 42 percent <script>alert(1)</script> arrive through "
+         "*shared* <b onclick=\"x()\">networks</b>.'")
+    edit(mini_project, NETWORKS, "headline: Many orders now come through shared supplier networks",
+         "headline: Many orders <i>now</i> come through shared networks & more")
+    out = tmp_path / "out"
+    result = cli("build", "federal", "--format", "html", "--out", out, "--project", mini_project)
+    assert result.exit_code == 0, result.output
+    html = (out / "federal.html").read_text("utf-8")
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b onclick" not in html and "&lt;b onclick=" in html
+    assert "<em>shared</em>" in html
+    assert "Many orders &lt;i&gt;now&lt;/i&gt; come through shared networks &amp; more" in html
