@@ -6,6 +6,7 @@ Notes are numbered by first use as the template asks for them; one note per dist
 
 from __future__ import annotations
 
+import html
 import re
 import warnings
 from dataclasses import dataclass
@@ -185,7 +186,19 @@ class Citations:
     def _csl(self, ids: list[str]):
         from citeproc.source.json import CiteProcJSON
 
-        return CiteProcJSON([self.sources[i].to_csl() for i in ids if i in self.sources])
+        return CiteProcJSON([_escaped(self.sources[i].to_csl()) for i in ids if i in self.sources])
+
+
+def _escaped(value):
+    # citeproc-py's HTML formatter escapes the style's own text but copies field values
+    # through as they are, so a '<' or '&' in a title would become markup.
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    return value
 
 
 def _tidy(html: str) -> str:
