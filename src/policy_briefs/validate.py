@@ -17,6 +17,7 @@ from .evidence import (
     quote_words,
 )
 from .loader import read_text
+from .models import LOCATOR_LABELS
 from .project import Project
 
 
@@ -71,12 +72,15 @@ def cross_check(
                     f"evidence[{i}].source: unknown source '{ev.source}'"
                     f"{_suggest(ev.source, corpus.sources)}; sources are listed in sources.yaml",
                     at=("evidence", i, "source")))
+            problems += _check_locator(at, ev.locator, ("evidence", i, "locator"))
             if quote_words(ev.quote) > MAX_QUOTE_WORDS:
                 problems.append(at.problem(
                     f"evidence[{i}].quote: {quote_words(ev.quote)} words; keep quotes under "
                     f"{MAX_QUOTE_WORDS} words and say the rest in your own words",
                     at=("evidence", i, "quote"), severity="warning"))
         for i, fig in enumerate(finding.figures):
+            if fig.locator:
+                problems += _check_locator(at, fig.locator, ("figures", i, "locator"))
             if fig.source not in corpus.sources:
                 problems.append(at.problem(
                     f"figures[{i}].source: unknown source '{fig.source}'"
@@ -128,6 +132,19 @@ def cross_check(
             problems.append(at.problem(f"audience '{audience_id}' receives no finding",
                                        at=("id",), severity="warning"))
     return problems
+
+
+def _check_locator(at, locator: str, key_path) -> list[Problem]:
+    # The citation processor silently drops a label it does not know ("para 3" -> "3").
+    label = locator.split()[0]
+    if label in LOCATOR_LABELS:
+        return []
+    # Abbreviations ('para', 'sec', 'fig') are the usual slip, so a prefix match wins.
+    longer = [name for name in LOCATOR_LABELS if name.startswith(label)]
+    hint = f" (did you mean '{longer[0]}'?)" if len(longer) == 1 else _suggest(label, LOCATOR_LABELS)
+    return [at.problem(
+        f"{key_path[0]}[{key_path[1]}].locator: '{label}' is not a locator label{hint}; "
+        "use one of: paragraph, section, page, chapter, figure, table, ...", at=key_path)]
 
 
 def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
