@@ -290,3 +290,11 @@ def test_text_from_yaml_is_escaped(cli, mini_project, tmp_path):
     assert "<b onclick" not in html and "&lt;b onclick=" in html
     assert "<em>shared</em>" in html
     assert "Many orders &lt;i&gt;now&lt;/i&gt; come through shared networks &amp; more" in html
+
+
+def test_unknown_locator_label(mini_project, failing_build):
+    edit(mini_project, NETWORKS, "locator: paragraph 3", "locator: para 3")
+    assert_reported(
+        failing_build(), where(mini_project, NETWORKS, "locator: para 3", at="para"),
+        "evidence[0].locator: 'para' is not a locator label (did you mean 'paragraph'?)",
+    )
