@@ -90,7 +90,7 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, li
         if node is None:
             return Document(path, display, None), []
         doc = Document(path, display, None)
-        _index(node, (), doc, problems)
+        _index(node, (), doc, problems, set())
         doc.data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -102,6 +102,10 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, li
                 what = f"{exc.context} started at line {start.line + 1}: {what}"
             else:
                 what = f"{exc.context}: {what}"
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            # Tags such as !!python/object: the safe loader refuses them, rightly.
+            return None, [Problem(display, line, column, "error",
+                                  f"YAML: {what}; findings files hold plain data, no tags")]
         return None, [Problem(display, line, column, "error", f"YAML syntax: {what}{_hint(what)}")]
     except yaml.YAMLError as exc:
         return None, [Problem(display, 1, 1, "error", f"YAML: {exc}")]
@@ -119,8 +123,14 @@ def _hint(what: str) -> str:
     return ""
 
 
-def _index(node: yaml.Node, path: KeyPath, doc: Document, problems: list[Problem]) -> None:
+def _index(node: yaml.Node, path: KeyPath, doc: Document, problems: list[Problem],
+           visited: set[int]) -> None:
     doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    # An alias points at a node indexed already; walking it again would report its
+    # problems twice and let nested aliases grow the walk exponentially.
+    if id(node) in visited:
+        return
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
@@ -140,7 +150,7 @@ def _index(node: yaml.Node, path: KeyPath, doc: Document, problems: list[Problem
             else:
                 seen[key] = here[0]
             doc.keys[child] = here
-            _index(value_node, child, doc, problems)
+            _index(value_node, child, doc, problems, visited)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index(item, (*path, i), doc, problems)
+            _index(item, (*path, i), doc, problems, visited)
