@@ -1,0 +1,163 @@
+"""One message per recipient and brief: a short note (plain text and HTML) and the files.
+
+The note says what the brief is, what changed since the version this recipient last
+received, and where it is published. Its wording lives in templates/mail/, so a project
+can rewrite it like any other template.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+import jinja2
+
+from ..errors import BriefsError
+from ..html import render_template
+from .built import BuiltBrief
+from .series import Series
+from .site import display_date, human_size, page_path
+from .stakeholders import Stakeholder, address_problem, header_text_problem
+
+TEXT_TEMPLATE = "mail/message.txt"
+HTML_TEMPLATE = "mail/message.html"
+MIME_TYPES = {"pdf": ("application", "pdf"), "html": ("text", "html")}
+# How much of output/CHANGES.md a message quotes for one brief.
+CHANGE_NOTE_LINES = 30
+
+
+@dataclass
+class Changes:
+    """What differs between the version a recipient has and the one being sent."""
+
+    first: bool = True
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    edited: list[str] = field(default_factory=list)
+    note: str = ""  # this brief's section of output/CHANGES.md, when there is one
+
+    @property
+    def findings_changed(self) -> bool:
+        return bool(self.added or self.removed or self.edited)
+
+    def summary(self) -> str:
+        """One line for reports: 'first copy', '+1 -0 ~2 findings', ..."""
+        if self.first:
+            return "first copy"
+        if not self.findings_changed:
+            return "revised (same findings)"
+        parts = []
+        for label, items in (("added", self.added), ("edited", self.edited),
+                             ("removed", self.removed)):
+            if items:
+                parts.append(f"{len(items)} {label}")
+        return "findings " + ", ".join(parts)
+
+
+def snapshot(brief: BuiltBrief, series: Series) -> dict[str, list[str]]:
+    """The findings of a version as the ledger keeps them: id -> [headline, content hash]."""
+    return {fid: list(series.findings.get(fid, (fid, ""))) for fid in brief.findings}
+
+
+def compare(before: dict[str, list[str]] | None, after: dict[str, list[str]],
+            order: tuple[str, ...], note: str = "") -> Changes:
+    if before is None:
+        return Changes(first=True, note=note)
+    added = [after[f][0] for f in order if f not in before]
+    removed = [headline for f, (headline, _hash) in before.items() if f not in after]
+    edited = [after[f][0] for f in order
+              if f in before and before[f][1] and after[f][1] and before[f][1] != after[f][1]]
+    return Changes(first=False, added=added, removed=removed, edited=edited, note=note)
+
+
+def change_note(changes_md: str | None, brief: BuiltBrief) -> str:
+    """The part of output/CHANGES.md about this brief: the section whose heading names it."""
+    if not changes_md:
+        return ""
+    lines = changes_md.splitlines()
+    names = [re.escape(brief.slug), re.escape(brief.title)]
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(names) + r")(?![\w-])", re.IGNORECASE)
+    for i, line in enumerate(lines):
+        heading = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if heading and pattern.search(heading.group(2)):
+            level = len(heading.group(1))
+            body = []
+            for following in lines[i + 1:]:
+                deeper = re.match(r"^(#{1,6})\s", following)
+                if deeper and len(deeper.group(1)) <= level:
+                    break
+                body.append(following)
+            text = "\n".join(body).strip()
+            kept = text.splitlines()[:CHANGE_NOTE_LINES]
+            return "\n".join(kept) + ("\n…" if len(text.splitlines()) > CHANGE_NOTE_LINES else "")
+    return ""
+
+
+def parse_sender(value: str, where: str) -> Address:
+    """A From address such as 'Policy Unit <briefs@example.org>', refused if malformed."""
+    why = header_text_problem(value)
+    if why:
+        raise BriefsError(f"{where} {why}")
+    name, addr = parseaddr(value)
+    why = address_problem(addr) if addr else "is empty"
+    if why:
+        raise BriefsError(f"{where}: '{value}' is not a usable sender address ({why})")
+    username, domain = addr.rsplit("@", 1)
+    return Address(display_name=name, username=username, domain=domain)
+
+
+def message_id(brief: str, sha256: str, recipient: str, round_: int, domain: str) -> str:
+    """The same delivery always gets the same Message-ID, so a resend after a crash can be
+    recognised as a duplicate by the receiving side. ``round_`` counts earlier deliveries
+    of these very bytes to this recipient (a brief rolled back to an older version)."""
+    who = hashlib.sha256(f"{recipient}\n{round_}".encode()).hexdigest()[:16]
+    return f"<briefs.{brief}.{sha256[:16]}.{who}@{domain}>"
+
+
+def compose(env: jinja2.Environment, *, stakeholder: Stakeholder, brief: BuiltBrief,
+            files: dict[str, bytes], series: Series, changes: Changes, sender: Address,
+            msgid: str, site_url: str | None, date) -> EmailMessage:
+    """The message for one recipient and one brief version."""
+    pub = series.publication
+    subject = (f"{brief.title}" if changes.first else f"Updated: {brief.title}")
+    why = header_text_problem(subject)
+    if why:
+        raise BriefsError(f"the title of brief '{brief.slug}' {why}")
+    context = dict(
+        stakeholder=stakeholder,
+        brief=brief,
+        publication=pub,
+        audience_title=series.audience_title(brief.audience),
+        changes=changes,
+        attachments=[(f"{brief.slug}.{fmt}", fmt, human_size(len(files[fmt])))
+                     for fmt in stakeholder.attachments],
+        page_url=(site_url + page_path(brief.slug, "html")
+                  if site_url and "html" in brief.files else None),
+        pdf_url=(site_url + page_path(brief.slug, "pdf")
+                 if site_url and "pdf" in brief.files else None),
+        site_url=site_url,
+        date=display_date(pub.date),
+    )
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = stakeholder.address
+    if pub.contact and not address_problem(pub.contact) and pub.contact != sender.addr_spec:
+        message["Reply-To"] = Address(display_name=pub.publisher,
+                                      addr_spec=pub.contact)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = msgid
+    # Not a personal letter: out-of-office robots should not answer it (RFC 3834).
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Briefs-Version"] = f"{brief.slug}; sha256={brief.version}"
+    message.set_content(render_template(env, TEXT_TEMPLATE, **context))
+    message.add_alternative(render_template(env, HTML_TEMPLATE, **context), subtype="html")
+    for fmt in stakeholder.attachments:
+        maintype, subtype = MIME_TYPES[fmt]
+        message.add_attachment(files[fmt], maintype=maintype, subtype=subtype,
+                               filename=f"{brief.slug}.{fmt}")
+    return message

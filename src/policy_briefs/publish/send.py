@@ -1,0 +1,309 @@
+"""Change-aware delivery: each recipient gets each brief version once, and only new ones.
+
+Everything is checked before the first message goes out: the build, the stakeholders
+file, the transport settings and the files to attach. Then each delivery is recorded in
+the ledger as it happens, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from ..errors import BriefsError, ValidationFailed
+from ..html import make_environment
+from ..project import Project
+from .built import Build, BuiltBrief, read_build
+from .ledger import DEFAULT_LEDGER, Delivery, Ledger
+from .mail import Changes, change_note, compare, compose, message_id, parse_sender, snapshot
+from .series import Series, load_series
+from .stakeholders import STAKEHOLDERS_FILE, Stakeholder, load_stakeholders
+from .transport import (
+    ENV_FROM,
+    OutboxTransport,
+    PermanentFailure,
+    Retry,
+    ServerUnavailable,
+    SmtpSettings,
+    SmtpTransport,
+    TemporaryFailure,
+)
+
+CHANGES_FILE = "CHANGES.md"
+
+# Outcomes a delivery can end the run with; the last two make `briefs send` fail.
+SENT, WRITTEN, WOULD_SEND, PENDING, FAILED = "sent", "written", "would send", "pending", "failed"
+
+
+@dataclass
+class SendOptions:
+    audiences: list[str] = field(default_factory=list)
+    briefs: list[str] = field(default_factory=list)
+    stakeholders: Path | None = None
+    ledger: Path | None = None
+    outbox: Path | None = None
+    dry_run: bool = False
+    retry_failed: bool = False
+    site_url: str | None = None
+
+
+@dataclass
+class Outcome:
+    stakeholder: Stakeholder
+    brief: BuiltBrief
+    status: str
+    detail: str
+
+
+@dataclass
+class SendReport:
+    transport: str
+    destination: str
+    outcomes: list[Outcome]
+    up_to_date: int
+    dry_run: bool
+    ledger: Path
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.count(PENDING) or self.count(FAILED))
+
+
+@dataclass
+class _Planned:
+    stakeholder: Stakeholder
+    brief: BuiltBrief
+    changes: Changes
+    findings: dict[str, list[str]]
+    open: Delivery | None
+    round: int
+
+
+Progress = Callable[[str], None]
+
+
+def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str] | None = None,
+                progress: Progress | None = None, clock=None) -> SendReport:
+    """Send every brief version each stakeholder has not yet received."""
+    env = os.environ if env is None else env
+    say = progress or (lambda _msg: None)
+    clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    # --- check everything before sending anything --------------------------------
+    build = read_build(project.output_dir)
+    series = load_series(project)
+    path = options.stakeholders or project.root / STAKEHOLDERS_FILE
+    people, problems = load_stakeholders(path, project.root, series.audiences)
+    if problems:
+        raise ValidationFailed(problems)
+    briefs = _chosen_briefs(build, series, options)
+    settings = SmtpSettings.from_env(env)
+    sender = _sender(env, series, settings is not None)
+    retry = Retry.from_env(env)
+    site_url = series.site_url(options.site_url)
+    files = _files_to_attach(briefs, people)
+    changes_md = _read_changes(build)
+    ledger_path = options.ledger or project.root / DEFAULT_LEDGER
+    if settings is not None:
+        transport = SmtpTransport(settings)
+    else:
+        transport = OutboxTransport(options.outbox or build.out_dir / "outbox")
+    mail_env = make_environment(project)
+
+    with Ledger(ledger_path, read_only=options.dry_run) as ledger:
+        plan, up_to_date, outcomes = _plan(ledger, transport.name, people, briefs, series,
+                                           changes_md, options.retry_failed)
+        report = SendReport(transport.name, transport.describe(), outcomes, up_to_date,
+                            options.dry_run, ledger_path)
+        _preflight(plan, files, series, sender, site_url, mail_env, clock)
+        if options.dry_run:
+            report.outcomes += [Outcome(p.stakeholder, p.brief, WOULD_SEND, p.changes.summary())
+                                for p in plan]
+            return report
+        unavailable: str | None = None
+        try:
+            for item in plan:
+                who, brief = item.stakeholder, item.brief
+                if unavailable:
+                    delivery = item.open or _start(ledger, transport.name, item, sender)
+                    ledger.mark_pending(delivery.id, unavailable)
+                    report.outcomes.append(Outcome(who, brief, PENDING, unavailable))
+                    continue
+                say(f"{brief.slug} -> {who.email}")
+                outcome = _deliver(ledger, transport, item, sender, files, series, site_url,
+                                   mail_env, retry, clock)
+                if outcome.status == PENDING and outcome.detail.startswith(_UNAVAILABLE):
+                    unavailable = outcome.detail
+                report.outcomes.append(outcome)
+        finally:
+            transport.close()
+    return report
+
+
+_UNAVAILABLE = "server unavailable: "
+
+
+def _chosen_briefs(build: Build, series: Series, options: SendOptions) -> list[BuiltBrief]:
+    for audience in options.audiences:
+        if audience not in series.audiences:
+            raise BriefsError(f"unknown audience '{audience}'; audiences: "
+                              f"{', '.join(series.audiences)}")
+    for slug in options.briefs:
+        if build.get(slug) is None:
+            raise BriefsError(f"no brief '{slug}' in {build.manifest_path}; built: "
+                              f"{', '.join(b.slug for b in build.briefs)}")
+    chosen = []
+    for brief in build.briefs:
+        if options.briefs:
+            wanted = brief.slug in options.briefs
+        else:
+            # Custom briefs (made with --theme/--finding) are one-offs: sent only by name.
+            wanted = not brief.custom and (not options.audiences
+                                           or brief.audience in options.audiences)
+        if wanted:
+            chosen.append(brief)
+    return chosen
+
+
+def _sender(env: Mapping[str, str], series: Series, smtp: bool):
+    value = env.get(ENV_FROM, "").strip()
+    if value:
+        return parse_sender(value, ENV_FROM)
+    contact = series.publication.contact
+    if not smtp and contact:
+        # The outbox is for review: the series' contact address is a fine stand-in.
+        try:
+            return parse_sender(f"{series.publication.publisher} <{contact}>",
+                                "publication.contact")
+        except BriefsError:
+            pass
+    raise BriefsError(f"set {ENV_FROM} to the sender address, e.g. "
+                      f"{ENV_FROM}='Policy Unit <briefs@example.org>'")
+
+
+def _files_to_attach(briefs: list[BuiltBrief], people: list[Stakeholder]) -> dict:
+    """Read (and check against the manifest) every file some recipient will get."""
+    needed: dict[str, set[str]] = {}
+    for who in people:
+        for brief in briefs:
+            if brief.audience in who.audiences:
+                for fmt in who.attachments:
+                    if fmt not in brief.files:
+                        raise BriefsError(
+                            f"{who.email} receives the {fmt.upper()} of '{brief.slug}', "
+                            f"which was not built: run `briefs build --format all`")
+                    needed.setdefault(brief.slug, set()).add(fmt)
+    return {(slug, fmt): next(b for b in briefs if b.slug == slug).files[fmt].read()
+            for slug, fmts in needed.items() for fmt in fmts}
+
+
+def _read_changes(build: Build) -> str | None:
+    path = build.out_dir / CHANGES_FILE
+    try:
+        return path.read_text("utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _plan(ledger: Ledger, transport: str, people: list[Stakeholder],
+          briefs: list[BuiltBrief], series: Series, changes_md: str | None,
+          retry_failed: bool):
+    plan: list[_Planned] = []
+    outcomes: list[Outcome] = []
+    up_to_date = 0
+    for who in people:
+        for brief in briefs:
+            if brief.audience not in who.audiences:
+                continue
+            last = ledger.last_sent(brief.slug, who.key, transport)
+            if last is not None and last.sha256 == brief.version:
+                up_to_date += 1
+                continue
+            open_ = ledger.open_delivery(brief.slug, brief.version, who.key, transport)
+            if open_ is not None and open_.status == "failed" and not retry_failed:
+                outcomes.append(Outcome(who, brief, FAILED, f"{open_.error} (in an earlier "
+                                        "run; --retry-failed tries again)"))
+                continue
+            findings = snapshot(brief, series)
+            changes = compare(last.findings if last else None, findings, brief.findings,
+                              change_note(changes_md, brief))
+            plan.append(_Planned(who, brief, changes, findings, open_,
+                                 ledger.times_sent(brief.slug, brief.version, who.key,
+                                                   transport)))
+    return plan, up_to_date, outcomes
+
+
+def _preflight(plan: list[_Planned], files, series: Series, sender, site_url, mail_env,
+               clock) -> None:
+    """Compose one message per brief and format before any is sent: a broken mail
+    template or a title that cannot be a subject stops the run before it starts."""
+    seen = set()
+    for item in plan:
+        key = (item.brief.slug, item.stakeholder.attachments, item.changes.first)
+        if key in seen:
+            continue
+        seen.add(key)
+        compose(mail_env, stakeholder=item.stakeholder, brief=item.brief,
+                files={fmt: files[(item.brief.slug, fmt)] for fmt in item.stakeholder.attachments},
+                series=series, changes=item.changes, sender=sender,
+                msgid="<preflight@localhost>", site_url=site_url, date=clock())
+
+
+def _start(ledger: Ledger, transport: str, item: _Planned, sender) -> Delivery:
+    msgid = message_id(item.brief.slug, item.brief.version, item.stakeholder.key, item.round,
+                       sender.domain)
+    return ledger.start(item.brief.slug, item.brief.version, item.stakeholder.key, transport,
+                        msgid, item.findings)
+
+
+def _deliver(ledger: Ledger, transport, item: _Planned, sender, files, series: Series,
+             site_url: str | None, mail_env, retry: Retry, clock) -> Outcome:
+    who, brief = item.stakeholder, item.brief
+    # A delivery left open by an earlier run keeps its Message-ID: if that run's message
+    # did reach the server, the receiving side sees the same id twice and can drop one.
+    delivery = item.open or _start(ledger, transport.name, item, sender)
+    message = compose(
+        mail_env, stakeholder=who, brief=brief,
+        files={fmt: files[(brief.slug, fmt)] for fmt in who.attachments},
+        series=series, changes=item.changes, sender=sender, msgid=delivery.message_id,
+        site_url=site_url, date=clock())
+    retrying = Retrying(
+        stop=stop_after_attempt(retry.attempts),
+        wait=wait_exponential(multiplier=retry.wait, min=retry.wait, max=retry.wait * 30),
+        retry=retry_if_exception_type(TemporaryFailure),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                ledger.mark_sending(delivery.id)
+                transport.send(message, sender=sender, recipient=who.email,
+                               brief=brief.slug, sha256=brief.version)
+                # The server has the message. Until the next line commits, a crash would
+                # leave the row 'sending'; the next run then sends it again under the same
+                # Message-ID. That window (one message, one commit long) is the only way
+                # a recipient can get a copy twice.
+                ledger.mark_sent(delivery.id)
+    except ServerUnavailable as exc:
+        ledger.mark_pending(delivery.id, str(exc))
+        return Outcome(who, brief, PENDING, f"{_UNAVAILABLE}{exc}")
+    except TemporaryFailure as exc:
+        ledger.mark_pending(delivery.id, str(exc))
+        return Outcome(who, brief, PENDING, f"{exc} (after {retry.attempts} tries; "
+                                            "the next run tries again)")
+    except PermanentFailure as exc:
+        ledger.mark_failed(delivery.id, str(exc))
+        return Outcome(who, brief, FAILED, str(exc))
+    status = SENT if transport.name == "smtp" else WRITTEN
+    detail = item.changes.summary()
+    if item.open is not None and item.open.status == "sending":
+        detail += "; sent again after an interrupted run (same Message-ID)"
+    return Outcome(who, brief, status, detail)
