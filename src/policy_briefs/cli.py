@@ -235,6 +235,127 @@ def schema(
         typer.echo(_shown(path))
 
 
+@app.command()
+def publish(
+    project: ProjectOpt = Path("."),
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Site folder (default: output/site). It is replaced as a whole, "
+        "and only once the new site is complete.", file_okay=False, metavar="DIR")] = None,
+    base_url: Annotated[Optional[str], typer.Option(
+        "--base-url", help="Public address of the site, for absolute links in the Atom feed "
+        "(default: BRIEFS_SITE_URL, then publication.url). Pages always link relatively.",
+        metavar="URL")] = None,
+) -> None:
+    """Publish the built briefs as a static site: an index, a page per brief, an Atom feed.
+
+    Works from the last `briefs build` (output/manifest.json). The folder can be copied
+    to any static host (GitHub Pages, a bucket, a web server) and served from any path.
+    Examples:
+
+    * `briefs build && briefs publish`
+    * `briefs publish --base-url https://example.org/briefs/`
+    """
+    with user_errors():
+        from .publish import publish as run_publish
+
+        report = run_publish(_project(project), out, base_url)
+        typer.echo(f"{_shown(report.out)}: {len(report.briefs)} brief"
+                   f"{'s' if len(report.briefs) != 1 else ''}, {report.versions} version"
+                   f"{'s' if report.versions != 1 else ''} in the feed")
+
+
+# Exit status of `briefs send` when deliveries are left for a later run (sysexits EX_TEMPFAIL).
+EXIT_PENDING = 75
+
+
+@app.command()
+def send(
+    audiences: Annotated[Optional[list[str]], typer.Argument(
+        help="Only briefs for these audiences (default: all).", show_default=False,
+        metavar="AUDIENCE")] = None,
+    project: ProjectOpt = Path("."),
+    stakeholders: Annotated[Optional[Path], typer.Option(
+        "--stakeholders", help="Who receives which briefs (default: stakeholders.yaml in "
+        "the project; see stakeholders.example.yaml).", dir_okay=False, metavar="FILE")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Show what would be sent; send and record nothing.",
+        metavar="")] = False,
+    ledger: Annotated[Optional[Path], typer.Option(
+        "--ledger", help="Delivery ledger, a SQLite file (default: .briefs/ledger.sqlite "
+        "in the project).", dir_okay=False, metavar="PATH")] = None,
+    outbox: Annotated[Optional[Path], typer.Option(
+        "--outbox", help="Where messages are written as .eml files when no SMTP server is "
+        "set (default: output/outbox).", file_okay=False, metavar="DIR")] = None,
+    brief: Annotated[Optional[list[str]], typer.Option(
+        "--brief", help="Send only this brief (repeatable); the way to send a custom brief.",
+        metavar="SLUG")] = None,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Try again deliveries a server refused in an earlier run.",
+        metavar="")] = False,
+) -> None:
+    """Send each stakeholder the briefs for their audiences, each new version once.
+
+    One message per recipient and brief, with the PDF attached and a note saying what
+    changed since the version they last received. A ledger records every delivery, so
+    a second run sends nothing, and after a rebuild only recipients of changed briefs
+    get the new version.
+
+    Without SMTP settings, messages are written to the outbox for review. To send, set
+    BRIEFS_SMTP_HOST, BRIEFS_FROM and, as needed, BRIEFS_SMTP_PORT, BRIEFS_SMTP_USER,
+    BRIEFS_SMTP_PASSWORD; STARTTLS is used unless BRIEFS_SMTP_STARTTLS=0 (a local relay).
+
+    Exit status: 0 when everything is delivered or up to date; 1 when a delivery was
+    refused or the inputs have errors; 75 when some deliveries are pending after
+    temporary failures (run again later).
+    """
+    with user_errors():
+        from .publish import SendOptions, send_briefs
+
+        options = SendOptions(audiences=audiences or [], briefs=brief or [],
+                              stakeholders=stakeholders, ledger=ledger, outbox=outbox,
+                              dry_run=dry_run, retry_failed=retry_failed)
+        with _progress() as say:
+            report = send_briefs(_project(project), options, progress=say)
+        _send_summary(report)
+        if report.count("failed"):
+            raise typer.Exit(1)
+        if report.count("pending"):
+            raise typer.Exit(EXIT_PENDING)
+
+
+def _send_summary(report) -> None:
+    """A table on a terminal, plain aligned lines otherwise (CI logs, pipes)."""
+    rows = [(o.stakeholder.email, o.brief.slug, o.status, o.detail) for o in report.outcomes]
+    counts = {status: report.count(status)
+              for status in ("sent", "written", "would send", "pending", "failed")}
+    parts = [f"{n} {status}" for status, n in counts.items() if n]
+    parts.append(f"{report.up_to_date} up to date")
+    closing = f"{', '.join(parts)} ({report.destination}; ledger {_shown(report.ledger)})"
+    if report.dry_run:
+        closing += "; dry run: nothing was sent or recorded"
+    if sys.stdout.isatty() and rows:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table("Recipient", "Brief", "Status", "Detail", title="briefs send")
+        styles = {"failed": "red", "pending": "yellow", "sent": "green", "written": "green"}
+        for email, slug, status, detail in rows:
+            # Text, not markup: server replies may contain brackets.
+            table.add_row(Text(email), Text(slug), Text(status, style=styles.get(status, "")),
+                          Text(detail))
+        console = Console()
+        console.print(table)
+        console.print(closing, highlight=False, markup=False)
+        return
+    if rows:
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for email, slug, status, detail in rows:
+            typer.echo(f"{email:<{widths[0]}}  {slug:<{widths[1]}}  "
+                       f"{status:<{widths[2]}}  {detail}")
+    typer.echo(closing)
+
+
 def _shown(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
