@@ -197,16 +197,16 @@ def list_(
             return
         typer.echo(f"Audiences ({len(data['audiences'])})")
         for a in data["audiences"]:
-            typer.echo(f"  {a['id']:<14} {a['findings']:>3} findings  {a['title']}")
+            typer.echo(f"  {a['id']:<14} {_count(a['findings'], 'finding'):<12}  {a['title']}")
         typer.echo(f"Themes ({len(data['themes'])})")
         for t in data["themes"]:
-            typer.echo(f"  {t['id']:<28} {t['findings']:>3} findings  {t['title']}")
+            typer.echo(f"  {t['id']:<28} {_count(t['findings'], 'finding'):<12}  {t['title']}")
         typer.echo(f"Findings ({len(data['findings'])})")
         for f in data["findings"]:
             typer.echo(f"  {f['id']:<40} {f['theme']}")
         typer.echo(f"Sources ({len(data['sources'])})")
         for s in data["sources"]:
-            typer.echo(f"  {s['id']:<28} cited by {s['findings']} findings")
+            typer.echo(f"  {s['id']:<28} cited by {_count(s['findings'], 'finding')}")
 
 
 @app.command()
@@ -354,6 +354,10 @@ def _send_summary(report) -> None:
             typer.echo(f"{email:<{widths[0]}}  {slug:<{widths[1]}}  "
                        f"{status:<{widths[2]}}  {detail}")
     typer.echo(closing)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _shown(path: Path) -> str:
