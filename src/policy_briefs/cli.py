@@ -73,6 +73,10 @@ def user_errors():
         raise typer.Exit(130)
     except (typer.Exit, typer.Abort):
         raise
+    except OSError as exc:  # the machine, not the program: disk full, no permission, ...
+        target = exc.filename2 or exc.filename
+        _err(f"error: {exc.strerror or exc}" + (f": {target}" if target else ""))
+        raise typer.Exit(74)
     except Exception as exc:  # a bug: say so plainly, keep the details for a report
         if os.environ.get("BRIEFS_DEBUG"):
             traceback.print_exc()
