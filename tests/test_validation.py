@@ -262,7 +262,7 @@ def test_every_problem_is_reported_at_once(mini_project, failing_build):
 def test_unknown_audience_on_the_command_line(cli, mini_project):
     result = cli("build", "fedral", "--project", mini_project)
     assert result.exit_code == 1
-    assert result.stderr.strip() == (
+    assert result.stderr.splitlines()[-1] == (
         "error: unknown audience 'fedral'; did you mean 'federal'? (known: federal, sme)")
     assert not (mini_project / "output").exists()
 
@@ -298,3 +298,67 @@ def test_unknown_locator_label(mini_project, failing_build):
         failing_build(), where(mini_project, NETWORKS, "locator: para 3", at="para"),
         "evidence[0].locator: 'para' is not a locator label (did you mean 'paragraph'?)",
     )
+
+
+# --- atomic writes: a failure while writing damages nothing -----------------------------
+
+def test_failure_while_writing_leaves_every_file_whole(cli, mini_project, monkeypatch):
+    import errno
+    import os
+
+    output = mini_project / "output"
+    first = cli("build", "--format", "html", "--project", mini_project)
+    assert first.exit_code == 0, first.output
+    old = {name: (output / name).read_bytes() for name in ("federal.html", "sme.html",
+                                                           "manifest.json")}
+    # Change what both briefs show, so the next build writes both again.
+    edit(mini_project, "findings/strategy.yaml", "did not deliver.", "did not deliver jobs.")
+
+    real_replace = os.replace
+    calls = []
+
+    def failing_replace(src, dst, *args, **kwargs):
+        calls.append(Path(dst).name)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(src), None, str(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    result = cli("build", "--format", "html", "--project", mini_project)
+    monkeypatch.undo()
+
+    assert result.exit_code == 74
+    assert "Traceback" not in result.output
+    assert f"error: No space left on device: {output / calls[1]}" in result.stderr
+    assert not [p.name for p in output.iterdir() if p.name.endswith(".tmp")]
+    now = {name: (output / name).read_bytes() for name in old}
+    # The file renamed before the failure is the new version, whole; the one that failed
+    # and the manifest (written last) are the previous versions, byte for byte.
+    renamed, failed = calls[0], calls[1]
+    assert now[renamed] != old[renamed] and now[renamed].rstrip().endswith(b"</html>")
+    assert b"did not deliver jobs." in now[renamed]
+    assert now[failed] == old[failed]
+    assert now["manifest.json"] == old["manifest.json"]
+
+
+def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    import os
+
+    from policy_briefs.files import write_atomic
+
+    target = tmp_path / "brief.pdf"
+    target.write_bytes(b"old complete file")
+
+    def full_disk(_fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError):
+        write_atomic(target, b"new file that never lands")
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old complete file"
+    assert [p.name for p in tmp_path.iterdir()] == ["brief.pdf"]
+
+    write_atomic(target, "new text")
+    assert target.read_bytes() == b"new text"
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
