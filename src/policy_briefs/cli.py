@@ -12,7 +12,6 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from . import __version__
 from .errors import BriefsError, Problem, ValidationFailed, summarise
 
 app = typer.Typer(
@@ -34,6 +33,8 @@ ProjectOpt = Annotated[
 
 def _version(value: bool) -> None:
     if value:
+        from . import __version__
+
         typer.echo(f"briefs (policy-briefs) {__version__}")
         raise typer.Exit()
 
@@ -155,22 +156,36 @@ def build(
         metavar="TEXT")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.",
                                          metavar="")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Validate and render every brief, even those up to date.",
+        metavar="")] = False,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", help="Render in N worker processes (0: one per CPU).", min=0,
+        metavar="N")] = 1,
+    shard: Annotated[Optional[str], typer.Option(
+        "--shard", help="Build only share K of N (e.g. 2/3): briefs sorted by slug, every "
+        "N-th from the K-th, so a CI matrix can split the work.", metavar="K/N")] = None,
 ) -> None:
-    """Build briefs: a PDF and an HTML twin per audience, and output/manifest.json.
+    """Build briefs: a PDF and an HTML twin per audience, output/manifest.json and
+    output/CHANGES.md (what changed since the previous build).
 
-    Inputs are validated first; on any error nothing is written. Examples:
+    Inputs are validated first; on any error nothing is written. Only briefs whose inputs
+    (findings, sources, audience, publication, templates, citation style, fonts, software)
+    changed are rendered again. Examples:
 
     * `briefs build`: every audience.
     * `briefs build federal --format pdf`: one audience, PDF only.
     * `briefs build sme --theme workforce --title "Skills"`: a custom brief from one theme.
+    * `briefs build --jobs 2`: render in two worker processes.
     """
     with user_errors():
-        from .build import BuildOptions, build as run_build
+        from .build import BuildOptions, build as run_build, parse_shard
 
         formats = {"all": ("pdf", "html"), "pdf": ("pdf",), "html": ("html",)}[fmt]
         options = BuildOptions(audiences=audiences or [], themes=theme or [],
                                findings=finding or [], formats=formats, out_dir=out,
-                               title=title, strict=strict)
+                               title=title, strict=strict, force=force, jobs=jobs,
+                               shard=parse_shard(shard) if shard else None)
         proj = _project(project)
         with _progress() as say:
             report = run_build(proj, options, progress=say)
@@ -180,6 +195,51 @@ def build(
                 _err(f"{item.brief.slug}: weasyprint {message}")
         for path in report.written:
             typer.echo(_shown(path))
+        if report.kept:
+            _err(f"{len(report.kept)} of {len(report.kept) + len(report.briefs)} briefs "
+                 "up to date (not rendered again)")
+
+
+@app.command()
+def diff(
+    audiences: Annotated[Optional[list[str]], typer.Argument(
+        help="Audiences to compare (default: all).", show_default=False,
+        metavar="[AUDIENCE]...")] = None,
+    project: ProjectOpt = Path("."),
+    since: Annotated[Optional[str], typer.Option(
+        "--since", help="Compare with this manifest.json (file or output folder) or git "
+        "revision (branch, tag, commit). Default: the last build in the output folder.",
+        metavar="MANIFEST|REF")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Output folder whose manifest.json is the default baseline.",
+        file_okay=False, metavar="DIR")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.",
+                                          metavar="")] = False,
+    exit_code: Annotated[bool, typer.Option(
+        "--exit-code", help="Exit 1 when some brief would change (like git diff).",
+        metavar="")] = False,
+) -> None:
+    """Say, per brief, what changed in words: findings added, removed or edited, sources
+    changed, design changed. Renders nothing and writes nothing.
+
+    Examples:
+
+    * `briefs diff`: what the next `briefs build` would change.
+    * `briefs diff --since v1.0`: changes since the findings at a git tag.
+    * `briefs diff --since published/manifest.json`: changes since a published build.
+    """
+    with user_errors():
+        from .build import BuildOptions
+        from .changes import diff as run_diff
+
+        options = BuildOptions(audiences=audiences or [], out_dir=out)
+        report = run_diff(_project(project), options, since)
+        if as_json:
+            typer.echo(report.as_json(), nl=False)
+        else:
+            typer.echo(report.markdown("What would change"), nl=False)
+        if exit_code and report.changed:
+            raise typer.Exit(1)
 
 
 @app.command("list")
