@@ -145,7 +145,7 @@ class Citations:
         citations = []
         for source_id, locator in keys:
             if locator:
-                label, _, value = locator.partition(" ")
+                label, value = locator.split(None, 1)
                 item = CitationItem(source_id, locator=Locator(label, value))
             else:
                 item = CitationItem(source_id)
