@@ -156,3 +156,12 @@ def test_rendered_note_markers_link_to_their_notes_in_first_use_order(federal_ht
     notes = [int(n) for n in re.findall(r'<li id="note-(\d+)"', federal_html)]
     assert notes == first_uses
     assert "para. 2" in federal_html and "Ann Beta" in federal_html
+
+
+def test_locator_white_space_does_not_matter(sources):
+    cit = citations(sources, CHICAGO)
+    cit.cite("alpha-2020", "paragraph\t2")
+    cit.cite("beta-2021", "page  4-5")
+    report, article = (str(note.text) for note in cit.notes())
+    assert ", para. 2, " in report
+    assert ", 2021, 4–5, " in article
