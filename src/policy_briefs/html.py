@@ -14,9 +14,10 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from . import __version__
+from . import __version__, glossary
 from .citations import Citations, find_style
 from .errors import BriefsError, Problem, ValidationFailed
+from .levers import by_lever
 from .project import Project, default_templates_dir
 from .select import Brief
 
@@ -27,7 +28,14 @@ _markdown = MarkdownIt("zero", {"html": False, "linkify": False, "typographer": 
 
 
 def inline_markdown(text: str) -> Markup:
-    return Markup(_markdown.renderInline(str(text)))
+    tokens = _markdown.parseInline(str(text))
+    terms = glossary.active()
+    if terms is not None:
+        # Only prose runs: code spans and link targets keep their acronyms as written.
+        for token in tokens[0].children or []:
+            if token.type == "text":
+                token.content = terms.expand(token.content)
+    return Markup(_markdown.renderer.render(tokens, _markdown.options, {}))
 
 
 def plain_markdown(text: str) -> str:
@@ -73,6 +81,7 @@ def make_environment(project: Project) -> jinja2.Environment:
     env.filters["md"] = inline_markdown
     env.filters["plain"] = plain_markdown
     env.filters["long_date"] = long_date
+    env.filters["by_lever"] = by_lever
     env.globals["tool_version"] = __version__
     return env
 
@@ -96,17 +105,20 @@ def render_html(
     extra: dict | None = None,
 ) -> str:
     """Render one brief. ``medium`` is 'print' (the PDF's source) or 'screen' (the twin)."""
-    return render_template(
-        env,
-        brief.audience.template,
-        brief=brief,
-        audience=brief.audience,
-        publication=brief.publication,
-        citations=citations,
-        cite=lambda evidence: _note_ref(citations, evidence),
-        medium=medium,
-        **(extra or {}),
-    )
+    # Each render spells acronyms out afresh: first use is per document, PDF and twin alike.
+    with glossary.rendering(glossary.Glossary(brief.glossary)) as terms:
+        return render_template(
+            env,
+            brief.audience.template,
+            brief=brief,
+            audience=brief.audience,
+            publication=brief.publication,
+            citations=citations,
+            cite=lambda evidence: _note_ref(citations, evidence),
+            terms=terms,
+            medium=medium,
+            **(extra or {}),
+        )
 
 
 def render_template(env: jinja2.Environment, name: str, **context) -> str:
