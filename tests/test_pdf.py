@@ -200,8 +200,6 @@ def test_note_markers_link_to_their_notes(rendered):
             assert "Notes" in texts[landing]
 
 
-@pytest.mark.xfail(strict=True, reason="brief.css gives .note-refs line-height: 0, so "
-                   "WeasyPrint makes their link boxes zero pixels high (unclickable)")
 def test_every_link_has_a_clickable_area(rendered):
     for slug in ("federal", "sme"):
         for _page, annot in _links(rendered.pdf(slug)):
