@@ -45,6 +45,8 @@ class BuiltBrief:
     findings: tuple[str, ...]
     pages: int | None
     built_at: str
+    # finding id -> hash of its inputs, when the build records them (manifest "inputs")
+    finding_hashes: dict[str, str] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -86,7 +88,8 @@ def read_build(out_dir: Path) -> Build:
                 slug=slug, audience=str(entry["audience"]), title=str(entry["title"]),
                 custom=bool(entry.get("custom", False)), files=files,
                 findings=tuple(entry.get("findings") or ()), pages=entry.get("pages"),
-                built_at=str(entry.get("built_at") or ""))
+                built_at=str(entry.get("built_at") or ""),
+                finding_hashes=_finding_hashes(entry))
         except (KeyError, TypeError, ValueError, AttributeError):
             raise BriefsError(f"{path}: the entry for '{slug}' is incomplete; "
                               "run `briefs build` again")
@@ -100,6 +103,14 @@ def read_build(out_dir: Path) -> Build:
     if not build.briefs:
         raise BriefsError(f"{path} lists no briefs: run `briefs build` first")
     return build
+
+
+def _finding_hashes(entry: dict) -> dict[str, str]:
+    inputs = entry.get("inputs")
+    findings = inputs.get("findings") if isinstance(inputs, dict) else None
+    if not isinstance(findings, dict):
+        return {}
+    return {str(k): str(v) for k, v in findings.items() if isinstance(v, str)}
 
 
 @dataclass

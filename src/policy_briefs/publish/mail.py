@@ -59,8 +59,24 @@ class Changes:
 
 
 def snapshot(brief: BuiltBrief, series: Series) -> dict[str, list[str]]:
-    """The findings of a version as the ledger keeps them: id -> [headline, content hash]."""
-    return {fid: list(series.findings.get(fid, (fid, ""))) for fid in brief.findings}
+    """The findings of a version as the ledger keeps them: id -> [headline, content hash].
+
+    The hash is the build's own record of the finding when the manifest has one, else a
+    hash of the finding as findings/ says now; the prefix keeps the two kinds apart so
+    they are never compared with each other.
+    """
+    out = {}
+    for fid in brief.findings:
+        headline, text_hash = series.findings.get(fid, (fid, ""))
+        if fid in brief.finding_hashes:
+            out[fid] = [headline, f"build:{brief.finding_hashes[fid]}"]
+        else:
+            out[fid] = [headline, f"text:{text_hash}" if text_hash else ""]
+    return out
+
+
+def _comparable(a: str, b: str) -> bool:
+    return bool(a and b) and a.split(":", 1)[0] == b.split(":", 1)[0]
 
 
 def compare(before: dict[str, list[str]] | None, after: dict[str, list[str]],
@@ -70,7 +86,8 @@ def compare(before: dict[str, list[str]] | None, after: dict[str, list[str]],
     added = [after[f][0] for f in order if f not in before]
     removed = [headline for f, (headline, _hash) in before.items() if f not in after]
     edited = [after[f][0] for f in order
-              if f in before and before[f][1] and after[f][1] and before[f][1] != after[f][1]]
+              if f in before and _comparable(before[f][1], after[f][1])
+              and before[f][1] != after[f][1]]
     return Changes(first=False, added=added, removed=removed, edited=edited, note=note)
 
 
@@ -153,7 +170,9 @@ def compose(env: jinja2.Environment, *, stakeholder: Stakeholder, brief: BuiltBr
     message["Message-ID"] = msgid
     # Not a personal letter: out-of-office robots should not answer it (RFC 3834).
     message["Auto-Submitted"] = "auto-generated"
-    message["X-Briefs-Version"] = f"{brief.slug}; sha256={brief.version}"
+    # Which brief and which bytes, for mail rules and for deduplication downstream.
+    message["X-Briefs-Brief"] = brief.slug
+    message["X-Briefs-Version"] = f"sha256:{brief.version}"
     message.set_content(render_template(env, TEXT_TEMPLATE, **context))
     message.add_alternative(render_template(env, HTML_TEMPLATE, **context), subtype="html")
     for fmt in stakeholder.attachments:

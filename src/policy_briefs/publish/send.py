@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ..errors import BriefsError, ValidationFailed
 from ..html import make_environment
@@ -138,17 +138,16 @@ def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str
                     report.outcomes.append(Outcome(who, brief, PENDING, unavailable))
                     continue
                 say(f"{brief.slug} -> {who.email}")
-                outcome = _deliver(ledger, transport, item, sender, files, series, site_url,
-                                   mail_env, retry, clock)
-                if outcome.status == PENDING and outcome.detail.startswith(_UNAVAILABLE):
+                outcome, down = _deliver(ledger, transport, item, sender, files, series,
+                                         site_url, mail_env, retry, clock)
+                if down:
+                    # Every later message would meet the same closed door: leave them
+                    # pending now instead of spending the retries on each one.
                     unavailable = outcome.detail
                 report.outcomes.append(outcome)
         finally:
             transport.close()
     return report
-
-
-_UNAVAILABLE = "server unavailable: "
 
 
 def _chosen_briefs(build: Build, series: Series, options: SendOptions) -> list[BuiltBrief]:
@@ -265,7 +264,8 @@ def _start(ledger: Ledger, transport: str, item: _Planned, sender) -> Delivery:
 
 
 def _deliver(ledger: Ledger, transport, item: _Planned, sender, files, series: Series,
-             site_url: str | None, mail_env, retry: Retry, clock) -> Outcome:
+             site_url: str | None, mail_env, retry: Retry, clock) -> tuple[Outcome, bool]:
+    """Deliver one message; also says whether the server is unusable for the rest."""
     who, brief = item.stakeholder, item.brief
     # A delivery left open by an earlier run keeps its Message-ID: if that run's message
     # did reach the server, the receiving side sees the same id twice and can drop one.
@@ -278,7 +278,7 @@ def _deliver(ledger: Ledger, transport, item: _Planned, sender, files, series: S
     retrying = Retrying(
         stop=stop_after_attempt(retry.attempts),
         wait=wait_exponential(multiplier=retry.wait, min=retry.wait, max=retry.wait * 30),
-        retry=retry_if_exception_type(TemporaryFailure),
+        retry=retry_if_exception(lambda e: isinstance(e, TemporaryFailure) and e.retry_now),
         reraise=True,
     )
     try:
@@ -294,16 +294,16 @@ def _deliver(ledger: Ledger, transport, item: _Planned, sender, files, series: S
                 ledger.mark_sent(delivery.id)
     except ServerUnavailable as exc:
         ledger.mark_pending(delivery.id, str(exc))
-        return Outcome(who, brief, PENDING, f"{_UNAVAILABLE}{exc}")
+        return Outcome(who, brief, PENDING, f"server unavailable: {exc}"), True
     except TemporaryFailure as exc:
         ledger.mark_pending(delivery.id, str(exc))
         return Outcome(who, brief, PENDING, f"{exc} (after {retry.attempts} tries; "
-                                            "the next run tries again)")
+                                            "the next run tries again)"), False
     except PermanentFailure as exc:
         ledger.mark_failed(delivery.id, str(exc))
-        return Outcome(who, brief, FAILED, str(exc))
+        return Outcome(who, brief, FAILED, str(exc)), False
     status = SENT if transport.name == "smtp" else WRITTEN
     detail = item.changes.summary()
     if item.open is not None and item.open.status == "sending":
         detail += "; sent again after an interrupted run (same Message-ID)"
-    return Outcome(who, brief, status, detail)
+    return Outcome(who, brief, status, detail), False

@@ -36,6 +36,12 @@ ENV_RETRY_WAIT = "BRIEFS_SMTP_RETRY_WAIT"
 class TemporaryFailure(Exception):
     """Worth trying again: a 4xx reply, a dropped connection, a timeout."""
 
+    def __init__(self, message: str, *, retry_now: bool = True):
+        super().__init__(message)
+        # False when waiting a few seconds cannot help (a refused login, no STARTTLS):
+        # the delivery is left pending for a run with corrected settings.
+        self.retry_now = retry_now
+
 
 class ServerUnavailable(TemporaryFailure):
     """No usable session at all (cannot connect, TLS or login refused): later messages
@@ -205,7 +211,7 @@ class SmtpTransport:
                 if not smtp.has_extn("starttls"):
                     raise ServerUnavailable(
                         f"{s.host} does not offer STARTTLS; for a relay on this machine "
-                        f"set {ENV_STARTTLS}=0")
+                        f"set {ENV_STARTTLS}=0", retry_now=False)
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if s.user:
@@ -213,10 +219,14 @@ class SmtpTransport:
         except smtplib.SMTPAuthenticationError as exc:
             _quit(smtp)
             raise ServerUnavailable(f"login refused by {s.host} ({exc.smtp_code}); check "
-                                    f"{ENV_USER} and {ENV_PASSWORD}")
+                                    f"{ENV_USER} and {ENV_PASSWORD}", retry_now=False)
         except ServerUnavailable:
             _quit(smtp)
             raise
+        except ssl.SSLCertVerificationError as exc:
+            _quit(smtp)
+            raise ServerUnavailable(f"the TLS certificate of {s.host} is not trusted "
+                                    f"({exc.verify_message})", retry_now=False)
         except (OSError, smtplib.SMTPException) as exc:
             _quit(smtp)
             raise ServerUnavailable(f"cannot open a session with {s.host} ({_reason(exc)})")

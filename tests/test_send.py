@@ -1,0 +1,540 @@
+"""`briefs send` against a real SMTP server on loopback (aiosmtpd), with injected faults.
+
+Every test checks what the server actually received: who got which message, with
+exactly which attachment bytes, and that nothing arrived twice.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import json
+import shutil
+import socket
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from policy_briefs.cli import app
+from policy_briefs.project import Project
+from policy_briefs.publish import SendOptions, send_briefs
+from policy_briefs.publish.ledger import Ledger
+
+STAKEHOLDERS = """\
+stakeholders:
+  - name: Ada Lovelace
+    organisation: Analytical Engines
+    email: ada@example.gov
+    audiences: [federal]
+  - name: Grace Hopper
+    organisation: Hopper Tooling
+    email: grace@example.com
+    audiences: [sme, federal]
+    format: both
+  - name: Lin Wei
+    email: lin@example.net
+    audiences: [sme]
+"""
+NEW_FEDERAL_FINDING = """\
+  - id: networks-need-brokers
+    headline: Networks work best with a broker who knows the firms
+    summary: Shared networks depend on someone who matches orders to firms.
+    confidence: low
+    evidence:
+      - source: alpha-2020
+        locator: paragraph 2
+        quote: "42 percent of orders now arrive through shared supplier networks"
+    audiences:
+      federal:
+        priority: low
+        implication: Paying for brokers may multiply what networks achieve.
+        actions:
+          - Fund network brokers.
+"""
+# (recipient, brief) pairs the stakeholders above receive
+EXPECTED = {("ada@example.gov", "federal"), ("grace@example.com", "federal"),
+            ("grace@example.com", "sme"), ("lin@example.net", "sme")}
+
+
+# --- a real SMTP server that records messages and misbehaves on request -------------
+
+class Recorder:
+    """aiosmtpd handler. ``faults[address]`` is a queue of what to do with the next
+    messages to that address: an SMTP reply such as '451 ...', or 'drop' (close the
+    connection without answering). ``refuse`` holds addresses refused at RCPT with 550."""
+
+    def __init__(self):
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.faults: dict[str, list[str]] = {}
+        self.refuse: set[str] = set()
+        self.logins: list[str] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        queue = self.faults.get(envelope.rcpt_tos[0])
+        if queue:
+            action = queue.pop(0)
+            if action == "drop":
+                server.transport.close()
+                return "421 gone"
+            return action
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 2.0.0 Accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    recorder.port = controller.port
+    yield recorder
+    controller.stop()
+
+
+def smtp_env(server, **extra) -> dict[str, str]:
+    env = {
+        "BRIEFS_SMTP_HOST": "127.0.0.1",
+        "BRIEFS_SMTP_PORT": str(server.port),
+        "BRIEFS_SMTP_STARTTLS": "0",
+        "BRIEFS_FROM": "Policy Unit <briefs@example.org>",
+        "BRIEFS_SMTP_RETRY_WAIT": "0.01",
+        "BRIEFS_SMTP_RETRIES": "4",
+        "BRIEFS_SMTP_TIMEOUT": "5",
+    }
+    env.update(extra)
+    return env
+
+
+# --- a built project, once per module ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, request) -> Path:
+    """tests/projects/mini, built once; tests copy it before changing anything."""
+    from typer.testing import CliRunner
+
+    root = tmp_path_factory.mktemp("send") / "mini"
+    shutil.copytree(Path(__file__).parent / "projects" / "mini", root)
+    result = CliRunner().invoke(app, ["build", "--project", str(root)])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture
+def project(built, tmp_path) -> Path:
+    root = Path(shutil.copytree(built, tmp_path / "mini"))
+    (root / "stakeholders.yaml").write_text(STAKEHOLDERS, "utf-8")
+    return root
+
+
+def send(root: Path, env: dict, **options):
+    return send_briefs(Project.at(root), SendOptions(**options), env=env)
+
+
+def received(server) -> list[tuple[str, email.message.EmailMessage]]:
+    out = []
+    for _from, rcpts, content in server.received:
+        assert len(rcpts) == 1
+        out.append((rcpts[0], email.message_from_bytes(content, policy=email.policy.default)))
+    return out
+
+
+def pairs(server) -> list[tuple[str, str]]:
+    return [(rcpt, msg["X-Briefs-Brief"]) for rcpt, msg in received(server)]
+
+
+def manifest(root: Path) -> dict:
+    return json.loads((root / "output" / "manifest.json").read_text())["briefs"]
+
+
+def ledger_rows(root: Path) -> list[dict]:
+    with sqlite3.connect(root / ".briefs" / "ledger.sqlite") as db:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute("SELECT * FROM deliveries ORDER BY id")]
+
+
+# --- delivery --------------------------------------------------------------------
+
+def test_each_recipient_gets_exactly_the_built_files_once(project, smtp):
+    report = send(project, smtp_env(smtp))
+    assert report.ok and report.count("sent") == 4
+    assert sorted(pairs(smtp)) == sorted(EXPECTED)
+
+    briefs = manifest(project)
+    for rcpt, msg in received(smtp):
+        slug = msg["X-Briefs-Brief"]
+        assert msg["To"].addresses[0].addr_spec == rcpt
+        assert msg["From"].addresses[0].addr_spec == "briefs@example.org"
+        assert msg["Subject"] == briefs[slug]["title"]
+        attachments = {a.get_filename(): a.get_payload(decode=True)
+                       for a in msg.iter_attachments()}
+        wanted = {"pdf", "html"} if rcpt == "grace@example.com" else {"pdf"}
+        assert set(attachments) == {f"{slug}.{fmt}" for fmt in wanted}
+        for fmt in wanted:
+            data = attachments[f"{slug}.{fmt}"]
+            assert hashlib.sha256(data).hexdigest() == briefs[slug]["files"][fmt]["sha256"]
+            assert data == (project / "output" / f"{slug}.{fmt}").read_bytes()
+        text = msg.get_body(("plain",)).get_content()
+        html = msg.get_body(("html",)).get_content()
+        assert briefs[slug]["title"] in text and briefs[slug]["title"] in html
+    ids = [msg["Message-ID"] for _rcpt, msg in received(smtp)]
+    assert len(set(ids)) == 4
+
+    rows = ledger_rows(project)
+    assert {(r["recipient"], r["brief"]) for r in rows} == EXPECTED
+    assert all(r["status"] == "sent" and r["transport"] == "smtp" for r in rows)
+    assert all(r["sha256"] == briefs[r["brief"]]["files"]["pdf"]["sha256"] for r in rows)
+
+
+def test_a_second_run_sends_nothing(project, smtp):
+    send(project, smtp_env(smtp))
+    again = send(project, smtp_env(smtp))
+    assert again.outcomes == [] and again.up_to_date == 4 and again.ok
+    assert len(smtp.received) == 4
+
+
+def test_after_a_rebuild_only_recipients_of_the_changed_brief_get_it(project, smtp, cli):
+    send(project, smtp_env(smtp))
+    before = manifest(project)
+    # A new finding for federal readers only: every finding the sme brief shows, even
+    # beside a contrasting one, stays as it was.
+    theme = project / "findings" / "networks.yaml"
+    theme.write_text(theme.read_text() + NEW_FEDERAL_FINDING)
+    result = cli("build", "--project", project)
+    assert result.exit_code == 0, result.output
+    after = manifest(project)
+    # The edited finding is in the federal brief only.
+    assert after["federal"]["files"]["pdf"]["sha256"] != before["federal"]["files"]["pdf"]["sha256"]
+    assert after["sme"]["files"]["pdf"]["sha256"] == before["sme"]["files"]["pdf"]["sha256"]
+
+    smtp.received.clear()
+    report = send(project, smtp_env(smtp))
+    assert sorted(pairs(smtp)) == [("ada@example.gov", "federal"),
+                                   ("grace@example.com", "federal")]
+    assert report.up_to_date == 2
+    for _rcpt, msg in received(smtp):
+        assert msg["Subject"].startswith("Updated: ")
+        text = msg.get_body(("plain",)).get_content()
+        assert "New: Networks work best with a broker who knows the firms" in text
+        assert "Revised:" not in text and "No longer included:" not in text
+        pdf = next(a for a in msg.iter_attachments() if a.get_filename() == "federal.pdf")
+        assert hashlib.sha256(pdf.get_payload(decode=True)).hexdigest() == \
+            after["federal"]["files"]["pdf"]["sha256"]
+    smtp.received.clear()
+    assert send(project, smtp_env(smtp)).outcomes == []
+    assert smtp.received == []
+
+
+# --- faults ----------------------------------------------------------------------
+
+def test_temporary_failures_are_retried_then_delivered_once(project, smtp):
+    smtp.faults["ada@example.gov"] = ["451 4.3.0 Try again later"] * 2
+    report = send(project, smtp_env(smtp))
+    assert report.ok
+    assert sorted(pairs(smtp)) == sorted(EXPECTED)
+    row = next(r for r in ledger_rows(project) if r["recipient"] == "ada@example.gov")
+    assert row["status"] == "sent" and row["attempts"] == 3
+
+
+def test_a_dropped_connection_is_retried_and_nothing_is_lost(project, smtp):
+    smtp.faults["grace@example.com"] = ["drop"]
+    smtp.faults["lin@example.net"] = ["drop", "drop"]
+    report = send(project, smtp_env(smtp))
+    assert report.ok
+    assert sorted(pairs(smtp)) == sorted(EXPECTED)
+
+
+def test_a_permanent_refusal_is_recorded_and_the_others_still_go(project, smtp, cli,
+                                                                 monkeypatch):
+    smtp.refuse.add("lin@example.net")
+    for name, value in smtp_env(smtp).items():
+        monkeypatch.setenv(name, value)
+    result = cli("send", "--project", project)
+    assert result.exit_code == 1
+    assert "lin@example.net" in result.stdout and "550" in result.stdout
+    assert sorted(pairs(smtp)) == sorted(EXPECTED - {("lin@example.net", "sme")})
+    failed = [r for r in ledger_rows(project) if r["status"] == "failed"]
+    assert [(r["recipient"], r["brief"]) for r in failed] == [("lin@example.net", "sme")]
+    assert "550" in failed[0]["error"]
+
+    # Not retried by default (still reported, still failing the run) ...
+    result = cli("send", "--project", project)
+    assert result.exit_code == 1 and "--retry-failed" in result.stdout
+    assert len(smtp.received) == 3
+    # ... until asked, once the address works again.
+    smtp.refuse.clear()
+    result = cli("send", "--project", project, "--retry-failed")
+    assert result.exit_code == 0, result.output
+    assert sorted(pairs(smtp)) == sorted(EXPECTED)
+
+
+def test_persistent_temporary_failure_is_left_pending_for_the_next_run(project, smtp, cli,
+                                                                      monkeypatch):
+    smtp.faults["ada@example.gov"] = ["452 4.2.2 Mailbox full"] * 4
+    for name, value in smtp_env(smtp, BRIEFS_SMTP_RETRIES="2").items():
+        monkeypatch.setenv(name, value)
+    result = cli("send", "--project", project)
+    assert result.exit_code == 75
+    assert "pending" in result.stdout and "452" in result.stdout
+    assert ("ada@example.gov", "federal") not in pairs(smtp)
+    assert len(smtp.received) == 3
+    row = next(r for r in ledger_rows(project) if r["recipient"] == "ada@example.gov")
+    assert row["status"] == "pending" and "452" in row["error"]
+
+    smtp.faults.clear()
+    result = cli("send", "--project", project)
+    assert result.exit_code == 0, result.output
+    assert sorted(pairs(smtp)) == sorted(EXPECTED)
+    # The retry reused the pending delivery and its Message-ID.
+    assert len(ledger_rows(project)) == 4
+
+
+def test_an_unreachable_server_leaves_everything_pending(project, smtp):
+    env = smtp_env(smtp, BRIEFS_SMTP_PORT=str(_free_port()))
+    report = send(project, env)
+    assert report.count("pending") == 4 and not report.ok
+    assert all("server unavailable" in o.detail for o in report.outcomes)
+    assert {r["status"] for r in ledger_rows(project)} == {"pending"}
+
+    report = send(project, smtp_env(smtp))
+    assert report.ok and report.count("sent") == 4
+    assert sorted(pairs(smtp)) == sorted(EXPECTED)
+
+
+def test_a_crash_between_messages_neither_loses_nor_repeats_one(project, smtp):
+    calls = []
+
+    def crash_on_third(message):
+        calls.append(message)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        send_briefs(Project.at(project), SendOptions(), env=smtp_env(smtp),
+                    progress=crash_on_third)
+    assert len(smtp.received) == 2
+    report = send(project, smtp_env(smtp))
+    assert report.count("sent") == 2
+    assert sorted(pairs(smtp)) == sorted(EXPECTED)
+
+
+def test_a_crash_after_acceptance_resends_under_the_same_message_id(project, smtp,
+                                                                     monkeypatch):
+    # The residual window: the server accepted the message, the ledger update did not
+    # commit. The next run sends again, with the Message-ID the receiver already has.
+    real = Ledger.mark_sent
+    state = {"crashed": False}
+
+    def crash_once(self, delivery_id):
+        if not state["crashed"]:
+            state["crashed"] = True
+            raise KeyboardInterrupt
+        real(self, delivery_id)
+
+    monkeypatch.setattr(Ledger, "mark_sent", crash_once)
+    with pytest.raises(KeyboardInterrupt):
+        send(project, smtp_env(smtp))
+    assert len(smtp.received) == 1
+    assert ledger_rows(project)[0]["status"] == "sending"
+
+    report = send(project, smtp_env(smtp))
+    assert report.ok and "interrupted run" in report.outcomes[0].detail
+    messages = received(smtp)
+    assert len(messages) == 5
+    assert messages[0][1]["Message-ID"] == messages[1][1]["Message-ID"]
+    assert len({m["Message-ID"] for _r, m in messages}) == 4
+    assert {r["status"] for r in ledger_rows(project)} == {"sent"}
+
+
+# --- settings, credentials, review modes -------------------------------------------
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_login_works_and_the_password_is_never_printed(project, cli, monkeypatch):
+    recorder = Recorder()
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        recorder.logins.append(auth_data.login.decode())
+        ok = (auth_data.login, auth_data.password) == (b"mailer", b"s3cret-Pa55")
+        return AuthResult(success=ok, handled=False)  # aiosmtpd then answers 235/535
+
+    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port(),
+                            authenticator=authenticator, auth_require_tls=False,
+                            auth_required=True)
+    controller.start()
+    recorder.port = controller.port
+    try:
+        env = smtp_env(recorder, BRIEFS_SMTP_USER="mailer", BRIEFS_SMTP_PASSWORD="wrong-Pa55")
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        result = cli("send", "--project", project)
+        assert result.exit_code == 75
+        assert "login refused" in result.stdout
+        assert "wrong-Pa55" not in result.output and recorder.received == []
+
+        monkeypatch.setenv("BRIEFS_SMTP_PASSWORD", "s3cret-Pa55")
+        result = cli("send", "--project", project)
+        assert result.exit_code == 0, result.output
+        assert "s3cret-Pa55" not in result.output
+        assert sorted(pairs(recorder)) == sorted(EXPECTED)
+        assert set(recorder.logins) == {"mailer"}
+    finally:
+        controller.stop()
+
+
+def test_starttls_is_used_by_default(project, tmp_path, monkeypatch):
+    import ssl
+
+    # openssl makes a throwaway certificate (installed by `.ci/system-deps test`).
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port(),
+                            tls_context=server_tls, require_starttls=True)
+    controller.start()
+    recorder.port = controller.port
+    try:
+        env = smtp_env(recorder)
+        del env["BRIEFS_SMTP_STARTTLS"]  # the default: on
+        # The client trusts the system store; point it at the test certificate.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        report = send(project, env)
+        assert report.ok, [o.detail for o in report.outcomes]
+        assert sorted(pairs(recorder)) == sorted(EXPECTED)
+    finally:
+        controller.stop()
+
+
+def test_starttls_missing_is_a_clear_pending_error(project, smtp):
+    env = smtp_env(smtp)
+    del env["BRIEFS_SMTP_STARTTLS"]
+    report = send(project, env)
+    assert report.count("pending") == 4
+    assert "does not offer STARTTLS" in report.outcomes[0].detail
+    assert smtp.received == []
+
+
+def test_without_smtp_settings_messages_go_to_the_outbox(project, smtp):
+    report = send(project, {})
+    assert report.transport == "outbox" and report.count("written") == 4 and report.ok
+    files = sorted((project / "output" / "outbox").glob("*.eml"))
+    assert len(files) == 4
+    briefs = manifest(project)
+    for path in files:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        slug = msg["X-Briefs-Brief"]
+        pdf = next(a for a in msg.iter_attachments() if a.get_content_type() == "application/pdf")
+        assert hashlib.sha256(pdf.get_payload(decode=True)).hexdigest() == \
+            briefs[slug]["files"]["pdf"]["sha256"]
+        # No BRIEFS_FROM: the series contact signs the review copies.
+        assert msg["From"].addresses[0].addr_spec == "briefs@example.org"
+    assert send(project, {}).outcomes == []
+    # Writing to the outbox is not delivering: SMTP still sends everything once.
+    assert send(project, smtp_env(smtp)).count("sent") == 4
+    assert sorted(pairs(smtp)) == sorted(EXPECTED)
+
+
+def test_dry_run_sends_and_writes_nothing(project, smtp, cli, monkeypatch):
+    for name, value in smtp_env(smtp).items():
+        monkeypatch.setenv(name, value)
+    result = cli("send", "--project", project, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert [line.split()[:3] for line in result.stdout.splitlines()[:-1]] == [
+        ["ada@example.gov", "federal", "would"], ["grace@example.com", "federal", "would"],
+        ["grace@example.com", "sme", "would"], ["lin@example.net", "sme", "would"]]
+    assert "4 would send" in result.stdout
+    assert smtp.received == []
+    assert not (project / ".briefs").exists()
+    assert not (project / "output" / "outbox").exists()
+
+
+def test_audience_arguments_limit_what_is_sent(project, smtp):
+    report = send(project, smtp_env(smtp), audiences=["sme"])
+    assert report.count("sent") == 2
+    assert sorted(pairs(smtp)) == [("grace@example.com", "sme"), ("lin@example.net", "sme")]
+
+
+def test_send_before_build_says_to_build(mini_project, cli):
+    (mini_project / "stakeholders.yaml").write_text(STAKEHOLDERS, "utf-8")
+    result = cli("send", "--project", mini_project)
+    assert result.exit_code == 1
+    assert "run `briefs build` first" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_title_with_a_line_break_cannot_inject_headers(project, smtp):
+    path = project / "output" / "manifest.json"
+    data = json.loads(path.read_text())
+    data["briefs"]["sme"]["title"] = "Briefs\r\nBcc: everyone@example.org"
+    path.write_text(json.dumps(data))
+    with pytest.raises(Exception) as caught:
+        send(project, smtp_env(smtp))
+    assert "line break" in str(caught.value)
+    assert smtp.received == []
+    assert not (project / ".briefs" / "ledger.sqlite").exists() or ledger_rows(project) == []
+
+
+def test_an_attachment_changed_after_the_build_is_refused(project, smtp):
+    pdf = project / "output" / "sme.pdf"
+    pdf.write_bytes(pdf.read_bytes() + b"\n%tampered")
+    with pytest.raises(Exception) as caught:
+        send(project, smtp_env(smtp))
+    assert "changed since it was built" in str(caught.value)
+    assert smtp.received == []
+
+
+# --- what a message says changed -------------------------------------------------
+
+def test_changes_are_computed_against_the_recipients_last_copy():
+    from policy_briefs.publish.mail import compare
+
+    before = {"a": ["Finding A", "build:1"], "b": ["Finding B", "build:2"],
+              "c": ["Finding C", "text:3"]}
+    after = {"a": ["Finding A", "build:1"], "b": ["Finding B, reworded", "build:9"],
+             "c": ["Finding C", "build:3"], "d": ["Finding D", "build:4"]}
+    changes = compare(before, after, ("a", "b", "c", "d"))
+    assert changes.added == ["Finding D"]
+    assert changes.edited == ["Finding B, reworded"]  # 'c' changed hash kind: not compared
+    assert changes.removed == []
+    assert changes.summary() == "findings 1 added, 1 edited"
+    gone = compare(after, {"a": ["Finding A", "build:1"]}, ("a",))
+    assert sorted(gone.removed) == ["Finding B, reworded", "Finding C", "Finding D"]
+    assert compare(None, after, ("a",)).first
+    same = compare(after, after, tuple(after))
+    assert not same.findings_changed and same.summary() == "revised (same findings)"
+
+
+def test_the_change_report_section_of_a_brief_is_quoted():
+    from policy_briefs.publish.built import BuiltBrief
+    from policy_briefs.publish.mail import change_note
+
+    report = (
+        "# What changed in this build\n\nCompared with the previous build.\n\n"
+        "## Test Briefs: Federal policymakers (`federal`)\n\nRebuilt.\n\n"
+        "- Findings added:\n  - `x`: X\n\n"
+        "## Test Briefs: Small and medium manufacturers (`sme`)\n\nRebuilt.\n")
+    brief = BuiltBrief("federal", "federal", "Test Briefs: Federal policymakers", False, {},
+                       (), 2, "")
+    assert change_note(report, brief) == "Rebuilt.\n\n- Findings added:\n  - `x`: X"
+    other = BuiltBrief("regional", "regional", "Regional", False, {}, (), 2, "")
+    assert change_note(report, other) == ""
+    assert change_note(None, brief) == ""
