@@ -174,6 +174,10 @@ def problem_from(error: dict[str, Any], doc: Document, model: type[BaseModel]) -
     message = error["msg"]
     if kind == "string_pattern_mismatch":
         message = _pattern_hint(loc, error)
+    elif kind == "value_error":
+        message = str(error.get("ctx", {}).get("error") or message.removeprefix("Value error, "))
+    elif kind == "literal_error":
+        message = f"{message}, not '{error.get('input')}'"
     elif kind.endswith("_type"):
         got = type(error.get("input")).__name__
         message = f"{message} (got {_yaml_type(got)})"
@@ -189,6 +193,10 @@ def _pattern_hint(loc: KeyPath, error: dict[str, Any]) -> str:
         return f"'{value}' is not a locator: write '<label> <value>', e.g. 'paragraph 6'"
     if name in ("issued", "accessed", "date"):
         return f"'{value}' is not a date: write YYYY, YYYY-MM or YYYY-MM-DD"
+    if name == "DOI":
+        return f"'{value}' is not a DOI: write it without a prefix, e.g. '10.1787/abc-en'"
+    if name in ("URL", "url"):
+        return f"'{value}' is not a web address: start it with https:// or http://"
     return f"'{value}' does not have the expected form ({error['msg']})"
 
 
