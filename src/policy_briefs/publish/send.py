@@ -98,12 +98,12 @@ def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str
     clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
     # --- check everything before sending anything --------------------------------
-    build = read_build(project.output_dir)
     series = load_series(project)
     path = options.stakeholders or project.root / STAKEHOLDERS_FILE
     people, problems = load_stakeholders(path, project.root, series.audiences)
     if problems:
         raise ValidationFailed(problems)
+    build = read_build(project.output_dir)
     briefs = _chosen_briefs(build, series, options)
     settings = SmtpSettings.from_env(env)
     sender = _sender(env, series, settings is not None)

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.headerregistry import Address
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
@@ -84,9 +83,10 @@ def address_problem(value: str) -> str | None:
         return "contains a line break or control character (it could inject mail headers)"
     if value != value.strip():
         return "has spaces around it"
-    name, addr = parseaddr(value)
-    if name or addr != value or "<" in value:
+    if "<" in value or ">" in value:
         return "write the address alone, e.g. 'ada@example.gov', without a name or <>"
+    if "," in value or ";" in value:
+        return "holds more than one address: list each person separately"
     try:
         parsed = Address(addr_spec=value)
     except Exception:  # the parser raises several types for malformed input
