@@ -362,3 +362,27 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     write_atomic(target, "new text")
     assert target.read_bytes() == b"new text"
     assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+@pytest.mark.parametrize("rel, old, new, at, message", [
+    ("findings/sources.yaml", "{family: Beta, given: Ann}", "{given: Ann}", "{given",
+     "sources[1].author[0]: a name needs 'family' (a person) or 'literal' (an organisation)"),
+    (NETWORKS, "        priority: high\n        implication: Support",
+     "        priority: urgent\n        implication: Support", "urgent",
+     "findings[0].audiences.federal.priority: Input should be 'high', 'medium' or 'low', "
+     "not 'urgent'"),
+    ("findings/sources.yaml", "DOI: 10.1234/beta.2021", "DOI: https://doi.org/10.1234/beta.2021",
+     "https", "sources[1].DOI: 'https://doi.org/10.1234/beta.2021' is not a DOI"),
+    ("findings/sources.yaml", "URL: https://alpha.example.org/notes",
+     "URL: alpha.example.org/notes", "alpha.example",
+     "sources[0].URL: 'alpha.example.org/notes' is not a web address"),
+    ("findings/sources.yaml", 'issued: "2020-03"', "issued: March 2020", "March",
+     "sources[0].issued: 'March 2020' is not a date: write YYYY, YYYY-MM or YYYY-MM-DD"),
+], ids=["validator", "choice", "doi", "url", "date"])
+def test_schema_messages_speak_plainly(cli, mini_project, rel, old, new, at, message):
+    edit(mini_project, rel, old, new)
+    result = cli("check", "--project", mini_project)
+    assert result.exit_code == 1
+    line_text = next(line for line in new.splitlines() if at in line)
+    assert f"{where(mini_project, rel, line_text, at=at)}: error: {message}" in result.stderr
+    assert "Value error" not in result.stderr
