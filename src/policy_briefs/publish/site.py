@@ -157,7 +157,8 @@ def _assemble(staging: Path, project: Project, build: Build, series: Series, out
         highlights={b.slug: _highlights(b, series) for b in build.briefs},
     )
     (staging / "index.html").write_text(html, "utf-8")
-    for path in staging.rglob("*"):
+    # mkdtemp makes a private folder; a published site must be readable by a web server.
+    for path in [staging, *staging.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return SiteReport(out, [v.slug for v in current], len(history), base_url)
 
