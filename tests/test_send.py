@@ -434,7 +434,7 @@ def test_starttls_missing_is_a_clear_pending_error(project, smtp):
 
 
 def test_without_smtp_settings_messages_go_to_the_outbox(project, smtp):
-    report = send(project, {})
+    report = send(project, {"BRIEFS_SITE_URL": "https://briefs.example.org/amp"})
     assert report.transport == "outbox" and report.count("written") == 4 and report.ok
     files = sorted((project / "output" / "outbox").glob("*.eml"))
     assert len(files) == 4
@@ -447,6 +447,8 @@ def test_without_smtp_settings_messages_go_to_the_outbox(project, smtp):
             briefs[slug]["files"]["pdf"]["sha256"]
         # No BRIEFS_FROM: the series contact signs the review copies.
         assert msg["From"].addresses[0].addr_spec == "briefs@example.org"
+        assert f"https://briefs.example.org/amp/briefs/{slug}.html" in \
+            msg.get_body(("plain",)).get_content()
     assert send(project, {}).outcomes == []
     # Writing to the outbox is not delivering: SMTP still sends everything once.
     assert send(project, smtp_env(smtp)).count("sent") == 4
@@ -538,3 +540,14 @@ def test_the_change_report_section_of_a_brief_is_quoted():
     other = BuiltBrief("regional", "regional", "Regional", False, {}, (), 2, "")
     assert change_note(report, other) == ""
     assert change_note(None, brief) == ""
+
+
+def test_a_file_that_is_not_a_ledger_is_refused(project, smtp, cli, monkeypatch):
+    ledger = project / "ledger.sqlite"
+    ledger.write_text("these are not the deliveries you are looking for\n" * 100)
+    for name, value in smtp_env(smtp).items():
+        monkeypatch.setenv(name, value)
+    result = cli("send", "--project", project, "--ledger", ledger)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: ledger {ledger} cannot be used")
+    assert smtp.received == []

@@ -108,7 +108,7 @@ def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str
     settings = SmtpSettings.from_env(env)
     sender = _sender(env, series, settings is not None)
     retry = Retry.from_env(env)
-    site_url = series.site_url(options.site_url)
+    site_url = series.site_url(options.site_url, env)
     files = _files_to_attach(briefs, people)
     changes_md = _read_changes(build)
     ledger_path = options.ledger or project.root / DEFAULT_LEDGER

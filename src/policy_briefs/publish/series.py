@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..corpus import load_corpus
@@ -34,9 +35,11 @@ class Series:
     def headline(self, finding_id: str) -> str:
         return self.findings.get(finding_id, (finding_id, ""))[0]
 
-    def site_url(self, override: str | None = None) -> str | None:
+    def site_url(self, override: str | None = None,
+                 env: Mapping[str, str] | None = None) -> str | None:
         """Where the published site lives: the option, BRIEFS_SITE_URL, publication.url."""
-        url = override or os.environ.get(SITE_URL_ENV) or self.publication.url
+        env = os.environ if env is None else env
+        url = override or env.get(SITE_URL_ENV) or self.publication.url
         if not url:
             return None
         if not re.match(r"^https?://[^\s/]+\S*$", url):
