@@ -492,7 +492,7 @@ def test_a_title_with_a_line_break_cannot_inject_headers(project, smtp):
         send(project, smtp_env(smtp))
     assert "line break" in str(caught.value)
     assert smtp.received == []
-    assert not (project / ".briefs" / "ledger.sqlite").exists() or ledger_rows(project) == []
+    assert not (project / ".briefs").exists()
 
 
 def test_an_attachment_changed_after_the_build_is_refused(project, smtp):
@@ -551,3 +551,17 @@ def test_a_file_that_is_not_a_ledger_is_refused(project, smtp, cli, monkeypatch)
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: ledger {ledger} cannot be used")
     assert smtp.received == []
+
+
+def test_a_broken_mail_template_stops_the_run_before_anything_is_sent(project, smtp, cli,
+                                                                      monkeypatch):
+    custom = project / "templates" / "mail" / "message.txt"
+    custom.parent.mkdir(parents=True)
+    custom.write_text("Dear {{ stakeholder.name }},\n{{ stakeholder.nickname }}\n")
+    for name, value in smtp_env(smtp).items():
+        monkeypatch.setenv(name, value)
+    result = cli("send", "--project", project)
+    assert result.exit_code == 1
+    assert "templates/mail/message.txt:2:1: error: template:" in result.stderr
+    assert "nickname" in result.stderr and "Traceback" not in result.output
+    assert smtp.received == [] and not (project / ".briefs").exists()

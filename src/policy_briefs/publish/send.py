@@ -117,13 +117,13 @@ def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str
     else:
         transport = OutboxTransport(options.outbox or build.out_dir / "outbox")
     mail_env = make_environment(project)
+    _preflight(people, briefs, files, series, sender, site_url, mail_env, clock)
 
     with Ledger(ledger_path, read_only=options.dry_run) as ledger:
         plan, up_to_date, outcomes = _plan(ledger, transport.name, people, briefs, series,
                                            changes_md, options.retry_failed)
         report = SendReport(transport.name, transport.describe(), outcomes, up_to_date,
                             options.dry_run, ledger_path)
-        _preflight(plan, files, series, sender, site_url, mail_env, clock)
         if options.dry_run:
             report.outcomes += [Outcome(p.stakeholder, p.brief, WOULD_SEND, p.changes.summary())
                                 for p in plan]
@@ -240,20 +240,25 @@ def _plan(ledger: Ledger, transport: str, people: list[Stakeholder],
     return plan, up_to_date, outcomes
 
 
-def _preflight(plan: list[_Planned], files, series: Series, sender, site_url, mail_env,
-               clock) -> None:
-    """Compose one message per brief and format before any is sent: a broken mail
-    template or a title that cannot be a subject stops the run before it starts."""
+def _preflight(people: list[Stakeholder], briefs: list[BuiltBrief], files, series: Series,
+               sender, site_url, mail_env, clock) -> None:
+    """Compose a first and an updated message for each brief and format before anything is
+    sent or recorded: a broken mail template or a title that cannot be a subject stops
+    the run before it starts."""
     seen = set()
-    for item in plan:
-        key = (item.brief.slug, item.stakeholder.attachments, item.changes.first)
-        if key in seen:
-            continue
-        seen.add(key)
-        compose(mail_env, stakeholder=item.stakeholder, brief=item.brief,
-                files={fmt: files[(item.brief.slug, fmt)] for fmt in item.stakeholder.attachments},
-                series=series, changes=item.changes, sender=sender,
-                msgid="<preflight@localhost>", site_url=site_url, date=clock())
+    example = Changes(first=False, added=["(a new finding)"], removed=["(an old finding)"],
+                      edited=["(a revised finding)"], note="(a change report)")
+    for who in people:
+        for brief in briefs:
+            key = (brief.slug, who.attachments)
+            if brief.audience not in who.audiences or key in seen:
+                continue
+            seen.add(key)
+            for changes in (Changes(first=True), example):
+                compose(mail_env, stakeholder=who, brief=brief,
+                        files={fmt: files[(brief.slug, fmt)] for fmt in who.attachments},
+                        series=series, changes=changes, sender=sender,
+                        msgid="<preflight@localhost>", site_url=site_url, date=clock())
 
 
 def _start(ledger: Ledger, transport: str, item: _Planned, sender) -> Delivery:
