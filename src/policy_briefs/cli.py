@@ -114,12 +114,20 @@ def check(
         from .build import load_valid_corpus
 
         proj = _project(project)
+        readings = {}
         try:
-            _corpus, problems = load_valid_corpus(proj, strict=strict, sources_dir=sources_dir)
+            corpus, problems = load_valid_corpus(proj, strict=strict, sources_dir=sources_dir)
         except ValidationFailed as exc:
             problems = exc.problems
+        else:
+            # Only valid inputs render; the reading check measures each brief's prose.
+            from .readability import check_reading
+
+            readings, found = check_reading(proj, corpus, strict=strict)
+            problems = problems + found
         problems = sorted(problems, key=lambda p: (p.path, p.line, p.column))
         failed = any(p.severity == "error" for p in problems)
+        grades = {aud: round(r.grade, 1) for aud, r in readings.items()}
         if as_json:
             typer.echo(json.dumps({
                 "ok": not failed,
@@ -128,6 +136,9 @@ def check(
             }, indent=2))
         else:
             _print_problems(problems)
+            if grades:
+                _err("reading grade (Flesch-Kincaid): "
+                     + ", ".join(f"{aud} {grade:.1f}" for aud, grade in grades.items()))
             note = "" if sources_dir else " (quotes not verified: pass --sources-dir)"
             _err(f"{summarise(problems)}{note}")
         if failed:

