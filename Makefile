@@ -6,11 +6,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n auto
+# Extra options for `briefs build`, e.g. make briefs BRIEFS_ARGS="--jobs 2 --force"
+BRIEFS_ARGS ?=
 
 .PHONY: briefs test setup system-deps schema clean
 
 briefs: setup
-	$(BIN)/briefs build
+	$(BIN)/briefs build $(BRIEFS_ARGS)
 
 test: setup
 	@.ci/system-deps test
