@@ -565,3 +565,21 @@ def test_a_broken_mail_template_stops_the_run_before_anything_is_sent(project, s
     assert "templates/mail/message.txt:2:1: error: template:" in result.stderr
     assert "nickname" in result.stderr and "Traceback" not in result.output
     assert smtp.received == [] and not (project / ".briefs").exists()
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"BRIEFS_FROM": "Unit <briefs@example.org>\nBcc: all@example.org"}, "line break"),
+    ({"BRIEFS_FROM": "briefs at example.org"}, "not a usable sender address"),
+    ({"BRIEFS_SMTP_USER": "mailer"}, "set both BRIEFS_SMTP_USER and BRIEFS_SMTP_PASSWORD"),
+    ({"BRIEFS_SMTP_PORT": "smtp"}, "BRIEFS_SMTP_PORT must be a number"),
+    ({"BRIEFS_SMTP_RETRY_WAIT": "-1"}, "BRIEFS_SMTP_RETRY_WAIT must be between"),
+    ({"BRIEFS_SMTP_HOST": "mail.example.org", "BRIEFS_SMTP_USER": "mailer",
+      "BRIEFS_SMTP_PASSWORD": "s3cret-Pa55"}, "refusing to send the SMTP password unencrypted"),
+])
+def test_bad_settings_stop_the_run_before_anything_is_sent(project, smtp, env, message):
+    from policy_briefs.errors import BriefsError
+
+    with pytest.raises(BriefsError, match=message) as caught:
+        send(project, smtp_env(smtp, **env))
+    assert "s3cret-Pa55" not in str(caught.value)
+    assert smtp.received == [] and not (project / ".briefs").exists()
