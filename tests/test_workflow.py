@@ -1,0 +1,148 @@
+"""The scheduled-regeneration workflow: valid for GitHub, clean for zizmor (offline), and
+wired the way the README describes (set-up, check, build, artifacts, publish on change)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+import yaml
+
+from policy_briefs.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOW = ROOT / ".github" / "workflows" / "briefs.yml"
+BIN = Path(sys.executable).parent
+
+
+def _tool(name: str, *args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / name), *map(str, args)], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    data = yaml.safe_load(WORKFLOW.read_text("utf-8"))
+    data["on"] = data.pop(True)  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def _steps(workflow: dict):
+    for job_id, job in workflow["jobs"].items():
+        for step in job.get("steps", []):
+            yield job_id, step
+
+
+def test_valid_against_the_github_workflow_schema():
+    result = _tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_finds_nothing():
+    result = _tool("zizmor", "--offline", "--no-progress", WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+def test_zizmor_would_catch_the_mistakes_this_workflow_avoids(tmp_path):
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "on: issues\n"
+        "jobs:\n"
+        "  x:\n"
+        "    runs-on: ubuntu-24.04\n"
+        "    steps:\n"
+        "      - uses: actions/checkout@v4\n"
+        "      - run: echo \"${{ github.event.issue.title }}\"\n", "utf-8")
+    result = _tool("zizmor", "--offline", "--no-progress", "--format", "json", bad)
+    assert result.returncode != 0
+    found = {finding["ident"] for finding in json.loads(result.stdout)}
+    assert {"unpinned-uses", "template-injection", "artipacked",
+            "excessive-permissions"} <= found
+
+
+def test_triggers(workflow):
+    on = workflow["on"]
+    assert [entry["cron"] for entry in on["schedule"]]
+    assert {"findings/**", "templates/**", "src/**"} <= set(on["push"]["paths"])
+    assert "workflow_dispatch" in on
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version():
+    uses = [line.strip() for line in WORKFLOW.read_text("utf-8").splitlines()
+            if line.strip().startswith(("uses:", "- uses:"))]
+    assert len(uses) >= 7
+    for line in uses:
+        assert re.fullmatch(r"(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40}  # v\d+\.\d+\.\d+", line), line
+
+
+def test_least_privilege(workflow):
+    assert workflow["permissions"] == {}
+    for job_id, job in workflow["jobs"].items():
+        granted = job["permissions"]
+        if job_id == "deploy":
+            assert granted == {"pages": "write", "id-token": "write"}
+        else:
+            assert granted == {"contents": "read"}
+    checkouts = [s for _, s in _steps(workflow) if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts and all(s["with"]["persist-credentials"] is False for s in checkouts)
+
+
+def test_no_expression_is_expanded_inside_a_shell_script(workflow):
+    scripts = [step["run"] for _, step in _steps(workflow) if "run" in step]
+    assert scripts
+    assert not [s for s in scripts if "${{" in s]
+
+
+def test_the_steps_in_order(workflow):
+    build = workflow["jobs"]["build"]["steps"]
+    text = [step.get("run", step.get("uses", "")) for step in build]
+    order = ["actions/checkout@", "make setup", "briefs check --strict", "make briefs",
+             "changes.json", "actions/upload-artifact@", "briefs publish",
+             "actions/upload-pages-artifact@"]
+    positions = [next(i for i, t in enumerate(text) if key in t) for key in order]
+    assert positions == sorted(positions)
+    by_name = {step["name"]: step for step in build}
+    assert by_name["Make the site"]["if"] == "steps.changes.outputs.changed == 'true'"
+    assert by_name["Hand the site to Pages"]["if"] == "steps.changes.outputs.changed == 'true'"
+    assert by_name["Hand the site to Pages"]["with"]["path"] == "output/site"
+    assert "output/*.pdf" in by_name["Keep the briefs as artifacts"]["with"]["path"]
+    assert "output/manifest.json" in by_name["Keep the briefs as artifacts"]["with"]["path"]
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "build"
+    assert deploy["if"].startswith("needs.build.outputs.changed == 'true'")
+
+
+def test_the_commands_it_runs_exist(workflow):
+    commands = set(typer.main.get_command(app).commands)
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    for _, step in _steps(workflow):
+        for name in re.findall(r"\.venv/bin/briefs (\w+)", step.get("run", "")):
+            assert name in commands, name
+        for target in re.findall(r"\bmake (\w+)", step.get("run", "")):
+            assert re.search(rf"^{target}:", makefile, re.M), target
+    assert "$(BIN)/briefs build $(BRIEFS_ARGS)" in makefile
+
+
+@pytest.mark.parametrize("changed", [True, False])
+def test_the_change_step_reads_the_build_report(workflow, tmp_path, changed):
+    step = next(s for _, s in _steps(workflow) if s.get("id") == "changes")
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output" / "changes.json").write_text(json.dumps({"changed": changed}), "utf-8")
+    (tmp_path / "output" / "CHANGES.md").write_text("# What changed in this build\n", "utf-8")
+    outputs, summary = tmp_path / "outputs", tmp_path / "summary"
+    result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, timeout=60,
+                            capture_output=True, text=True,
+                            env={"GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary),
+                                 "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert outputs.read_text("utf-8") == f"changed={'true' if changed else 'false'}\n"
+    assert summary.read_text("utf-8") == "# What changed in this build\n"
