@@ -5,18 +5,36 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?= -n auto
 # Extra options for `briefs build`, e.g. make briefs BRIEFS_ARGS="--jobs 2 --force"
 BRIEFS_ARGS ?=
 
-.PHONY: briefs test setup system-deps schema clean
+.PHONY: briefs test setup system-deps schema clean readme-images
 
 briefs: setup
 	$(BIN)/briefs build $(BRIEFS_ARGS)
 
 test: setup
 	@.ci/system-deps test
+	@$(MAKE) --no-print-directory $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser test's Node packages (axe-core, puppeteer-core), exactly as locked.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The first page of each audience's brief as a picture for the README.
+readme-images: briefs
+	@.ci/system-deps docs
+	@mkdir -p docs/img
+	@$(BIN)/python -c 'import json; briefs = json.load(open("output/manifest.json"))["briefs"]; \
+		print(*sorted(s for s, b in briefs.items() if not b["custom"] and "pdf" in b["files"]))' | \
+		tr ' ' '\n' | while read -r slug; do \
+			pdftoppm -r 60 -f 1 -l 1 -singlefile -png "output/$$slug.pdf" "docs/img/$$slug-page1" && \
+			echo "docs/img/$$slug-page1.png"; \
+		done
 
 setup: system-deps $(STAMP)
 
