@@ -1,0 +1,90 @@
+"""The project's own briefs (findings/ at the repository root), rendered once per test run.
+
+Rendering three PDFs is the slow part, so it happens once and every pytest-xdist worker
+shares the result: the first worker to take the lock builds, the others wait and read.
+Import the ``briefs`` fixture into a test module to use it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pikepdf
+import pytest
+from filelock import FileLock
+
+from policy_briefs.build import BuildOptions, build
+from policy_briefs.corpus import Corpus, load_corpus
+from policy_briefs.project import Project
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIENCES = ("federal", "regional", "sme")
+
+
+@dataclass
+class Briefs:
+    out: Path
+    log: dict[str, list[str]]  # slug -> WeasyPrint warnings and errors while rendering it
+    corpus: Corpus
+
+    def pdf(self, slug: str) -> pikepdf.Pdf:
+        return pikepdf.open(self.out / f"{slug}.pdf")
+
+    def html(self, slug: str) -> str:
+        return (self.out / f"{slug}.html").read_text("utf-8")
+
+    def pages_text(self, slug: str, *, raw: bool = False) -> list[str]:
+        """Each page's words; ``raw`` keeps the order they were drawn in, not the layout."""
+        args = ["pdftotext", *(["-raw"] if raw else []), str(self.out / f"{slug}.pdf"), "-"]
+        output = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+        return [" ".join(page.split()) for page in output.split("\f")[:-1]]
+
+    def manifest(self) -> dict:
+        return json.loads((self.out / "manifest.json").read_text("utf-8"))
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(f"{record.levelname}: {record.getMessage()}")
+
+
+def _render(out: Path) -> dict[str, list[str]]:
+    handler = _Records()
+    logger = logging.getLogger("weasyprint")
+    logger.addHandler(handler)
+    try:
+        report = build(Project.at(ROOT), BuildOptions(out_dir=out))
+    finally:
+        logger.removeHandler(handler)
+    log = {item.brief.slug: list(item.messages) for item in report.briefs}
+    log["(logger)"] = handler.messages
+    return log
+
+
+@pytest.fixture(scope="session")
+def briefs(tmp_path_factory, request) -> Briefs:
+    shared = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):  # an xdist worker: share with the others
+        shared = shared.parent
+    out = shared / "project-briefs"
+    done = shared / "project-briefs.json"
+    with FileLock(str(shared / "project-briefs.lock")):
+        if not done.is_file():
+            log = _render(out)
+            done.write_text(json.dumps(log), "utf-8")
+    corpus, problems = load_corpus(Project.at(ROOT))
+    assert not [p for p in problems if p.severity == "error"]
+    return Briefs(out, json.loads(done.read_text("utf-8")), corpus)
+
+
+def heading_levels_in_html(html: str) -> list[int]:
+    return [int(level) for level in re.findall(r"<h([1-6])\b", html)]

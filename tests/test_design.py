@@ -1,0 +1,347 @@
+"""The three brief designs: page budgets, cover, page furniture, fonts, colours, breaks, and
+what each audience's brief shows. Checked on the project's own briefs, rendered once."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from html import unescape
+
+import pikepdf
+import pytest
+
+from brief_renders import AUDIENCES, ROOT, briefs  # noqa: F401  (briefs is a fixture)
+from policy_briefs.html import long_date, plain_markdown
+from policy_briefs.levers import LEVERS, by_lever, lever_of
+from policy_briefs.select import select
+
+TEMPLATES = ROOT / "templates"
+PAGE_BUDGET = {"federal": (2, 6), "regional": (2, 6), "sme": (2, 4)}
+
+
+def _main(html: str) -> str:
+    return html[html.index("<main"):html.index("</main>")]
+
+
+def _text(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+# --- pages --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("slug", AUDIENCES)
+def test_page_budget(briefs, slug):
+    low, high = PAGE_BUDGET[slug]
+    pages = len(briefs.pdf(slug).pages)
+    assert low <= pages <= high, f"{slug}: {pages} pages, budget {low}-{high}"
+    assert briefs.manifest()["briefs"][slug]["pages"] == pages
+
+
+@pytest.mark.parametrize("slug", AUDIENCES)
+def test_cover_names_series_audience_date_and_version(briefs, slug):
+    publication = briefs.corpus.publication
+    audience = briefs.corpus.audiences[slug]
+    first = briefs.pages_text(slug)[0]
+    for expected in (publication.series, audience.title, long_date(publication.date),
+                     publication.publisher):
+        assert expected in first, (slug, expected)
+    # Labels are set in capitals by the style sheet, so the text layer has them so too.
+    assert "VERSION" in first and f" {publication.version} " in first, slug
+
+
+@pytest.mark.parametrize("slug", AUDIENCES)
+def test_page_x_of_y_and_running_header(briefs, slug):
+    pages = briefs.pages_text(slug)
+    title = select(briefs.corpus, slug).title
+    for number, text in enumerate(pages, 1):
+        assert f"Page {number} of {len(pages)}" in text, (slug, number)
+        if number > 1:
+            assert title in text, f"{slug}: no running header on page {number}"
+            assert f"Version {briefs.corpus.publication.version}" in text
+
+
+# --- type ---------------------------------------------------------------------------
+
+FAMILIES = ("Inter", "Charis-SIL")
+
+
+def _fonts(pdf: pikepdf.Pdf) -> dict[str, pikepdf.Dictionary]:
+    """Font name (subset tag removed) -> the font dictionary with its descriptor."""
+    found = {}
+    for page in pdf.pages:
+        for font in page.Resources.get("/Font", {}).values():
+            name = str(font.BaseFont).split("+", 1)[-1].lstrip("/")
+            descendants = font.get("/DescendantFonts")
+            found[name] = descendants[0] if descendants else font
+    return found
+
+
+@pytest.mark.parametrize("slug", AUDIENCES)
+def test_only_the_named_fonts_are_used_and_all_are_embedded(briefs, slug):
+    pdf = briefs.pdf(slug)  # kept alive while its objects are read
+    fonts = _fonts(pdf)
+    assert fonts
+    strays = [name for name in fonts if not name.startswith(FAMILIES)]
+    assert not strays, f"{slug}: fell back to {strays}"
+    for family in FAMILIES:
+        assert any(name.startswith(family) for name in fonts), (slug, family)
+    for name, font in fonts.items():
+        descriptor = font.FontDescriptor
+        assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")), \
+            f"{slug}: {name} is not embedded"
+
+
+def test_fonts_are_installed_by_the_setup():
+    families = subprocess.run(["fc-list", ":", "family"], check=True, capture_output=True,
+                              text=True).stdout
+    assert "Inter" in families and "Charis SIL" in families
+    deps = (ROOT / ".ci" / "system-deps").read_text("utf-8")
+    assert "fonts-inter" in deps and "fonts-sil-charis" in deps
+
+
+def test_fonts_are_named_exactly_and_set_on_html():
+    css = (TEMPLATES / "brief.css").read_text("utf-8")
+    root = _block(css, ":root")
+    assert '--serif: "Charis SIL"' in root and '--sans: "Inter"' in root
+    assert "font-family: var(--serif)" in _block(css, "html")
+    # Margin boxes do not inherit from html in every engine: they name the face themselves.
+    page = css[css.index("@page {"):css.index("@page :first")]
+    assert page.count('font-family: "Inter"') == page.count("content:")
+
+
+def _block(css: str, selector: str) -> str:
+    match = re.search(rf"(?m)^{re.escape(selector)} \{{(.*?)^\}}", css, re.S)
+    assert match, selector
+    return match.group(1)
+
+
+# --- colour ---------------------------------------------------------------------------
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_contrast_formula():
+    assert contrast("#000000", "#ffffff") == pytest.approx(21)
+    assert contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
+
+
+def test_palette_meets_wcag_aa():
+    css = (TEMPLATES / "brief.css").read_text("utf-8")
+    palette = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", _block(css, ":root")))
+    on_paper = ["ink", "muted", "navy", "accent", "link"]
+    for text in on_paper:
+        for background in ("paper", "tint"):
+            ratio = contrast(palette[text], palette[background])
+            assert ratio >= 4.5, f"--{text} on --{background}: {ratio:.2f}"
+    for text in ("on-band", "on-band-muted"):
+        ratio = contrast(palette[text], palette["band"])
+        assert ratio >= 4.5, f"--{text} on --band: {ratio:.2f}"
+    # Page furniture names its colour literally (no custom properties in margin boxes).
+    page = css[css.index("@page {"):css.index("html {")]
+    for colour in re.findall(r"color:\s*(#[0-9a-fA-F]{6})", page):
+        assert contrast(colour, palette["paper"]) >= 4.5, colour
+
+
+def test_colours_come_from_the_palette():
+    """Only :root and the margin boxes name colours, so the palette test covers them all."""
+    for name in ("brief.css", "brief-screen.css"):
+        css = (TEMPLATES / name).read_text("utf-8")
+        if name == "brief.css":
+            css = css.replace(_block(css, ":root"), "")
+            css = css[:css.index("@page {")] + css[css.index("html {"):]
+        assert not re.findall(r"#[0-9a-fA-F]{3,6}\b|rgb\(|hsl\(", css), name
+
+
+# --- breaks ---------------------------------------------------------------------------
+
+def _struct(pdf: pikepdf.Pdf) -> list[tuple[int, str, int]]:
+    """(depth, tag, page) of every structure element, in reading order."""
+    pages = {page.objgen: n for n, page in enumerate(pdf.pages)}
+    out: list[tuple[int, str, int]] = []
+
+    def walk(element, depth):
+        kids = element.get("/K")
+        for kid in (kids if isinstance(kids, pikepdf.Array) else [kids]):
+            if isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
+                page = pages[kid.Pg.objgen] if "/Pg" in kid else -1
+                out.append((depth, str(kid.S)[1:], page))
+                walk(kid, depth + 1)
+
+    walk(pdf.Root.StructTreeRoot, 0)
+    return out
+
+
+@pytest.mark.parametrize("slug", AUDIENCES)
+def test_no_heading_is_left_at_the_foot_of_a_page(briefs, slug):
+    elements = _struct(briefs.pdf(slug))
+    headings = 0
+    for i, (depth, tag, page) in enumerate(elements):
+        if tag not in ("H2", "H3"):
+            continue
+        headings += 1
+        end, j = page, i + 1
+        while j < len(elements) and elements[j][0] > depth:  # the heading's own parts
+            end = max(end, elements[j][2])
+            j += 1
+        if j < len(elements):
+            assert elements[j][2] == end, \
+                f"{slug}: a {tag} at the foot of page {end + 1} is parted from its text"
+    assert headings > 5
+
+
+def test_stat_call_outs_are_never_split(briefs):
+    shown = 0
+    for slug in AUDIENCES:
+        pages = briefs.pages_text(slug, raw=True)  # content order: a call-out's text together
+        for _item, figure in select(briefs.corpus, slug).figures:
+            last = plain_markdown(figure.label).split()[-1]
+            # Value, label and source note together on one page.
+            whole = re.compile(re.escape(figure.value) + r".{0,240}?" + re.escape(last)
+                               + r".{0,120}?Source: ")
+            assert any(whole.search(text) for text in pages), (slug, figure.value)
+            shown += 1
+    assert shown, "no brief shows a key figure"
+
+
+def test_break_rules_cover_headings_and_call_outs():
+    css = (TEMPLATES / "brief.css").read_text("utf-8")
+    assert re.search(r"h1, h2, h3 \{[^}]*break-after: avoid", css)
+    assert re.search(r"\.stat \{[^}]*break-inside: avoid", css, re.S)
+    assert re.search(r"p, li, dd \{ orphans: 3; widows: 3; \}", css)
+
+
+# --- what each audience gets ----------------------------------------------------------
+
+def test_federal_policy_options_are_grouped_by_lever(briefs):
+    html = briefs.html("federal")
+    options = html[html.index('id="options-h"'):html.index('role="doc-endnotes"')]
+    titles = re.findall(r'<h3 id="lever-([a-z-]+)-h">', options)
+    assert titles, "no lever groups"
+    order = [lever.id for lever in LEVERS]
+    assert titles == sorted(titles, key=order.index)
+    brief = select(briefs.corpus, "federal")
+    options_text = _text(options)
+    for _item, action in brief.recommendations:
+        words = plain_markdown(action).split()
+        assert " ".join(words[-4:]) in options_text, action
+
+
+def test_federal_findings_show_evidence_strength(briefs):
+    html = briefs.html("federal")
+    words = {"high": "Strong", "medium": "Moderate", "low": "Limited"}
+    for item in select(briefs.corpus, "federal").items:
+        article = html[html.index(f'<article class="finding confidence-'
+                                  f'{item.finding.confidence}" id="{item.id}"'):]
+        article = article[:article.index("</article>")]
+        assert f"{words[item.finding.confidence]} evidence" in article, item.id
+    assert 'id="takeaways-h">Executive summary</h2>' in html
+
+
+def test_regional_brief_opens_with_the_debate_both_sides_equal(briefs):
+    html = briefs.html("regional")
+    brief = select(briefs.corpus, "regional")
+    assert brief.disagreements, "the regional brief should show the cluster debate"
+    debate = html.index('id="disagreements-h"')
+    first_theme = html.index('<section class="theme"')
+    assert html.index('id="takeaways-h"') < debate < first_theme
+    section = html[debate:first_theme]
+    for d in brief.disagreements:
+        assert " ".join(plain_markdown(d.note).split()[-6:]) in _text(section)
+        sides = re.findall(r'<div class="side">', section)
+        assert len(sides) == 2 * len(brief.disagreements)
+        for finding in (d.first, d.second):
+            assert f'id="{finding.id}"' in section or f'href="#{finding.id}"' in section
+    # Each debated finding is shown once, in the debate, not again in its theme.
+    ids = re.findall(r'<article [^>]*id="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
+    assert "What regions can do" in html and "For your region:" in html
+
+
+def test_sme_brief_is_plain_and_practical(briefs):
+    html = briefs.html("sme")
+    for heading in ("What this means for your firm", "Practical next steps",
+                    "Words used in this brief"):
+        assert f">{heading}</h2>" in html
+    brief = select(briefs.corpus, "sme")
+    main_text = _text(_main(html))
+    for item in brief.items:
+        # The analysts' summaries stay out; the card says what the finding means.
+        assert " ".join(item.finding.summary.split()[:8]) not in main_text, item.id
+    steps = html[html.index('id="steps-h"'):html.index('id="glossary-h"')]
+    for _item, action in brief.recommendations:
+        assert plain_markdown(action) in _text(steps).replace("’", "'"), action
+
+
+def test_sme_glossary_lists_only_terms_the_brief_uses(briefs):
+    html = briefs.html("sme")
+    main = _main(html)
+    glossary = main[main.index('id="glossary-h"'):main.index('role="doc-endnotes"')]
+    before = _text(main[:main.index('id="glossary-h"')]).lower()
+    terms = re.findall(r"<dt>([^<]+)</dt>", glossary)
+    assert terms
+    known = {e.term for e in briefs.corpus.glossary}
+    for term in terms:
+        term = term.replace("&amp;", "&")
+        assert term in known
+        assert term.lower() in before or term.lower().rstrip("s") in before, term
+
+
+@pytest.mark.parametrize("slug", AUDIENCES)
+def test_each_acronym_is_spelled_out_where_a_reader_first_meets_it(briefs, slug):
+    # Citations (notes, bibliography, source lines under key figures) keep names as cited.
+    main = _main(briefs.html(slug))
+    main = main[:main.index('role="doc-endnotes"')]
+    text = _text(re.sub(r'<p class="stat-source"[^>]*>.*?</p>', "", main, flags=re.S))
+    checked = 0
+    for entry in briefs.corpus.glossary:
+        if not entry.acronym:
+            continue
+        first = re.search(rf"(?<![\w&-]){re.escape(entry.term)}(?![\w&])", text)
+        if first is None:
+            continue
+        before = text[:first.start()]
+        assert re.search(rf"{re.escape(entry.expansion)}(['’]s)? \($", before), \
+            (slug, entry.term, before[-80:])
+        checked += 1
+    assert checked, f"{slug}: no acronym to check"
+
+
+# --- the lever sorting ----------------------------------------------------------------
+
+def test_lever_named_first_in_an_action_takes_it():
+    assert lever_of("Invest in shared facilities.").id == "investment"
+    assert lever_of("Review R&D funding across agencies.").id == "rd-portfolio"
+    assert lever_of("Fund partnership activity.").id == "investment"
+    assert lever_of("Keep the interagency approach.").id == "partnerships"
+    assert lever_of("Judge federal policy against capital investment.").id == "programs"
+    assert lever_of("Watch the horizon.").id == LEVERS[-1].id
+
+
+def test_by_lever_keeps_every_action_once_in_order():
+    pairs = [("a", "Invest in plants."), ("b", "Support research on tools."),
+             ("c", "Fund the next round."), ("d", "Meet quarterly.")]
+    grouped = by_lever(pairs)
+    assert [lever.id for lever, _ in grouped] == ["rd-portfolio", "investment", "programs"]
+    assert dict((lever.id, items) for lever, items in grouped)["investment"] == \
+        [("a", "Invest in plants."), ("c", "Fund the next round.")]
+    assert sorted(p for _, items in grouped for p in items) == sorted(pairs)
+
+
+# --- pictures for the README ----------------------------------------------------------
+
+def test_readme_pictures_exist_and_are_small():
+    for slug in AUDIENCES:
+        path = ROOT / "docs" / "img" / f"{slug}-page1.png"
+        assert path.is_file(), f"run `make readme-images` ({path.name} missing)"
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        width = int.from_bytes(data[16:20], "big")
+        assert 400 <= width <= 700 and len(data) < 250_000, path.name
