@@ -116,8 +116,8 @@ def test_over_target_warns_at_the_audience_reading_grade(strict_targets):
     assert re.search(r"the federal brief reads at grade \d+\.\d .*above its target of 1\b",
                      first.message)
     assert 1 <= len(hardest) <= 3
-    assert all(re.search(r'hard sentence in the federal brief \(grade \d+\.\d\): ".+"', p.message)
-               for p in hardest)
+    assert all(re.search(r'hard sentence in the federal brief \(grade \d+\.\d'
+                         r'(, from [^)]+)?\): ".+"', p.message) for p in hardest)
     # The hardest sentences come hardest first.
     grades = [float(re.search(r"grade (\d+\.\d)", p.message)[1]) for p in hardest]
     assert grades == sorted(grades, reverse=True)
@@ -176,3 +176,23 @@ def test_sme_brief_measures_what_the_reader_gets(tmp_path):
     readings, _ = check_reading(project, corpus)
     assert hard not in [s.text for s in readings["sme"].sentences]
     assert hard in [s.text for s in readings["federal"].sentences]
+
+
+def test_hard_sentence_names_the_input_it_comes_from(tmp_path):
+    root = Path(shutil.copytree(MINI, tmp_path / "mini"))
+    strategy = root / "findings" / "strategy.yaml"
+    strategy.write_text(strategy.read_text("utf-8").replace(
+        "summary: Programmes that picked sectors too narrowly did not deliver.",
+        "summary: Programmes for SMEs that prioritized insufficiently differentiated "
+        "sectoral specializations demonstrably underperformed institutional expectations."),
+        "utf-8")
+    audiences = root / "findings" / "audiences.yaml"
+    audiences.write_text(audiences.read_text("utf-8").replace("reading_grade: 14",
+                                                              "reading_grade: 1"), "utf-8")
+    project = Project.at(root)
+    corpus, _ = load_valid_corpus(project)
+    _, problems = check_reading(project, corpus)
+    hardest = [p.message for p in problems if "hard sentence" in p.message]
+    # Rendered with "SMEs" spelled out, the sentence is still traced to its summary.
+    assert any("from finding clusters-often-fail summary): \"Programmes for small and "
+               "medium-sized enterprises (SMEs)" in m for m in hardest), hardest

@@ -248,12 +248,56 @@ def check_reading(project: Project, corpus: Corpus, *, strict: bool = False
             f"(Flesch-Kincaid, {reading.words} words in {len(reading.sentences)} sentences), "
             f"above its target of {target:g}; shorten the hardest sentences below",
             at=("reading_grade",), severity=severity))
+        origins = _prose_origins(corpus, audience_id)
         for sentence in (s for s in reading.hardest() if s.grade > target):
+            origin = _origin(sentence.text, origins)
             problems.append(at.problem(
                 f"reading_grade: hard sentence in the {audience_id} brief (grade "
-                f"{sentence.grade:.1f}): \"{_clip(sentence.text)}\"",
+                f"{sentence.grade:.1f}{', from ' + origin if origin else ''}): "
+                f"\"{_clip(sentence.text)}\"",
                 at=("reading_grade",), severity=severity))
     return readings, problems
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _prose_origins(corpus: Corpus, audience_id: str) -> list[tuple[str, list[str]]]:
+    """Where an editor finds each piece of prose a brief may show, with its words."""
+    from .html import plain_markdown
+
+    found = []
+    for theme in corpus.themes.values():
+        if theme.summary:
+            found.append((f"theme {theme.id} summary", theme.summary))
+    for finding in corpus.findings.values():
+        where = f"finding {finding.id}"
+        found += [(f"{where} headline", finding.headline), (f"{where} summary", finding.summary)]
+        relevance = finding.audiences.get(audience_id)
+        if relevance is not None:
+            found.append((f"{where} {audience_id} implication", relevance.implication))
+            found += [(f"{where} {audience_id} action", a) for a in relevance.actions]
+        found += [(f"{where} contrast note", c.note) for c in finding.contrasts]
+        found += [(f"{where} figure label", f.label) for f in finding.figures]
+    found += [(f"glossary {e.term}", e.definition) for e in corpus.glossary]
+    return [(label, _words(plain_markdown(text))) for label, text in found]
+
+
+def _origin(sentence: str, origins: list[tuple[str, list[str]]], span: int = 5) -> str | None:
+    """The input a rendered sentence comes from: the one sharing most runs of five words.
+
+    Runs, not the whole sentence, because rendering changes words (acronyms spelled out).
+    """
+    words = _words(sentence)
+    runs = {tuple(words[i:i + span]) for i in range(max(1, len(words) - span + 1))}
+    best, best_hits = None, 0
+    for label, source in origins:
+        have = {tuple(source[i:i + span]) for i in range(max(1, len(source) - span + 1))}
+        hits = len(runs & have)
+        if hits > best_hits:
+            best, best_hits = label, hits
+    return best
 
 
 def _clip(text: str, limit: int = 180) -> str:
