@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .corpus import Corpus
-from .errors import Problem
+from .errors import BriefsError, Problem
 from .files import write_atomic
 from .project import Project
 
@@ -200,7 +200,8 @@ def _offline_cmu_dictionary() -> None:
     data = "".join(lines).encode()
     # NLTK looks in <virtualenv>/nltk_data; a read-only install uses the user's cache.
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    for root in (Path(sys.prefix) / "nltk_data", cache / "policy-briefs" / "nltk_data"):
+    roots = (Path(sys.prefix) / "nltk_data", cache / "policy-briefs" / "nltk_data")
+    for root in roots:
         try:
             write_atomic(root / "corpora" / "cmudict" / "cmudict", data)
         except OSError:
@@ -208,6 +209,8 @@ def _offline_cmu_dictionary() -> None:
         if str(root) not in nltk.data.path:
             nltk.data.path.insert(0, str(root))
         return
+    raise BriefsError("cannot store the pronouncing dictionary the reading check needs: "
+                      f"neither {roots[0]} nor {roots[1]} is writable")
 
 
 def measurable(language: str) -> bool:
