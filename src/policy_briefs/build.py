@@ -193,6 +193,8 @@ def build(project: Project, options: BuildOptions, progress: Progress | None = N
         if quick is not None:
             return quick
 
+    if options.jobs != 1 and "pdf" in options.formats:
+        _start_worker_server()  # imports WeasyPrint in the background while we validate
     say("validating")
     corpus, warnings = load_valid_corpus(project, strict=options.strict)
     briefs = planned(corpus, options)
@@ -242,18 +244,10 @@ def _with_inputs(rendered: RenderedBrief, inputs: dict) -> RenderedBrief:
 
 def _render_parallel(project: Project, todo: list[tuple[Brief, dict, str]],
                      formats: tuple[str, ...], jobs: int, say: Progress) -> list[RenderedBrief]:
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    # Fresh interpreters, not fork(): the parent may hold locks or threads (a progress
-    # spinner) that a forked child would inherit half-taken. A fork server pays for
-    # importing WeasyPrint once and hands each worker a copy.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["policy_briefs.pdf", "policy_briefs.html"])
-    else:
-        context = multiprocessing.get_context("spawn")
+    context = _worker_context()
     results: list[RenderedBrief | None] = [None] * len(todo)
     root = str(project.root)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
@@ -279,6 +273,27 @@ def _render_parallel(project: Project, todo: list[tuple[Brief, dict, str]],
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return [r for r in results if r is not None]
+
+
+def _worker_context():
+    """Fresh interpreters, not fork(): the parent may hold locks or threads (a progress
+    spinner) that a forked child would inherit half-taken. A fork server pays for
+    importing WeasyPrint once and hands each worker a copy."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["policy_briefs.pdf", "policy_briefs.html"])
+    return context
+
+
+def _start_worker_server() -> None:
+    context = _worker_context()
+    if context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def _render_job(root: str, brief: Brief, formats: tuple[str, ...], key: str):
