@@ -262,7 +262,7 @@ def _render_parallel(project: Project, todo: list[tuple[Brief, dict, str]],
                 try:
                     outcome, error = future.result()
                 except BrokenProcessPool:
-                    raise BriefsError("a rendering worker process died (out of memory?); "
+                    raise BriefsError("a rendering worker process stopped unexpectedly; "
                                       "try again with --jobs 1") from None
                 if error is not None:
                     raise BriefsError(error)

@@ -215,7 +215,7 @@ def build(
 def diff(
     audiences: Annotated[Optional[list[str]], typer.Argument(
         help="Audiences to compare (default: all).", show_default=False,
-        metavar="[AUDIENCE]...")] = None,
+        metavar="AUDIENCE")] = None,
     project: ProjectOpt = Path("."),
     since: Annotated[Optional[str], typer.Option(
         "--since", help="Compare with this manifest.json (file or output folder) or git "
