@@ -289,3 +289,19 @@ def test_fetcher_loads_files_inside_templates(hostile):
         if obj.get("/Subtype") == "/Image"
     }
     assert list(images.values()) == [(3, 5)], "only the logo from templates/ is embedded"
+
+
+def test_strict_build_stops_on_a_blocked_fetch_and_writes_nothing(hostile):
+    project, _result, _ = hostile
+    before = {p.name: p.read_bytes() for p in (project / "output").iterdir() if p.is_file()}
+    (project / "templates" / "federal.html").write_text(
+        HOSTILE.replace("x.png", "y.png"), "utf-8")  # a change, so the brief renders again
+    result = CliRunner().invoke(app, ["build", "federal", "--format", "pdf", "--strict",
+                                      "--project", str(project)])
+    assert result.exit_code == 1
+    assert "rendering reported problems (--strict)" in result.stderr
+    assert "federal: error: Failed to load image at 'http://example.invalid/y.png'" \
+        in result.stderr or "blocked: http://example.invalid/y.png" in result.stderr
+    assert "Traceback" not in result.output
+    after = {p.name: p.read_bytes() for p in (project / "output").iterdir() if p.is_file()}
+    assert after == before

@@ -212,6 +212,13 @@ def build(project: Project, options: BuildOptions, progress: Progress | None = N
             todo.append((brief, inputs, key))
 
     rendered = render_all(project, todo, options.formats, options.jobs, say)
+    if options.strict:
+        # A blocked fetch or a CSS rule WeasyPrint dropped changes what readers get;
+        # under --strict that stops the build before anything is written.
+        complaints = [f"{r.brief.slug}: {m}" for r in rendered for m in r.messages]
+        if complaints:
+            raise BriefsError("rendering reported problems (--strict):\n  "
+                              + "\n  ".join(complaints) + "\nnothing was written")
     if rendered:
         say("writing")
     record = {"tree": tree, "briefs": [b.slug for b in briefs],
