@@ -13,6 +13,24 @@ from policy_briefs.cli import app
 PROJECTS = Path(__file__).parent / "projects"
 MINI = PROJECTS / "mini"
 
+# A federal-only finding a test can append to the mini project's networks.yaml.
+FEDERAL_FINDING = """\
+  - id: networks-need-brokers
+    headline: Networks work best with a broker who knows the firms
+    summary: Shared networks depend on someone who matches orders to firms.
+    confidence: low
+    evidence:
+      - source: alpha-2020
+        locator: paragraph 2
+        quote: "42 percent of orders now arrive through shared supplier networks"
+    audiences:
+      federal:
+        priority: low
+        implication: Paying for brokers may multiply what networks achieve.
+        actions:
+          - Fund network brokers.
+"""
+
 
 @pytest.fixture
 def mini_project(tmp_path: Path) -> Path:

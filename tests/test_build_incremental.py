@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 import policy_briefs.build as build_module
-import policy_briefs.project as project_module
-from policy_briefs import fingerprint
 import tool_snapshot
+from tool_snapshot import frozen_templates, tool  # noqa: F401 (fixtures)
 from conftest import MINI
 from policy_briefs.build import BuildOptions, build, parse_shard, planned
 from policy_briefs.errors import BriefsError, ValidationFailed
@@ -56,21 +55,6 @@ def _build(project: Path, **options) -> build_module.BuildReport:
 
 def _rendered(report) -> list[str]:
     return [item.brief.slug for item in report.briefs]
-
-
-@pytest.fixture(scope="module")
-def tool(tmp_path_factory) -> Path:
-    return tool_snapshot.snapshot(tmp_path_factory.mktemp("tool"))
-
-
-@pytest.fixture(autouse=True)
-def frozen_templates(tool, monkeypatch):
-    """Builds in this process use the packaged templates as they were when tests began."""
-    monkeypatch.setattr(project_module, "PACKAGE_DIR", tool / "policy_briefs")
-    monkeypatch.setattr(fingerprint, "PACKAGE_DIR", tool / "policy_briefs")
-    fingerprint.environment.cache_clear()
-    yield
-    fingerprint.environment.cache_clear()
 
 
 @pytest.fixture

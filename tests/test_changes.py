@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import policy_briefs.project as project_module
 import tool_snapshot
+from tool_snapshot import frozen_templates, tool  # noqa: F401 (fixtures)
 from conftest import MINI
-from policy_briefs import fingerprint
 from policy_briefs.changes import ChangeReport, compare
 
 NEW_FINDING = """
@@ -99,20 +98,6 @@ def test_compare_by_output_files():
     assert other_bytes.status == "changed"
     assert compare("x", "X", {"inputs": _inputs()}, _inputs(), old_files={},
                    new_files={"html": "h"}).status == "new"
-
-
-@pytest.fixture(scope="module")
-def tool(tmp_path_factory) -> Path:
-    return tool_snapshot.snapshot(tmp_path_factory.mktemp("tool"))
-
-
-@pytest.fixture(autouse=True)
-def frozen_templates(tool, monkeypatch):
-    monkeypatch.setattr(project_module, "PACKAGE_DIR", tool / "policy_briefs")
-    monkeypatch.setattr(fingerprint, "PACKAGE_DIR", tool / "policy_briefs")
-    fingerprint.environment.cache_clear()
-    yield
-    fingerprint.environment.cache_clear()
 
 
 @pytest.fixture

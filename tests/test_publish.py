@@ -14,24 +14,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from policy_briefs.cli import app
+from conftest import FEDERAL_FINDING
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-NEW_FINDING = """\
-  - id: networks-need-brokers
-    headline: Networks work best with a broker who knows the firms
-    summary: Shared networks depend on someone who matches orders to firms.
-    confidence: low
-    evidence:
-      - source: alpha-2020
-        locator: paragraph 2
-        quote: "42 percent of orders now arrive through shared supplier networks"
-    audiences:
-      federal:
-        priority: low
-        implication: Paying for brokers may multiply what networks achieve.
-        actions:
-          - Fund network brokers.
-"""
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +247,7 @@ def test_a_new_version_adds_an_entry_and_keeps_the_old_one(project, cli):
     old_pdf = (site / "briefs" / "federal.pdf").read_bytes()
 
     theme = project / "findings" / "networks.yaml"
-    theme.write_text(theme.read_text() + NEW_FINDING)
+    theme.write_text(theme.read_text() + FEDERAL_FINDING)
     assert cli("build", "--project", project).exit_code == 0
     result = cli("publish", "--project", project)
     assert result.exit_code == 0, result.output

@@ -20,6 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from conftest import FEDERAL_FINDING
 from policy_briefs.cli import app
 from policy_briefs.project import Project
 from policy_briefs.publish import SendOptions, send_briefs
@@ -39,22 +40,6 @@ stakeholders:
   - name: Lin Wei
     email: lin@example.net
     audiences: [sme]
-"""
-NEW_FEDERAL_FINDING = """\
-  - id: networks-need-brokers
-    headline: Networks work best with a broker who knows the firms
-    summary: Shared networks depend on someone who matches orders to firms.
-    confidence: low
-    evidence:
-      - source: alpha-2020
-        locator: paragraph 2
-        quote: "42 percent of orders now arrive through shared supplier networks"
-    audiences:
-      federal:
-        priority: low
-        implication: Paying for brokers may multiply what networks achieve.
-        actions:
-          - Fund network brokers.
 """
 # (recipient, brief) pairs the stakeholders above receive
 EXPECTED = {("ada@example.gov", "federal"), ("grace@example.com", "federal"),
@@ -215,7 +200,7 @@ def test_after_a_rebuild_only_recipients_of_the_changed_brief_get_it(project, sm
     # A new finding for federal readers only: every finding the sme brief shows, even
     # beside a contrasting one, stays as it was.
     theme = project / "findings" / "networks.yaml"
-    theme.write_text(theme.read_text() + NEW_FEDERAL_FINDING)
+    theme.write_text(theme.read_text() + FEDERAL_FINDING)
     result = cli("build", "--project", project)
     assert result.exit_code == 0, result.output
     after = manifest(project)

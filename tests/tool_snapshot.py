@@ -12,7 +12,11 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 import policy_briefs
+import policy_briefs.project as project_module
+from policy_briefs import fingerprint
 from policy_briefs.project import default_templates_dir
 
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
@@ -32,3 +36,18 @@ def environ(root: Path, **extra: str) -> dict[str, str]:
     """Environment variables that make ``python -m policy_briefs`` run the snapshot."""
     path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, "PYTHONPATH": path, "CI": "1", **extra}
+
+
+@pytest.fixture(scope="module")
+def tool(tmp_path_factory) -> Path:
+    return snapshot(tmp_path_factory.mktemp("tool"))
+
+
+@pytest.fixture(autouse=True)
+def frozen_templates(tool, monkeypatch):
+    """Builds in this process use the packaged templates as they were when tests began."""
+    monkeypatch.setattr(project_module, "PACKAGE_DIR", tool / "policy_briefs")
+    monkeypatch.setattr(fingerprint, "PACKAGE_DIR", tool / "policy_briefs")
+    fingerprint.environment.cache_clear()
+    yield
+    fingerprint.environment.cache_clear()
