@@ -8,7 +8,6 @@ Import the ``briefs`` fixture into a test module to use it.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import subprocess
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import pikepdf
 import pytest
 from filelock import FileLock
 
+from conftest import weasyprint_log
 from policy_briefs.build import BuildOptions, build
 from policy_briefs.corpus import Corpus, load_corpus
 from policy_briefs.project import Project
@@ -48,25 +48,11 @@ class Briefs:
         return json.loads((self.out / "manifest.json").read_text("utf-8"))
 
 
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(f"{record.levelname}: {record.getMessage()}")
-
-
 def _render(out: Path) -> dict[str, list[str]]:
-    handler = _Records()
-    logger = logging.getLogger("weasyprint")
-    logger.addHandler(handler)
-    try:
+    with weasyprint_log() as records:
         report = build(Project.at(ROOT), BuildOptions(out_dir=out))
-    finally:
-        logger.removeHandler(handler)
     log = {item.brief.slug: list(item.messages) for item in report.briefs}
-    log["(logger)"] = handler.messages
+    log["(logger)"] = [f"{r.levelname}: {r.getMessage()}" for r in records]
     return log
 
 

@@ -19,7 +19,7 @@ import pikepdf
 import pytest
 from typer.testing import CliRunner
 
-from conftest import MINI
+from conftest import MINI, weasyprint_log
 from policy_briefs.build import BuildOptions, build
 from policy_briefs.cli import app
 from policy_briefs.corpus import load_corpus
@@ -45,26 +45,12 @@ class Rendered:
         return " ".join(self.pages_text(slug))
 
 
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory) -> Rendered:
     out = tmp_path_factory.mktemp("pdf")
-    handler = _Records()
-    logger = logging.getLogger("weasyprint")
-    logger.addHandler(handler)
-    try:
+    with weasyprint_log() as records:
         report = build(Project.at(MINI), BuildOptions(out_dir=out))
-    finally:
-        logger.removeHandler(handler)
-    return Rendered(out, report, handler.records)
+    return Rendered(out, report, records)
 
 
 @pytest.fixture(scope="session")
