@@ -15,7 +15,7 @@ import pikepdf
 import pytest
 
 from brief_renders import AUDIENCES, ROOT, briefs  # noqa: F401  (briefs is a fixture)
-from policy_briefs.select import select
+from policy_briefs.selection import select
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 import policy_briefs.build as build_module
+import policy_briefs.validate as validate_module
 import tool_snapshot
 from tool_snapshot import frozen_templates, tool  # noqa: F401 (fixtures)
 from conftest import MINI
-from policy_briefs.build import BuildOptions, build, parse_shard, planned
+from policy_briefs.build import BuildOptions, build, parse_shard
 from policy_briefs.errors import BriefsError, ValidationFailed
 from policy_briefs.project import Project
 
@@ -82,7 +83,7 @@ def test_second_build_renders_nothing_and_skips_validation(project, monkeypatch)
     def must_not_validate(*_args, **_kwargs):
         raise AssertionError("a build with nothing to do validated again")
 
-    monkeypatch.setattr(build_module, "load_valid_corpus", must_not_validate)
+    monkeypatch.setattr(validate_module, "load_valid_corpus", must_not_validate)
     second = _build(project)
     assert second.up_to_date and second.kept == ["federal", "sme"]
     assert _manifest(project) == before  # not even rewritten
@@ -242,14 +243,14 @@ def test_a_removed_audience_drops_its_brief(project):
 
 
 def test_shards_split_the_briefs_between_them(project):
-    from policy_briefs.build import load_valid_corpus
+    from policy_briefs.validate import load_valid_corpus
 
     corpus, _ = load_valid_corpus(Project.at(project))
-    first = [b.slug for b in planned(corpus, BuildOptions(shard=(1, 2)))]
-    second = [b.slug for b in planned(corpus, BuildOptions(shard=(2, 2)))]
+    first = [b.slug for b in BuildOptions(shard=(1, 2)).plan(corpus)]
+    second = [b.slug for b in BuildOptions(shard=(2, 2)).plan(corpus)]
     assert first == ["federal"] and second == ["sme"]
-    assert [b.slug for b in planned(corpus, BuildOptions(shard=(1, 1)))] == ["federal", "sme"]
-    assert planned(corpus, BuildOptions(shard=(3, 3))) == []
+    assert [b.slug for b in BuildOptions(shard=(1, 1)).plan(corpus)] == ["federal", "sme"]
+    assert BuildOptions(shard=(3, 3)).plan(corpus) == []
     report = _build(project, shard=(2, 2))
     assert _rendered(report) == ["sme"]
     assert list(_manifest(project)["briefs"]) == ["sme"]
@@ -279,7 +280,7 @@ try:
 except SystemExit as exc:
     assert not exc.code, exc.code
 heavy = ("weasyprint", "jinja2", "citeproc", "markdown_it", "yaml", "policy_briefs.corpus",
-         "policy_briefs.html", "policy_briefs.pdf")
+         "policy_briefs.templating", "policy_briefs.pdf")
 print("heavy:", " ".join(m for m in heavy if m in sys.modules) or "-")
 """
 

@@ -200,7 +200,7 @@ def test_a_bug_is_reported_without_a_traceback(cli, mini_project, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("simulated defect")
 
-    monkeypatch.setattr(build_module, "plan", broken)
+    monkeypatch.setattr(build_module.BuildOptions, "plan", broken)
     result = cli("build", "--project", mini_project)
     assert result.exit_code == 70
     assert "Traceback" not in result.output

@@ -11,9 +11,9 @@ import pikepdf
 import pytest
 
 from brief_renders import AUDIENCES, ROOT, briefs  # noqa: F401  (briefs is a fixture)
-from policy_briefs.html import long_date, plain_markdown
+from policy_briefs.templating import long_date, plain_markdown
 from policy_briefs.levers import LEVERS, by_lever, lever_of
-from policy_briefs.select import select
+from policy_briefs.selection import select
 
 TEMPLATES = ROOT / "templates"
 PAGE_BUDGET = {"federal": (2, 6), "regional": (2, 6), "sme": (2, 4)}

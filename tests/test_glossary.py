@@ -10,11 +10,11 @@ import pytest
 
 from conftest import MINI
 from policy_briefs import glossary
-from policy_briefs.build import load_valid_corpus
-from policy_briefs.html import citations_for, inline_markdown, make_environment, render_html
+from policy_briefs.validate import load_valid_corpus
+from policy_briefs.templating import citations_for, inline_markdown, jinja_environment, render_html
 from policy_briefs.models import GlossaryEntry
 from policy_briefs.project import Project
-from policy_briefs.select import select
+from policy_briefs.selection import select
 
 ENTRIES = [
     GlossaryEntry(term="MIT", expansion="Massachusetts Institute of Technology",
@@ -126,7 +126,7 @@ def mini(tmp_path_factory):
 def _render(mini, audience):
     project, corpus = mini
     brief = select(corpus, audience)
-    return render_html(make_environment(project), brief, citations_for(brief, project),
+    return render_html(jinja_environment(project), brief, citations_for(brief, project),
                        medium="screen")
 
 
@@ -159,7 +159,7 @@ def test_sme_brief_without_terms_has_no_glossary(tmp_path, mini_project):
     project = Project.at(mini_project)
     corpus, _ = load_valid_corpus(project)
     brief = select(corpus, "sme")
-    html = render_html(make_environment(project), brief, citations_for(brief, project),
+    html = render_html(jinja_environment(project), brief, citations_for(brief, project),
                        medium="screen")
     assert 'id="glossary-h"' not in html
     assert "NASA" not in html

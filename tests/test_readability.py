@@ -10,7 +10,7 @@ import pytest
 import textstat
 
 from conftest import MINI
-from policy_briefs.build import load_valid_corpus
+from policy_briefs.validate import load_valid_corpus
 from policy_briefs.project import Project
 from policy_briefs.readability import (
     check_reading,

@@ -23,8 +23,8 @@ from aiosmtpd.smtp import AuthResult
 from conftest import FEDERAL_FINDING
 from policy_briefs.cli import app
 from policy_briefs.project import Project
-from policy_briefs.publish import SendOptions, send_briefs
-from policy_briefs.publish.ledger import Ledger
+from policy_briefs.deliver import SendOptions, send_briefs
+from policy_briefs.deliver.ledger import Ledger
 
 STAKEHOLDERS = """\
 stakeholders:
@@ -492,7 +492,7 @@ def test_an_attachment_changed_after_the_build_is_refused(project, smtp):
 # --- what a message says changed -------------------------------------------------
 
 def test_changes_are_computed_against_the_recipients_last_copy():
-    from policy_briefs.publish.mail import compare
+    from policy_briefs.deliver.message import changes_since as compare
 
     before = {"a": ["Finding A", "build:1"], "b": ["Finding B", "build:2"],
               "c": ["Finding C", "text:3"]}
@@ -510,21 +510,27 @@ def test_changes_are_computed_against_the_recipients_last_copy():
     assert not same.findings_changed and same.summary() == "revised (same findings)"
 
 
-def test_the_change_report_section_of_a_brief_is_quoted():
-    from policy_briefs.publish.built import BuiltBrief
-    from policy_briefs.publish.mail import change_note
+def test_the_change_report_of_a_brief_is_quoted():
+    from policy_briefs.changes import BriefChange, ChangeReport
+    from policy_briefs.deliver.message import change_note
+    from policy_briefs.manifest import BriefEntry
 
-    report = (
-        "# What changed in this build\n\nCompared with the previous build.\n\n"
-        "## Test Briefs: Federal policymakers (`federal`)\n\nRebuilt.\n\n"
-        "- Findings added:\n  - `x`: X\n\n"
-        "## Test Briefs: Small and medium manufacturers (`sme`)\n\nRebuilt.\n")
-    brief = BuiltBrief("federal", "federal", "Test Briefs: Federal policymakers", False, {},
-                       (), 2, "")
-    assert change_note(report, brief) == "Rebuilt.\n\n- Findings added:\n  - `x`: X"
-    other = BuiltBrief("regional", "regional", "Regional", False, {}, (), 2, "")
-    assert change_note(report, other) == ""
-    assert change_note(None, brief) == ""
+    report = ChangeReport("the previous build", [
+        BriefChange("federal", "Test Briefs: Federal policymakers", "changed", rebuilt=True,
+                    findings_added=["x"]),
+        BriefChange("sme", "Test Briefs: Small and medium manufacturers", "unchanged")],
+        {"finding:x": "X"})
+    # Delivery reads the report back from changes.json, where labels are not kept.
+    report = ChangeReport.from_json(report.as_json())
+
+    def entry(slug: str) -> BriefEntry:
+        return BriefEntry(slug, slug, slug, False, {}, 2, [], [], "", {}, "")
+
+    note = change_note(report, entry("federal"))
+    assert note == ("Rebuilt; its files differ from the previous build.\n\n"
+                    "- Findings added:\n  - `x`")
+    assert change_note(report, entry("regional")) == ""
+    assert change_note(None, entry("federal")) == ""
 
 
 def test_a_file_that_is_not_a_ledger_is_refused(project, smtp, cli, monkeypatch):

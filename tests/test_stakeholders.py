@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from policy_briefs.errors import BriefsError
-from policy_briefs.publish.stakeholders import address_problem, load_stakeholders
+from policy_briefs.deliver.stakeholders import address_problem, load_stakeholders
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDIENCES = ["federal", "regional", "sme"]
@@ -172,6 +172,7 @@ stakeholders:
     email: bob@example.org
     audiences: [regional]
 """, "utf-8")
+    assert cli("build", "--project", mini_project, "--format", "html").exit_code == 0
     result = cli("send", "--project", mini_project)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
@@ -182,4 +183,4 @@ stakeholders:
         "2 errors; nothing was written",
     ]
     assert not (mini_project / ".briefs").exists()
-    assert not (mini_project / "output").exists()
+    assert not (mini_project / "output" / "outbox").exists()

@@ -48,6 +48,6 @@ def frozen_templates(tool, monkeypatch):
     """Builds in this process use the packaged templates as they were when tests began."""
     monkeypatch.setattr(project_module, "PACKAGE_DIR", tool / "policy_briefs")
     monkeypatch.setattr(fingerprint, "PACKAGE_DIR", tool / "policy_briefs")
-    fingerprint.environment.cache_clear()
+    fingerprint.software_environment.cache_clear()
     yield
-    fingerprint.environment.cache_clear()
+    fingerprint.software_environment.cache_clear()

@@ -1,25 +1,22 @@
-"""What changed in each brief, in words: findings added, removed or edited, sources
-changed, design changed. Compares the input maps that ``fingerprint.BriefInputs`` makes
-(stored per brief in manifest.json) with a baseline: the previous build, an older
-manifest.json, or the findings at a git revision.
+"""The change report: what changed in each brief, in words (findings added, removed or
+edited, sources changed, design changed), from two input maps of the kind
+``fingerprint.BriefInputs`` makes. Pure: no files are read here; diff.py finds the
+baselines and build.py writes the report.
 
-The build writes the report as output/CHANGES.md for people and output/changes.json
-for scripts (the CI workflow publishes only when ``changed`` is true).
+The build writes it as output/CHANGES.md for people and output/changes.json for scripts
+(the CI workflow publishes only when ``changed`` is true; delivery quotes a brief's
+section in its messages).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
-from .errors import BriefsError
 from .fingerprint import input_hash
-from .project import Project, default_templates_dir
 
 if TYPE_CHECKING:
-    from .build import BuildOptions
     from .corpus import Corpus
 
 CHANGES_MD = "CHANGES.md"
@@ -77,6 +74,30 @@ class ChangeReport:
         data = {"baseline": self.baseline, "changed": self.changed,
                 "briefs": [asdict(b) for b in self.briefs]}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> ChangeReport:
+        """A report as ``as_json`` wrote it; ValueError if it is not one."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or not isinstance(data.get("briefs"), list):
+            raise ValueError("not a change report")
+        known = {f.name for f in fields(BriefChange)}
+        briefs = []
+        for item in data["briefs"]:
+            if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
+                raise ValueError("a brief entry without a slug")
+            briefs.append(BriefChange(**{k: v for k, v in item.items() if k in known}))
+        return cls(str(data.get("baseline", "")), briefs)
+
+    def get(self, slug: str) -> BriefChange | None:
+        return next((b for b in self.briefs if b.slug == slug), None)
+
+    def explain(self, slug: str) -> str:
+        """One brief's verdict and reasons in Markdown, as CHANGES.md words them."""
+        change = self.get(slug)
+        if change is None:
+            return ""
+        return "\n".join([self._verdict(change), *self._reasons(change)])
 
     def markdown(self, heading: str = "What changed in this build") -> str:
         lines = [f"# {heading}", "", f"Compared with {self.baseline}.", ""]
@@ -169,7 +190,8 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _split(old: dict, new: dict) -> tuple[list[str], list[str], list[str]]:
+def split(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """Keys added, removed and with a different value, from ``old`` to ``new``."""
     added = [k for k in new if k not in old]
     removed = [k for k in old if k not in new]
     edited = [k for k in new if k in old and old[k] != new[k]]
@@ -193,10 +215,10 @@ def compare(slug: str, title: str, old_entry: dict | None, new_inputs: dict, *,
     if not isinstance(old, dict) or not isinstance(old.get("findings"), dict):
         change.untracked = True
     else:
-        change.findings_added, change.findings_removed, change.findings_edited = _split(
+        change.findings_added, change.findings_removed, change.findings_edited = split(
             old["findings"], new_inputs["findings"])
-        _, _, change.themes_edited = _split(old.get("themes", {}), new_inputs["themes"])
-        change.sources_added, change.sources_removed, change.sources_edited = _split(
+        _, _, change.themes_edited = split(old.get("themes", {}), new_inputs["themes"])
+        change.sources_added, change.sources_removed, change.sources_edited = split(
             old.get("sources", {}), new_inputs["sources"])
         old_settings = old.get("settings", {})
         change.settings = [k for k, v in new_inputs["settings"].items()
@@ -223,142 +245,3 @@ def labels_of(corpus: Corpus) -> dict[str, str]:
     out.update({f"theme:{k}": t.title for k, t in corpus.themes.items()})
     out.update({f"source:{k}": s.title for k, s in corpus.sources.items()})
     return out
-
-
-# -- briefs diff -----------------------------------------------------------------------
-
-@dataclass
-class Baseline:
-    description: str
-    entries: dict[str, dict]  # slug -> {"title", "inputs", ...}
-    labels: dict[str, str] = field(default_factory=dict)
-    complete: bool = False  # every brief of the plan: a missing one was removed
-
-
-def diff(project: Project, options: BuildOptions, since: str | None = None) -> ChangeReport:
-    """What rebuilding now would change, compared with ``since``, without rendering.
-
-    ``since`` is a manifest.json file or a git revision; by default the manifest in the
-    output folder, i.e. the last build.
-    """
-    from .build import load_valid_corpus, planned
-    from .fingerprint import BriefInputs
-
-    corpus, _warnings = load_valid_corpus(project, strict=options.strict)
-    baseline = load_baseline(project, options, since)
-    hasher = BriefInputs(project)
-    labels = {**baseline.labels, **labels_of(corpus)}
-    changes = []
-    slugs = set()
-    for brief in planned(corpus, options):
-        slugs.add(brief.slug)
-        changes.append(compare(brief.slug, brief.title, baseline.entries.get(brief.slug),
-                               hasher.of(brief)))
-    if baseline.complete:
-        changes += [BriefChange(slug, entry.get("title", slug), "removed")
-                    for slug, entry in baseline.entries.items() if slug not in slugs]
-    return ChangeReport(baseline.description, changes, labels, by_output=False)
-
-
-def load_baseline(project: Project, options: BuildOptions, since: str | None) -> Baseline:
-    if since is None:
-        out_dir = (options.out_dir or project.output_dir).resolve()
-        path = out_dir / "manifest.json"
-        if not path.is_file():
-            return Baseline(f"no earlier build ({path.name} not found in {out_dir})", {})
-        return _manifest_baseline(path, "the last build")
-    path = Path(since)
-    if path.is_file():
-        return _manifest_baseline(path, f"the build recorded in {since}")
-    if path.is_dir() and (path / "manifest.json").is_file():
-        return _manifest_baseline(path / "manifest.json",
-                                  f"the build recorded in {path / 'manifest.json'}")
-    return _git_baseline(project, options, since)
-
-
-def _manifest_baseline(path: Path, description: str) -> Baseline:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BriefsError(f"{path}: not a readable manifest.json ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("briefs"), dict):
-        raise BriefsError(f"{path}: not a briefs manifest (no \"briefs\" table)")
-    return Baseline(description, {k: v for k, v in data["briefs"].items() if isinstance(v, dict)})
-
-
-def _git(project: Project, *args: str):
-    import subprocess
-
-    try:
-        return subprocess.run(["git", *args], cwd=project.root, capture_output=True,
-                              check=False, timeout=120)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise BriefsError(f"cannot run git: {exc}") from None
-
-
-def _git_baseline(project: Project, options: BuildOptions, ref: str) -> Baseline:
-    """The briefs as the findings and templates at ``ref`` would make them."""
-    import tempfile
-
-    from .build import load_valid_corpus, planned
-    from .errors import ValidationFailed, summarise
-    from .fingerprint import BriefInputs
-
-    top = _git(project, "rev-parse", "--show-toplevel")
-    if top.returncode != 0:
-        raise BriefsError(f"'{ref}' is not a manifest file, and {project.root} is not in a "
-                          "git repository")
-    commit = _git(project, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    if commit.returncode != 0:
-        raise BriefsError(f"'{ref}' is neither a manifest file nor a git revision")
-    rev = commit.stdout.decode().strip()
-    root = Path(top.stdout.decode().strip()).resolve()
-    prefix = project.root.relative_to(root).as_posix() if project.root != root else ""
-
-    with tempfile.TemporaryDirectory(prefix="briefs-diff-") as tmp:
-        for sub in ("findings", "templates"):
-            inside = f"{prefix}/{sub}" if prefix else sub
-            if _git(project, "cat-file", "-e", f"{rev}:{inside}").returncode != 0:
-                continue
-            archive = _git(project, "archive", "--format=tar", rev, "--", inside)
-            if archive.returncode != 0:
-                raise BriefsError(f"git archive {ref} failed: "
-                                  f"{archive.stderr.decode(errors='replace').strip()}")
-            _extract(archive.stdout, Path(tmp))
-        old = Project.at(Path(tmp, prefix))
-        if not old.findings_dir.is_dir():
-            raise BriefsError(f"there is no findings/ folder at {ref}")
-        try:
-            corpus, _warnings = load_valid_corpus(old)
-        except ValidationFailed as exc:
-            raise BriefsError(f"the findings at {ref} do not validate "
-                              f"({summarise(exc.problems)}); cannot compare with them") from None
-        # In a checkout of this tool the project's templates are also the packaged
-        # defaults; then the templates at ``ref`` stand for both.
-        own = project.templates_dir.resolve() == default_templates_dir().resolve()
-        dirs = [d for d in (old.templates_dir,) if d.is_dir()]
-        if not own or not dirs:
-            dirs.append(default_templates_dir())
-        hasher = BriefInputs(old, template_dirs=dirs)
-        entries = {}
-        for audience in options.audiences or list(corpus.audiences):
-            if audience not in corpus.audiences:
-                continue  # an audience added since ``ref``: its brief shows as new
-            try:
-                briefs = planned(corpus, replace(options, audiences=[audience], shard=None))
-            except BriefsError:
-                continue  # its --theme/--finding filters name things added since ``ref``
-            entries.update({b.slug: {"title": b.title, "inputs": hasher.of(b)} for b in briefs})
-        return Baseline(f"the findings and templates at git revision {ref} ({rev[:12]})",
-                        entries, labels_of(corpus), complete=True)
-
-
-def _extract(data: bytes, into: Path) -> None:
-    import io
-    import tarfile
-
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(into, filter="data")
-        else:  # Python before 3.11.4; git archive writes no links outside the tree
-            tar.extractall(into)

@@ -111,37 +111,23 @@ def check(
     Exits 0 when there are no errors, 1 otherwise. Writes nothing.
     """
     with user_errors():
-        from .build import load_valid_corpus
+        from . import api
 
-        proj = _project(project)
-        readings = {}
-        try:
-            corpus, problems = load_valid_corpus(proj, strict=strict, sources_dir=sources_dir)
-        except ValidationFailed as exc:
-            problems = exc.problems
-        else:
-            # Only valid inputs render; the reading check measures each brief's prose.
-            from .readability import check_reading
-
-            readings, found = check_reading(proj, corpus, strict=strict)
-            problems = problems + found
-        problems = sorted(problems, key=lambda p: (p.path, p.line, p.column))
-        failed = any(p.severity == "error" for p in problems)
-        grades = {aud: round(r.grade, 1) for aud, r in readings.items()}
+        report = api.check(_project(project), strict=strict, sources_dir=sources_dir)
         if as_json:
             typer.echo(json.dumps({
-                "ok": not failed,
-                "summary": summarise(problems),
-                "problems": [p.as_dict() for p in problems],
+                "ok": report.ok,
+                "summary": summarise(report.problems),
+                "problems": [p.as_dict() for p in report.problems],
             }, indent=2))
         else:
-            _print_problems(problems)
-            if grades:
+            _print_problems(report.problems)
+            if report.grades:
                 _err("reading grade (Flesch-Kincaid): "
-                     + ", ".join(f"{aud} {grade:.1f}" for aud, grade in grades.items()))
-            note = "" if sources_dir else " (quotes not verified: pass --sources-dir)"
-            _err(f"{summarise(problems)}{note}")
-        if failed:
+                     + ", ".join(f"{aud} {grade:.1f}" for aud, grade in report.grades.items()))
+            note = "" if report.verified else " (quotes not verified: pass --sources-dir)"
+            _err(f"{summarise(report.problems)}{note}")
+        if not report.ok:
             raise typer.Exit(1)
 
 
@@ -190,7 +176,8 @@ def build(
     * `briefs build --jobs 2`: render in two worker processes.
     """
     with user_errors():
-        from .build import BuildOptions, build as run_build, parse_shard
+        from . import api
+        from .build import BuildOptions, parse_shard
 
         formats = {"all": ("pdf", "html"), "pdf": ("pdf",), "html": ("html",)}[fmt]
         options = BuildOptions(audiences=audiences or [], themes=theme or [],
@@ -199,7 +186,7 @@ def build(
                                shard=parse_shard(shard) if shard else None)
         proj = _project(project)
         with _progress() as say:
-            report = run_build(proj, options, progress=say)
+            report = api.build(proj, options, progress=say)
         _print_problems(report.warnings)
         for item in report.briefs:
             for message in item.messages:
@@ -240,11 +227,11 @@ def diff(
     * `briefs diff --since published/manifest.json`: changes since a published build.
     """
     with user_errors():
+        from . import api
         from .build import BuildOptions
-        from .changes import diff as run_diff
 
         options = BuildOptions(audiences=audiences or [], out_dir=out)
-        report = run_diff(_project(project), options, since)
+        report = api.diff(_project(project), options, since)
         if as_json:
             typer.echo(report.as_json(), nl=False)
         else:
@@ -262,11 +249,9 @@ def list_(
 ) -> None:
     """List audiences, themes, findings and sources with counts."""
     with user_errors():
-        from .build import load_valid_corpus
-        from .inventory import inventory
+        from . import api
 
-        corpus, _warnings = load_valid_corpus(_project(project))
-        data = inventory(corpus)
+        data = api.inventory(_project(project))
         if as_json:
             typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
@@ -293,21 +278,16 @@ def schema(
 ) -> None:
     """Write findings/schema.json, the JSON Schema editors validate findings against."""
     with user_errors():
-        from .files import write_atomic
-        from .models import SCHEMA_FILE, json_schema_text
+        from . import api
 
-        proj = _project(project)
-        path = proj.findings_dir / SCHEMA_FILE
-        text = json_schema_text()
-        current = path.read_text("utf-8") if path.is_file() else None
+        report = api.write_schema(_project(project), check_only=check_only)
         if check_only:
-            if current != text:
-                _err(f"{_shown(path)} is out of date: run `briefs schema`")
+            if not report.up_to_date:
+                _err(f"{_shown(report.path)} is out of date: run `briefs schema`")
                 raise typer.Exit(1)
-            typer.echo(f"{_shown(path)} is up to date")
+            typer.echo(f"{_shown(report.path)} is up to date")
             return
-        write_atomic(path, text)
-        typer.echo(_shown(path))
+        typer.echo(_shown(report.path))
 
 
 @app.command()
@@ -331,9 +311,9 @@ def publish(
     * `briefs publish --base-url https://example.org/briefs/`
     """
     with user_errors():
-        from .publish import publish as run_publish
+        from . import api
 
-        report = run_publish(_project(project), out, base_url)
+        report = api.publish(_project(project), out, base_url)
         typer.echo(f"{_shown(report.out)}: {len(report.briefs)} brief"
                    f"{'s' if len(report.briefs) != 1 else ''}, {report.versions} version"
                    f"{'s' if report.versions != 1 else ''} in the feed")
@@ -384,13 +364,14 @@ def send(
     temporary failures (run again later).
     """
     with user_errors():
-        from .publish import SendOptions, send_briefs
+        from . import api
+        from .deliver import SendOptions
 
         options = SendOptions(audiences=audiences or [], briefs=brief or [],
                               stakeholders=stakeholders, ledger=ledger, outbox=outbox,
                               dry_run=dry_run, retry_failed=retry_failed)
         with _progress() as say:
-            report = send_briefs(_project(project), options, progress=say)
+            report = api.send(_project(project), options, progress=say)
         _send_summary(report)
         if report.count("failed"):
             raise typer.Exit(1)

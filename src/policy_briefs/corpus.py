@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Problem
+from .errors import Problem, did_you_mean
 from .loader import Document, KeyPath, load_yaml
 from .models import (
     FILE_MODELS,
@@ -161,9 +160,9 @@ def problem_from(error: dict[str, Any], doc: Document, model: type[BaseModel]) -
     if kind == "extra_forbidden":
         parent = _model_at(model, loc[:-1])
         allowed = _field_names(parent) if parent else []
-        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        hint = did_you_mean(str(loc[-1]), allowed)
         if hint:
-            message = f"{where}: unknown field '{loc[-1]}' (a typo? did you mean '{hint[0]}'?)"
+            message = f"{where}: unknown field '{loc[-1]}' (a typo? did you mean '{hint}'?)"
         else:
             message = f"{where}: unknown field '{loc[-1]}'"
             if allowed:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -57,13 +58,27 @@ class ValidationFailed(BriefsError):
     """The inputs have errors; nothing was written."""
 
     def __init__(self, problems: Iterable[Problem]):
-        self.problems = sorted(problems, key=_reading_order)
+        self.problems = in_reading_order(problems)
         super().__init__(summarise(self.problems))
 
 
-def _reading_order(problem: Problem):
-    return (problem.path, problem.line, problem.column, problem.message)
+def in_reading_order(problems: Iterable[Problem]) -> list[Problem]:
+    """Problems as an editor fixes them: file by file, top to bottom."""
+    return sorted(problems, key=lambda p: (p.path, p.line, p.column, p.message))
 
 
 def has_errors(problems: Iterable[Problem]) -> bool:
     return any(p.severity == "error" for p in problems)
+
+
+def apply_strict(problems: Iterable[Problem], strict: bool) -> list[Problem]:
+    """The --strict policy, in one place: every warning counts as an error."""
+    if not strict:
+        return list(problems)
+    return [replace(p, severity="error") if p.severity == "warning" else p for p in problems]
+
+
+def did_you_mean(value: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The closest known name to a misspelt one, or None."""
+    match = difflib.get_close_matches(value, list(choices), n=1, cutoff=cutoff)
+    return match[0] if match else None

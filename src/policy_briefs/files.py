@@ -1,11 +1,20 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""The file-system primitives every writer shares: atomic writes, content hashes, the
+output lock and the UTC time stamp. Nothing here imports a heavy module: the no-op
+build uses it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import tempfile
 from pathlib import Path
+from types import TracebackType
+
+from .errors import BriefsError
+
+# How long a second writer waits for the first before giving up with a message.
+LOCK_TIMEOUT = 60
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
@@ -36,3 +45,47 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 16), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def utc_stamp(moment: dt.datetime | None = None) -> str:
+    """An RFC 3339 UTC time to the second: ``moment``, else now, or SOURCE_DATE_EPOCH
+    when set (reproducible builds)."""
+    if moment is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        if epoch and epoch.isdigit():
+            moment = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+        else:
+            moment = dt.datetime.now(dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace(
+        "+00:00", "Z")
+
+
+class Locked:
+    """An exclusive lock on ``path`` (a lock file beside what it guards), or a message
+    naming ``what`` is busy when another process holds it longer than LOCK_TIMEOUT."""
+
+    def __init__(self, path: Path, what: str):
+        from filelock import FileLock
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.what = what
+        self.lock = FileLock(str(path))
+
+    def __enter__(self) -> Locked:
+        from filelock import Timeout
+
+        try:
+            self.lock.acquire(timeout=LOCK_TIMEOUT)
+        except Timeout:
+            raise BriefsError(f"{self.what} is busy in another process "
+                              f"({self.lock.lock_file}); try again when it ends") from None
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.lock.release()
+
+
+def output_lock(out_dir: Path) -> Locked:
+    """The output folder's build lock: one writer at a time."""
+    return Locked(out_dir / ".briefs.lock", f"the output folder {out_dir}")

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from .project import PACKAGE_DIR, Project
 
 if TYPE_CHECKING:
-    from .select import Brief
+    from .selection import Brief
 
 # Editor droppings and caches in template folders feed no brief.
 _IGNORED_SUFFIXES = ("~", ".swp", ".swo", ".tmp", ".pyc", ".bak")
@@ -100,7 +100,7 @@ def input_files(folder: Path, *, skip: tuple[str, ...] = ()) -> list[Path]:
 # -- the environment -------------------------------------------------------------------
 
 @lru_cache(maxsize=1)
-def environment() -> dict[str, str]:
+def software_environment() -> dict[str, str]:
     """Hashes of what besides the inputs shapes a PDF; computed once per process."""
     return {
         "code": _code_hash(),
@@ -112,7 +112,7 @@ def environment() -> dict[str, str]:
 
 
 def environment_hash() -> str:
-    return digest(json.dumps(environment(), sort_keys=True))
+    return digest(json.dumps(software_environment(), sort_keys=True))
 
 
 def _code_hash() -> str:
@@ -263,7 +263,7 @@ class BriefInputs:
                 "glossary": digest(canonical(brief.glossary)),
             },
             "design": self.design(brief.audience.citation_style),
-            "environment": dict(environment()),
+            "environment": dict(software_environment()),
         }
 
 

@@ -84,7 +84,3 @@ def render_pdf(html: str, *, base_dir: Path, allowed: list[Path], identifier: st
             raise BriefsError(f"PDF rendering failed: {exc}") from exc
     messages = [f"{r.levelname.lower()}: {r.getMessage()}" for r in records]
     return RenderedPdf(data, len(document.pages), messages)
-
-
-def weasyprint_version() -> str:
-    return weasyprint.__version__

@@ -225,14 +225,14 @@ def check_reading(project: Project, corpus: Corpus, *, strict: bool = False
     Warnings sit on the audience's ``reading_grade`` in audiences.yaml: the grade, then
     the hardest sentences, each with its own grade, so an editor knows what to rewrite.
     """
-    from .html import citations_for, make_environment, render_html
-    from .select import select
+    from .templating import citations_for, jinja_environment, render_html
+    from .selection import select
 
     readings: dict[str, Reading] = {}
     problems: list[Problem] = []
     if corpus.publication is None or not measurable(corpus.publication.language):
         return readings, problems
-    env = make_environment(project)
+    env = jinja_environment(project)
     severity = "error" if strict else "warning"
     for audience_id, audience in corpus.audiences.items():
         if not any(audience_id in f.audiences for f in corpus.findings.values()):
@@ -268,7 +268,7 @@ def _words(text: str) -> list[str]:
 
 def _prose_origins(corpus: Corpus, audience_id: str) -> list[tuple[str, list[str]]]:
     """Where an editor finds each piece of prose a brief may show, with its words."""
-    from .html import plain_markdown
+    from .templating import plain_markdown
 
     found = []
     for theme in corpus.themes.values():

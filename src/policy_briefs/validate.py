@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from pathlib import Path
 
 from .corpus import Corpus, load_corpus
-from .errors import Problem, ValidationFailed, has_errors
+from .errors import Problem, ValidationFailed, apply_strict, did_you_mean, has_errors
 from .evidence import (
     MAX_QUOTE_WORDS,
     Snapshot,
@@ -35,23 +34,35 @@ def check_project(
         problems += cross_check(corpus, template_exists=template_exists, style_exists=style_exists)
         if sources_dir is not None:
             problems += check_evidence(corpus, sources_dir)
-    if strict:
-        problems = [
-            Problem(p.path, p.line, p.column, "error", p.message) if p.severity == "warning" else p
-            for p in problems
-        ]
+    return corpus, apply_strict(problems, strict)
+
+
+def load_valid_corpus(project: Project, *, strict: bool = False,
+                      sources_dir: Path | None = None) -> tuple[Corpus, list[Problem]]:
+    """The corpus and its warnings, or ValidationFailed with every problem.
+
+    Templates and citation styles named by audiences must exist; that needs the template
+    environment, imported here rather than at module level (validation alone stays light).
+    """
+    from .citations import find_style
+    from .templating import jinja_environment, template_exists
+
+    env = jinja_environment(project)
+    corpus, problems = check_project(
+        project,
+        sources_dir=sources_dir,
+        strict=strict,
+        template_exists=lambda name: template_exists(env, name),
+        style_exists=lambda name: find_style(name, project.template_dirs) is not None,
+    )
+    if has_errors(problems):
+        raise ValidationFailed(problems)
     return corpus, problems
 
 
-def require_valid(corpus: Corpus, problems: list[Problem]) -> Corpus:
-    if has_errors(problems):
-        raise ValidationFailed(problems)
-    return corpus
-
-
 def _suggest(value: str, choices) -> str:
-    match = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
+    match = did_you_mean(value, choices)
+    return f" (did you mean '{match}'?)" if match else ""
 
 
 def cross_check(

@@ -18,15 +18,13 @@ never counts as delivering it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from ..errors import BriefsError
+from ..files import Locked, utc_stamp
 
 SCHEMA_VERSION = 1
 DEFAULT_LEDGER = Path(".briefs") / "ledger.sqlite"
@@ -68,18 +66,13 @@ class Delivery:
     sent_at: str | None
 
 
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace(
-        "+00:00", "Z")
-
-
 class Ledger:
     """A ledger file, held exclusively (a file lock) while a send runs."""
 
     def __init__(self, path: Path, *, read_only: bool = False):
         self.path = path
         self.read_only = read_only
-        self._lock: FileLock | None = None
+        self._lock: Locked | None = None
         self._db: sqlite3.Connection | None = None
         try:
             if read_only:
@@ -91,12 +84,11 @@ class Ledger:
                     self._db.executescript(_SCHEMA)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._lock = FileLock(str(path) + ".lock")
-                try:
-                    self._lock.acquire(timeout=10)
-                except Timeout:
-                    raise BriefsError(f"another `briefs send` is using {path}; "
-                                      "try again when it ends")
+                # Locked by its real path: two runs reaching one ledger through different
+                # names (a symlink) must still exclude each other.
+                real = path.resolve()
+                self._lock = Locked(real.with_name(real.name + ".lock"), f"the ledger {path}")
+                self._lock.__enter__()
                 self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
                 self._db.execute("PRAGMA synchronous = FULL")
                 self._migrate()
@@ -120,8 +112,9 @@ class Ledger:
         if self._db is not None:
             self._db.close()
             self._db = None
-        if self._lock is not None and self._lock.is_locked:
-            self._lock.release()
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
 
     def __enter__(self) -> "Ledger":
         return self
@@ -156,14 +149,11 @@ class Ledger:
             "AND transport = ? AND status = 'sent'",
             (brief, sha256, recipient, transport)).fetchone()[0]
 
-    def all(self) -> list[Delivery]:
-        return [_delivery(r) for r in self._db.execute("SELECT * FROM deliveries ORDER BY id")]
-
     # --- writing: each call is one committed transaction ---------------------------
 
     def start(self, brief: str, sha256: str, recipient: str, transport: str,
               message_id: str, findings: dict[str, list[str]]) -> Delivery:
-        stamp = now()
+        stamp = utc_stamp()
         with self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO deliveries (brief, sha256, recipient, transport, status, "
@@ -192,7 +182,7 @@ class Ledger:
 
     def _set(self, delivery_id: int, status: str, error: str | None, *,
              attempts: bool = False, sent: bool = False) -> None:
-        stamp = now()
+        stamp = utc_stamp()
         with self._transaction():
             self._db.execute(
                 "UPDATE deliveries SET status = ?, error = ?, updated_at = ?, "

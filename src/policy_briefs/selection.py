@@ -1,13 +1,13 @@
-"""Pure selection: a corpus and an audience (plus optional filters) to a Brief."""
+"""Pure selection: a corpus and a request (audiences, filters, shard) to the Briefs to make."""
 
 from __future__ import annotations
 
-import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .corpus import Corpus
-from .errors import BriefsError
+from .errors import BriefsError, did_you_mean
 from .models import PRIORITY_RANK, Audience, Finding, Figure, Publication, Relevance, Source, Theme
 
 
@@ -157,7 +157,31 @@ def select(
 
 
 def _unknown(kind: str, value: str, choices) -> str:
-    match = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
-    hint = f"; did you mean '{match[0]}'?" if match else ""
+    match = did_you_mean(value, choices, cutoff=0.5)
+    hint = f"; did you mean '{match}'?" if match else ""
     known = ", ".join(sorted(choices)) or "none"
     return f"unknown {kind} '{value}'{hint} (known: {known})"
+
+
+def plan_briefs(corpus: Corpus, *, audiences: Sequence[str] = (), themes: Sequence[str] = (),
+                findings: Sequence[str] = (), title: str | None = None,
+                shard: tuple[int, int] | None = None) -> list[Brief]:
+    """The briefs a request makes, in audience order, narrowed to its shard."""
+    briefs = [
+        select(corpus, audience_id, themes=list(themes) or None,
+               finding_ids=list(findings) or None, title=title)
+        for audience_id in (audiences or list(corpus.audiences))
+    ]
+    return take_shard(briefs, shard) if shard else briefs
+
+
+def take_shard(briefs: list[Brief], which: tuple[int, int]) -> list[Brief]:
+    """The k-th of n shares: briefs sorted by slug, every n-th from the k-th on.
+
+    Depends only on the set of slugs, so every machine of a CI matrix agrees on the split,
+    and shares differ in size by at most one brief. Kept in plan order.
+    """
+    k, n = which
+    order = sorted(b.slug for b in briefs)
+    mine = {slug for i, slug in enumerate(order) if i % n == k - 1}
+    return [b for b in briefs if b.slug in mine]

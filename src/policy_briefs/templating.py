@@ -19,7 +19,7 @@ from .citations import Citations, find_style
 from .errors import BriefsError, Problem, ValidationFailed
 from .levers import by_lever
 from .project import Project, default_templates_dir
-from .select import Brief
+from .selection import Brief
 
 # Inline markdown only: emphasis, strong, code, links; no raw HTML, no images.
 _markdown = MarkdownIt("zero", {"html": False, "linkify": False, "typographer": True}).enable(
@@ -62,7 +62,8 @@ class TemplateProblem(ValidationFailed):
         super().__init__([Problem(path, line, 1, "error", message)])
 
 
-def make_environment(project: Project) -> jinja2.Environment:
+def jinja_environment(project: Project) -> jinja2.Environment:
+    """The template environment: the project's folders first, packaged defaults behind."""
     dirs = project.template_dirs
     default = jinja2.FileSystemLoader(str(default_templates_dir()))
     env = jinja2.Environment(
@@ -102,7 +103,6 @@ def render_html(
     citations: Citations,
     *,
     medium: str,
-    extra: dict | None = None,
 ) -> str:
     """Render one brief. ``medium`` is 'print' (the PDF's source) or 'screen' (the twin)."""
     # Each render spells acronyms out afresh: first use is per document, PDF and twin alike.
@@ -114,10 +114,8 @@ def render_html(
             audience=brief.audience,
             publication=brief.publication,
             citations=citations,
-            cite=lambda evidence: _note_ref(citations, evidence),
             terms=terms,
             medium=medium,
-            **(extra or {}),
         )
 
 
@@ -140,14 +138,6 @@ def render_template(env: jinja2.Environment, name: str, **context) -> str:
         if where is None:
             raise
         raise TemplateProblem(where, line, f"template: {exc}") from None
-
-
-def _note_ref(citations: Citations, evidence) -> Markup:
-    number = citations.cite_evidence(evidence)
-    return Markup(
-        f'<a class="note-ref" href="#note-{number}" role="doc-noteref" '
-        f'aria-label="Note {number}">{number}</a>'
-    )
 
 
 def _template_path(filename: str | None, name: str | None) -> str:

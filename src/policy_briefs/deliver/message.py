@@ -8,7 +8,6 @@ can rewrite it like any other template.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -16,29 +15,30 @@ from email.utils import format_datetime, parseaddr
 
 import jinja2
 
+from ..built import Build
+from ..changes import ChangeReport, split
 from ..errors import BriefsError
-from ..html import render_template
-from .built import BuiltBrief
-from .series import Series
-from .site import display_date, human_size, page_path
+from ..manifest import BriefEntry
+from ..site.facts import display_date, human_size, page_path
+from ..templating import render_template
 from .stakeholders import Stakeholder, address_problem, header_text_problem
 
 TEXT_TEMPLATE = "mail/message.txt"
 HTML_TEMPLATE = "mail/message.html"
 MIME_TYPES = {"pdf": ("application", "pdf"), "html": ("text", "html")}
-# How much of output/CHANGES.md a message quotes for one brief.
+# How much of the build's change report a message quotes for one brief.
 CHANGE_NOTE_LINES = 30
 
 
 @dataclass
-class Changes:
+class RecipientChanges:
     """What differs between the version a recipient has and the one being sent."""
 
     first: bool = True
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)
-    note: str = ""  # this brief's section of output/CHANGES.md, when there is one
+    note: str = ""  # this brief's part of the build's change report, when there is one
 
     @property
     def findings_changed(self) -> bool:
@@ -58,60 +58,41 @@ class Changes:
         return "findings " + ", ".join(parts)
 
 
-def snapshot(brief: BuiltBrief, series: Series) -> dict[str, list[str]]:
+def findings_record(brief: BriefEntry) -> dict[str, list[str]]:
     """The findings of a version as the ledger keeps them: id -> [headline, content hash].
 
-    The hash is the build's own record of the finding when the manifest has one, else a
-    hash of the finding as findings/ says now; the prefix keeps the two kinds apart so
-    they are never compared with each other.
+    The hash is the build's own record of the finding (manifest "inputs"); the "build:"
+    prefix marks its kind, so records of another kind are never compared with it.
     """
-    out = {}
-    for fid in brief.findings:
-        headline, text_hash = series.findings.get(fid, (fid, ""))
-        if fid in brief.finding_hashes:
-            out[fid] = [headline, f"build:{brief.finding_hashes[fid]}"]
-        else:
-            out[fid] = [headline, f"text:{text_hash}" if text_hash else ""]
-    return out
+    hashes = brief.finding_hashes
+    return {fid: [brief.headline(fid), f"build:{hashes[fid]}" if fid in hashes else ""]
+            for fid in brief.findings}
 
 
 def _comparable(a: str, b: str) -> bool:
     return bool(a and b) and a.split(":", 1)[0] == b.split(":", 1)[0]
 
 
-def compare(before: dict[str, list[str]] | None, after: dict[str, list[str]],
-            order: tuple[str, ...], note: str = "") -> Changes:
+def changes_since(before: dict[str, list[str]] | None, after: dict[str, list[str]],
+                  order: list[str], note: str = "") -> RecipientChanges:
+    """What a recipient holding the ``before`` findings will find changed in ``after``."""
     if before is None:
-        return Changes(first=True, note=note)
-    added = [after[f][0] for f in order if f not in before]
-    removed = [headline for f, (headline, _hash) in before.items() if f not in after]
-    edited = [after[f][0] for f in order
-              if f in before and _comparable(before[f][1], after[f][1])
-              and before[f][1] != after[f][1]]
-    return Changes(first=False, added=added, removed=removed, edited=edited, note=note)
+        return RecipientChanges(first=True, note=note)
+    added, removed, _ = split(before, after)
+    edited = [f for f in order if f in before and f in after
+              and _comparable(before[f][1], after[f][1]) and before[f][1] != after[f][1]]
+    return RecipientChanges(first=False, added=[after[f][0] for f in order if f in added],
+                            removed=[before[f][0] for f in removed],
+                            edited=[after[f][0] for f in edited], note=note)
 
 
-def change_note(changes_md: str | None, brief: BuiltBrief) -> str:
-    """The part of output/CHANGES.md about this brief: the section whose heading names it."""
-    if not changes_md:
+def change_note(report: ChangeReport | None, brief: BriefEntry) -> str:
+    """The build's change report for this brief, in Markdown, clipped for a message."""
+    if report is None:
         return ""
-    lines = changes_md.splitlines()
-    names = [re.escape(brief.slug), re.escape(brief.title)]
-    pattern = re.compile(r"(?<![\w-])(" + "|".join(names) + r")(?![\w-])", re.IGNORECASE)
-    for i, line in enumerate(lines):
-        heading = re.match(r"^(#{1,6})\s+(.*)$", line)
-        if heading and pattern.search(heading.group(2)):
-            level = len(heading.group(1))
-            body = []
-            for following in lines[i + 1:]:
-                deeper = re.match(r"^(#{1,6})\s", following)
-                if deeper and len(deeper.group(1)) <= level:
-                    break
-                body.append(following)
-            text = "\n".join(body).strip()
-            kept = text.splitlines()[:CHANGE_NOTE_LINES]
-            return "\n".join(kept) + ("\n…" if len(text.splitlines()) > CHANGE_NOTE_LINES else "")
-    return ""
+    lines = report.explain(brief.slug).strip().splitlines()
+    kept = lines[:CHANGE_NOTE_LINES]
+    return "\n".join(kept) + ("\n…" if len(lines) > CHANGE_NOTE_LINES else "")
 
 
 def parse_sender(value: str, where: str) -> Address:
@@ -135,11 +116,11 @@ def message_id(brief: str, sha256: str, recipient: str, round_: int, domain: str
     return f"<briefs.{brief}.{sha256[:16]}.{who}@{domain}>"
 
 
-def compose(env: jinja2.Environment, *, stakeholder: Stakeholder, brief: BuiltBrief,
-            files: dict[str, bytes], series: Series, changes: Changes, sender: Address,
+def compose(env: jinja2.Environment, *, stakeholder: Stakeholder, brief: BriefEntry,
+            files: dict[str, bytes], build: Build, changes: RecipientChanges, sender: Address,
             msgid: str, site_url: str | None, date) -> EmailMessage:
     """The message for one recipient and one brief version."""
-    pub = series.publication
+    pub = build.publication
     subject = (f"{brief.title}" if changes.first else f"Updated: {brief.title}")
     why = header_text_problem(subject)
     if why:
@@ -148,7 +129,7 @@ def compose(env: jinja2.Environment, *, stakeholder: Stakeholder, brief: BuiltBr
         stakeholder=stakeholder,
         brief=brief,
         publication=pub,
-        audience_title=series.audience_title(brief.audience),
+        audience_title=build.audience_title(brief.audience),
         changes=changes,
         attachments=[(f"{brief.slug}.{fmt}", fmt, human_size(len(files[fmt])))
                      for fmt in stakeholder.attachments],

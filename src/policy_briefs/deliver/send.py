@@ -15,13 +15,22 @@ from pathlib import Path
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from ..built import Build, read_build
+from ..changes import CHANGES_JSON, ChangeReport
 from ..errors import BriefsError, ValidationFailed
-from ..html import make_environment
+from ..manifest import BriefEntry
 from ..project import Project
-from .built import Build, BuiltBrief, read_build
+from ..templating import jinja_environment
 from .ledger import DEFAULT_LEDGER, Delivery, Ledger
-from .mail import Changes, change_note, compare, compose, message_id, parse_sender, snapshot
-from .series import Series, load_series
+from .message import (
+    RecipientChanges,
+    change_note,
+    changes_since,
+    compose,
+    findings_record,
+    message_id,
+    parse_sender,
+)
 from .stakeholders import STAKEHOLDERS_FILE, Stakeholder, load_stakeholders
 from .transport import (
     ENV_FROM,
@@ -33,8 +42,6 @@ from .transport import (
     SmtpTransport,
     TemporaryFailure,
 )
-
-CHANGES_FILE = "CHANGES.md"
 
 # Outcomes a delivery can end the run with; the last two make `briefs send` fail.
 SENT, WRITTEN, WOULD_SEND, PENDING, FAILED = "sent", "written", "would send", "pending", "failed"
@@ -55,7 +62,7 @@ class SendOptions:
 @dataclass
 class Outcome:
     stakeholder: Stakeholder
-    brief: BuiltBrief
+    brief: BriefEntry
     status: str
     detail: str
 
@@ -80,8 +87,8 @@ class SendReport:
 @dataclass
 class _Planned:
     stakeholder: Stakeholder
-    brief: BuiltBrief
-    changes: Changes
+    brief: BriefEntry
+    changes: RecipientChanges
     findings: dict[str, list[str]]
     open: Delivery | None
     round: int
@@ -98,30 +105,29 @@ def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str
     clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
     # --- check everything before sending anything --------------------------------
-    series = load_series(project)
+    build = read_build(project.output_dir)
     path = options.stakeholders or project.root / STAKEHOLDERS_FILE
-    people, problems = load_stakeholders(path, project.root, series.audiences)
+    people, problems = load_stakeholders(path, project.root, build.audiences)
     if problems:
         raise ValidationFailed(problems)
-    build = read_build(project.output_dir)
-    briefs = _chosen_briefs(build, series, options)
+    briefs = _chosen_briefs(build, options)
     settings = SmtpSettings.from_env(env)
-    sender = _sender(env, series, settings is not None)
+    sender = _sender(env, build, settings is not None)
     retry = Retry.from_env(env)
-    site_url = series.site_url(options.site_url, env)
-    files = _files_to_attach(briefs, people)
-    changes_md = _read_changes(build)
+    site_url = build.site_url(options.site_url, env)
+    files = _files_to_attach(build, briefs, people)
+    changes = _read_changes(build)
     ledger_path = options.ledger or project.root / DEFAULT_LEDGER
     if settings is not None:
         transport = SmtpTransport(settings)
     else:
         transport = OutboxTransport(options.outbox or build.out_dir / "outbox")
-    mail_env = make_environment(project)
-    _preflight(people, briefs, files, series, sender, site_url, mail_env, clock)
+    mail_env = jinja_environment(project)
+    _preflight(people, briefs, files, build, sender, site_url, mail_env, clock)
 
     with Ledger(ledger_path, read_only=options.dry_run) as ledger:
-        plan, up_to_date, outcomes = _plan(ledger, transport.name, people, briefs, series,
-                                           changes_md, options.retry_failed)
+        plan, up_to_date, outcomes = _plan(ledger, transport.name, people, briefs, changes,
+                                           options.retry_failed)
         report = SendReport(transport.name, transport.describe(), outcomes, up_to_date,
                             options.dry_run, ledger_path)
         if options.dry_run:
@@ -138,7 +144,7 @@ def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str
                     report.outcomes.append(Outcome(who, brief, PENDING, unavailable))
                     continue
                 say(f"{brief.slug} -> {who.email}")
-                outcome, down = _deliver(ledger, transport, item, sender, files, series,
+                outcome, down = _deliver(ledger, transport, item, sender, files, build,
                                          site_url, mail_env, retry, clock)
                 if down:
                     # Every later message would meet the same closed door: leave them
@@ -150,11 +156,11 @@ def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str
     return report
 
 
-def _chosen_briefs(build: Build, series: Series, options: SendOptions) -> list[BuiltBrief]:
+def _chosen_briefs(build: Build, options: SendOptions) -> list[BriefEntry]:
     for audience in options.audiences:
-        if audience not in series.audiences:
+        if audience not in build.audiences:
             raise BriefsError(f"unknown audience '{audience}'; audiences: "
-                              f"{', '.join(series.audiences)}")
+                              f"{', '.join(build.audiences)}")
     for slug in options.briefs:
         if build.get(slug) is None:
             raise BriefsError(f"no brief '{slug}' in {build.manifest_path}; built: "
@@ -172,15 +178,15 @@ def _chosen_briefs(build: Build, series: Series, options: SendOptions) -> list[B
     return chosen
 
 
-def _sender(env: Mapping[str, str], series: Series, smtp: bool):
+def _sender(env: Mapping[str, str], build: Build, smtp: bool):
     value = env.get(ENV_FROM, "").strip()
     if value:
         return parse_sender(value, ENV_FROM)
-    contact = series.publication.contact
+    contact = build.publication.contact
     if not smtp and contact:
         # The outbox is for review: the series' contact address is a fine stand-in.
         try:
-            return parse_sender(f"{series.publication.publisher} <{contact}>",
+            return parse_sender(f"{build.publication.publisher} <{contact}>",
                                 "publication.contact")
         except BriefsError:
             pass
@@ -188,7 +194,8 @@ def _sender(env: Mapping[str, str], series: Series, smtp: bool):
                       f"{ENV_FROM}='Policy Unit <briefs@example.org>'")
 
 
-def _files_to_attach(briefs: list[BuiltBrief], people: list[Stakeholder]) -> dict:
+def _files_to_attach(build: Build, briefs: list[BriefEntry],
+                     people: list[Stakeholder]) -> dict:
     """Read (and check against the manifest) every file some recipient will get."""
     needed: dict[str, set[str]] = {}
     for who in people:
@@ -200,21 +207,21 @@ def _files_to_attach(briefs: list[BuiltBrief], people: list[Stakeholder]) -> dic
                             f"{who.email} receives the {fmt.upper()} of '{brief.slug}', "
                             f"which was not built: run `briefs build --format all`")
                     needed.setdefault(brief.slug, set()).add(fmt)
-    return {(slug, fmt): next(b for b in briefs if b.slug == slug).files[fmt].read()
+    return {(slug, fmt): build.read(next(b for b in briefs if b.slug == slug), fmt)
             for slug, fmts in needed.items() for fmt in fmts}
 
 
-def _read_changes(build: Build) -> str | None:
-    path = build.out_dir / CHANGES_FILE
+def _read_changes(build: Build) -> ChangeReport | None:
+    """The build's change report (changes.json), quoted in messages; optional."""
+    path = build.out_dir / CHANGES_JSON
     try:
-        return path.read_text("utf-8") if path.is_file() else None
-    except (OSError, UnicodeDecodeError):
-        return None
+        return ChangeReport.from_json(path.read_text("utf-8")) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, ValueError, TypeError):
+        return None  # a damaged report only costs the messages their change note
 
 
 def _plan(ledger: Ledger, transport: str, people: list[Stakeholder],
-          briefs: list[BuiltBrief], series: Series, changes_md: str | None,
-          retry_failed: bool):
+          briefs: list[BriefEntry], report: ChangeReport | None, retry_failed: bool):
     plan: list[_Planned] = []
     outcomes: list[Outcome] = []
     up_to_date = 0
@@ -231,22 +238,22 @@ def _plan(ledger: Ledger, transport: str, people: list[Stakeholder],
                 outcomes.append(Outcome(who, brief, FAILED, f"{open_.error} (in an earlier "
                                         "run; --retry-failed tries again)"))
                 continue
-            findings = snapshot(brief, series)
-            changes = compare(last.findings if last else None, findings, brief.findings,
-                              change_note(changes_md, brief))
+            findings = findings_record(brief)
+            changes = changes_since(last.findings if last else None, findings, brief.findings,
+                                    change_note(report, brief))
             plan.append(_Planned(who, brief, changes, findings, open_,
                                  ledger.times_sent(brief.slug, brief.version, who.key,
                                                    transport)))
     return plan, up_to_date, outcomes
 
 
-def _preflight(people: list[Stakeholder], briefs: list[BuiltBrief], files, series: Series,
+def _preflight(people: list[Stakeholder], briefs: list[BriefEntry], files, build: Build,
                sender, site_url, mail_env, clock) -> None:
     """Compose a first and an updated message for each brief and format before anything is
     sent or recorded: a broken mail template or a title that cannot be a subject stops
     the run before it starts."""
     seen = set()
-    example = Changes(first=False, added=["(a new finding)"], removed=["(an old finding)"],
+    example = RecipientChanges(first=False, added=["(a new finding)"], removed=["(an old finding)"],
                       edited=["(a revised finding)"], note="(a change report)")
     for who in people:
         for brief in briefs:
@@ -254,10 +261,10 @@ def _preflight(people: list[Stakeholder], briefs: list[BuiltBrief], files, serie
             if brief.audience not in who.audiences or key in seen:
                 continue
             seen.add(key)
-            for changes in (Changes(first=True), example):
+            for changes in (RecipientChanges(first=True), example):
                 compose(mail_env, stakeholder=who, brief=brief,
                         files={fmt: files[(brief.slug, fmt)] for fmt in who.attachments},
-                        series=series, changes=changes, sender=sender,
+                        build=build, changes=changes, sender=sender,
                         msgid="<preflight@localhost>", site_url=site_url, date=clock())
 
 
@@ -268,7 +275,7 @@ def _start(ledger: Ledger, transport: str, item: _Planned, sender) -> Delivery:
                         msgid, item.findings)
 
 
-def _deliver(ledger: Ledger, transport, item: _Planned, sender, files, series: Series,
+def _deliver(ledger: Ledger, transport, item: _Planned, sender, files, build: Build,
              site_url: str | None, mail_env, retry: Retry, clock) -> tuple[Outcome, bool]:
     """Deliver one message; also says whether the server is unusable for the rest."""
     who, brief = item.stakeholder, item.brief
@@ -278,7 +285,7 @@ def _deliver(ledger: Ledger, transport, item: _Planned, sender, files, series: S
     message = compose(
         mail_env, stakeholder=who, brief=brief,
         files={fmt: files[(brief.slug, fmt)] for fmt in who.attachments},
-        series=series, changes=item.changes, sender=sender, msgid=delivery.message_id,
+        build=build, changes=item.changes, sender=sender, msgid=delivery.message_id,
         site_url=site_url, date=clock())
     retrying = Retrying(
         stop=stop_after_attempt(retry.attempts),

@@ -7,7 +7,6 @@ name or address would let the file add headers (say, a Bcc) to every message.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Literal
 from pydantic import Field, ValidationError
 
 from ..corpus import problem_from
-from ..errors import BriefsError, Problem
+from ..errors import BriefsError, Problem, did_you_mean
 from ..loader import Document, load_yaml
 from ..models import Id, Model, Text
 
@@ -167,9 +166,9 @@ def _check(doc: Document, parsed: StakeholdersFile, known: list[str]) -> tuple[
                 problems.append(doc.problem(where, f"stakeholders[{i}].audiences[{j}]: "
                                             f"'{audience}' is listed twice"))
             elif audience not in known:
-                hint = difflib.get_close_matches(audience, known, n=1, cutoff=0.6)
+                hint = did_you_mean(audience, known)
                 message = f"stakeholders[{i}].audiences[{j}]: unknown audience '{audience}'"
-                message += (f" (a typo? did you mean '{hint[0]}'?)" if hint
+                message += (f" (a typo? did you mean '{hint}'?)" if hint
                             else f"; audiences in findings/audiences.yaml: {', '.join(known)}")
                 problems.append(doc.problem(where, message))
             seen.add(audience)

@@ -1,0 +1,115 @@
+"""The use cases, one function each: check, build, diff, inventory, write_schema,
+publish, send. Each takes a Project and options and returns a report; none prints.
+Errors are BriefsError (ValidationFailed for located problems); the CLI maps them to
+exit codes.
+
+Every module behind a use case is imported inside it: a no-op ``build`` must not pay
+for pydantic, Jinja2 or WeasyPrint, and ``check`` must not pay for WeasyPrint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import Problem, ValidationFailed, has_errors, in_reading_order
+from .project import Project
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .build import BuildOptions, BuildReport
+    from .changes import ChangeReport
+    from .deliver import SendOptions, SendReport
+    from .site import SiteReport
+
+
+@dataclass
+class CheckReport:
+    problems: list[Problem]
+    grades: dict[str, float] = field(default_factory=dict)  # audience -> reading grade
+    verified: bool = False  # quotes were checked against the source snapshots
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.problems)
+
+
+@dataclass
+class SchemaReport:
+    path: Path
+    up_to_date: bool
+    written: bool
+
+
+def check(project: Project, *, strict: bool = False,
+          sources_dir: Path | None = None) -> CheckReport:
+    """Validate every input and measure each brief's reading grade; write nothing."""
+    from .validate import load_valid_corpus
+
+    try:
+        corpus, problems = load_valid_corpus(project, strict=strict, sources_dir=sources_dir)
+    except ValidationFailed as exc:
+        return CheckReport(exc.problems, verified=sources_dir is not None)
+    # Only valid inputs render; the reading check measures each brief's prose.
+    from .readability import check_reading
+
+    readings, found = check_reading(project, corpus, strict=strict)
+    return CheckReport(in_reading_order(problems + found),
+                       {aud: round(r.grade, 1) for aud, r in readings.items()},
+                       verified=sources_dir is not None)
+
+
+def build(project: Project, options: BuildOptions,
+          progress: Callable[[str], None] | None = None) -> BuildReport:
+    """Render the briefs whose inputs changed and write them with the manifest."""
+    from .build import build as run
+
+    return run(project, options, progress)
+
+
+def diff(project: Project, options: BuildOptions, since: str | None = None) -> ChangeReport:
+    """What the next build would change, against the last build, a manifest or a git rev."""
+    from .diff import diff as run
+
+    return run(project, options, since)
+
+
+def inventory(project: Project) -> dict[str, Any]:
+    """What the project holds, as the documented JSON of ``briefs list --json``."""
+    from .inventory import inventory as run
+    from .validate import load_valid_corpus
+
+    corpus, _warnings = load_valid_corpus(project)
+    return run(corpus)
+
+
+def write_schema(project: Project, *, check_only: bool = False) -> SchemaReport:
+    """Write findings/schema.json (or only say whether it is up to date)."""
+    from .files import write_atomic
+    from .models import SCHEMA_FILE, json_schema_text
+
+    path = project.findings_dir / SCHEMA_FILE
+    text = json_schema_text()
+    current = path.read_text("utf-8") if path.is_file() else None
+    if check_only or current == text:
+        return SchemaReport(path, current == text, written=False)
+    write_atomic(path, text)
+    return SchemaReport(path, True, written=True)
+
+
+def publish(project: Project, out: Path | None = None,
+            base_url: str | None = None) -> SiteReport:
+    """Publish the last build as a static site with an Atom feed."""
+    from .site import publish as run
+
+    return run(project, out, base_url)
+
+
+def send(project: Project, options: SendOptions,
+         progress: Callable[[str], None] | None = None) -> SendReport:
+    """Send each stakeholder the brief versions they have not yet received."""
+    from .deliver import send_briefs
+
+    return send_briefs(project, options, progress=progress)
