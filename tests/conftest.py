@@ -1,11 +1,9 @@
-"""Shared fixtures: a fresh copy of the mini project, and the CLI run in-process."""
+"""Shared fixtures. The helpers live in tests/support/ as pytest plugins: the mini
+project and its session build (support.mini), the project's own shipped briefs
+(support.shipped_briefs) and a frozen copy of the tool (support.frozen_tool)."""
 
 from __future__ import annotations
 
-import logging
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,32 +11,7 @@ from typer.testing import CliRunner
 
 from policy_briefs.cli import app
 
-PROJECTS = Path(__file__).parent / "projects"
-MINI = PROJECTS / "mini"
-
-# A federal-only finding a test can append to the mini project's networks.yaml.
-FEDERAL_FINDING = """\
-  - id: networks-need-brokers
-    headline: Networks work best with a broker who knows the firms
-    summary: Shared networks depend on someone who matches orders to firms.
-    confidence: low
-    evidence:
-      - source: alpha-2020
-        locator: paragraph 2
-        quote: "42 percent of orders now arrive through shared supplier networks"
-    audiences:
-      federal:
-        priority: low
-        implication: Paying for brokers may multiply what networks achieve.
-        actions:
-          - Fund network brokers.
-"""
-
-
-@pytest.fixture
-def mini_project(tmp_path: Path) -> Path:
-    """A private copy of tests/projects/mini that a test may change freely."""
-    return Path(shutil.copytree(MINI, tmp_path / "mini"))
+pytest_plugins = ["support.mini", "support.shipped_briefs", "support.frozen_tool"]
 
 
 @pytest.fixture
@@ -52,16 +25,18 @@ def cli():
     return run
 
 
-@contextmanager
-def weasyprint_log() -> Iterator[list[logging.LogRecord]]:
-    """WeasyPrint's warnings and errors while the block runs, captured independently of
-    the build's own report so tests can check that report against it."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append
-    logger = logging.getLogger("weasyprint")
-    logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
+# Fixtures whose set-up renders PDFs: a test using one is "slow" without saying so.
+_RENDERING = {"mini_build", "rendered", "built", "briefs", "tool", "frozen_templates"}
+# ... and those that start headless Chromium.
+_BROWSER = {"axe"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by what they cost, so the inner loop can run `-m "not slow"`."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & _BROWSER:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        elif names & _RENDERING:
+            item.add_marker(pytest.mark.slow)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from brief_renders import AUDIENCES, ROOT, briefs  # noqa: F401  (briefs is a fixture)
+from support.shipped_briefs import AUDIENCES, ROOT
 from policy_briefs.selection import select
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

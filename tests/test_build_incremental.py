@@ -13,12 +13,13 @@ import pytest
 
 import policy_briefs.build as build_module
 import policy_briefs.validate as validate_module
-import tool_snapshot
-from tool_snapshot import frozen_templates, tool  # noqa: F401 (fixtures)
-from conftest import MINI
+from support import frozen_tool
+from support.mini import MINI
 from policy_briefs.build import BuildOptions, build, parse_shard
 from policy_briefs.errors import BriefsError, ValidationFailed
 from policy_briefs.project import Project
+
+pytestmark = pytest.mark.usefixtures("frozen_templates")
 
 HTML = ("html",)
 
@@ -71,7 +72,7 @@ def built_with_pdf(tool, tmp_path: Path) -> Path:
     """The mini project built with PDFs by another process."""
     root = Path(shutil.copytree(MINI, tmp_path / "built" / "mini"))
     subprocess.run([sys.executable, "-m", "policy_briefs", "build", "--project", str(root)],
-                   check=True, capture_output=True, timeout=600, env=tool_snapshot.environ(tool))
+                   check=True, capture_output=True, timeout=600, env=frozen_tool.environ(tool))
     return root
 
 
@@ -291,7 +292,7 @@ def test_a_build_with_nothing_to_do_imports_no_heavy_module(tool, built_with_pdf
     def loaded() -> str:
         result = subprocess.run([sys.executable, "-c", _NOOP, str(project)],
                                 capture_output=True, text=True, timeout=600,
-                                env=tool_snapshot.environ(tool))
+                                env=frozen_tool.environ(tool))
         assert result.returncode == 0, result.stderr
         return result.stdout.splitlines()[-1].removeprefix("heavy:").strip()
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-import tool_snapshot
-from tool_snapshot import frozen_templates, tool  # noqa: F401 (fixtures)
-from conftest import MINI
+from support import frozen_tool
+from support.mini import MINI
 from policy_briefs.changes import ChangeReport, compare
+
+pytestmark = pytest.mark.usefixtures("frozen_templates")
 
 NEW_FINDING = """
   - id: shared-test-beds

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import MINI
+from support.mini import MINI
 from policy_briefs.citations import Citations, find_style
 from policy_briefs.corpus import load_corpus
 from policy_briefs.models import Source

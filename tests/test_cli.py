@@ -12,7 +12,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from conftest import MINI
+from support.mini import MINI
 from policy_briefs import __version__
 
 BIN = Path(sys.executable).parent

@@ -10,7 +10,7 @@ from html import unescape
 import pikepdf
 import pytest
 
-from brief_renders import AUDIENCES, ROOT, briefs  # noqa: F401  (briefs is a fixture)
+from support.shipped_briefs import AUDIENCES, ROOT
 from policy_briefs.templating import long_date, plain_markdown
 from policy_briefs.levers import LEVERS, by_lever, lever_of
 from policy_briefs.selection import select

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MINI
+from support.mini import MINI
 from policy_briefs import glossary
 from policy_briefs.validate import load_valid_corpus
 from policy_briefs.templating import citations_for, inline_markdown, jinja_environment, render_html

@@ -6,7 +6,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from conftest import MINI
+from support.mini import MINI
 from policy_briefs.corpus import load_corpus
 from policy_briefs.errors import Problem, ValidationFailed, summarise
 from policy_briefs.loader import load_yaml

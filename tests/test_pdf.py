@@ -19,7 +19,7 @@ import pikepdf
 import pytest
 from typer.testing import CliRunner
 
-from conftest import MINI, weasyprint_log
+from support.mini import MINI, weasyprint_log
 from policy_briefs.build import BuildOptions, build
 from policy_briefs.cli import app
 from policy_briefs.corpus import load_corpus
@@ -46,11 +46,8 @@ class Rendered:
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory) -> Rendered:
-    out = tmp_path_factory.mktemp("pdf")
-    with weasyprint_log() as records:
-        report = build(Project.at(MINI), BuildOptions(out_dir=out))
-    return Rendered(out, report, records)
+def rendered(mini_build) -> Rendered:
+    return Rendered(mini_build.out, mini_build.report, mini_build.log)
 
 
 @pytest.fixture(scope="session")

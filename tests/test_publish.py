@@ -14,21 +14,16 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from policy_briefs.cli import app
-from conftest import FEDERAL_FINDING
+from support.mini import FEDERAL_FINDING
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """tests/projects/mini, built once for the module; tests copy it to change it."""
-    from typer.testing import CliRunner
-
-    root = tmp_path_factory.mktemp("publish") / "mini"
-    shutil.copytree(Path(__file__).parent / "projects" / "mini", root)
-    result = CliRunner().invoke(app, ["build", "--project", str(root)])
-    assert result.exit_code == 0, result.output
-    return root
+def built(mini_build, tmp_path_factory) -> Path:
+    """The session's build of tests/projects/mini, copied for this module (its tests
+    publish into it); tests copy it again to change it."""
+    return mini_build.copy(tmp_path_factory.mktemp("publish"))
 
 
 @pytest.fixture(scope="module")

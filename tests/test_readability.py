@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import textstat
 
-from conftest import MINI
+from support.mini import MINI
 from policy_briefs.validate import load_valid_corpus
 from policy_briefs.project import Project
 from policy_briefs.readability import (

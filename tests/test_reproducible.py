@@ -13,13 +13,13 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-import tool_snapshot
-from conftest import MINI
+from support import frozen_tool
+from support.mini import MINI
 
 
 @pytest.fixture(scope="module")
 def tool(tmp_path_factory) -> Path:
-    return tool_snapshot.snapshot(tmp_path_factory.mktemp("tool"))
+    return frozen_tool.snapshot(tmp_path_factory.mktemp("tool"))
 
 
 def _build(tool: Path, project: Path, out: Path, *args: str, env: dict[str, str]) -> None:
@@ -27,7 +27,7 @@ def _build(tool: Path, project: Path, out: Path, *args: str, env: dict[str, str]
         [sys.executable, "-m", "policy_briefs", "build", "--project", str(project),
          "--out", str(out), *args],
         capture_output=True, text=True, timeout=600, cwd=project,
-        env=tool_snapshot.environ(tool, **env),
+        env=frozen_tool.environ(tool, **env),
     )
     assert result.returncode == 0, result.stderr
 

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import MINI
+from support.mini import MINI
 from policy_briefs.models import json_schema_text
 
 ROOT = Path(__file__).resolve().parent.parent

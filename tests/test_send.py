@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from conftest import FEDERAL_FINDING
+from support.mini import FEDERAL_FINDING
 from policy_briefs.cli import app
 from policy_briefs.project import Project
 from policy_briefs.deliver import SendOptions, send_briefs
@@ -110,15 +110,9 @@ def smtp_env(server, **extra) -> dict[str, str]:
 # --- a built project, once per module ---------------------------------------------
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, request) -> Path:
-    """tests/projects/mini, built once; tests copy it before changing anything."""
-    from typer.testing import CliRunner
-
-    root = tmp_path_factory.mktemp("send") / "mini"
-    shutil.copytree(Path(__file__).parent / "projects" / "mini", root)
-    result = CliRunner().invoke(app, ["build", "--project", str(root)])
-    assert result.exit_code == 0, result.output
-    return root
+def built(mini_build, tmp_path_factory) -> Path:
+    """The session's build of tests/projects/mini; tests copy it before changing anything."""
+    return mini_build.copy(tmp_path_factory.mktemp("send"))
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Rendering three PDFs is the slow part, so it happens once and every pytest-xdist worker
 shares the result: the first worker to take the lock builds, the others wait and read.
-Import the ``briefs`` fixture into a test module to use it.
+A pytest plugin (registered in conftest.py): any test may ask for the ``briefs`` fixture.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import pikepdf
 import pytest
 from filelock import FileLock
 
-from conftest import weasyprint_log
+from support.mini import weasyprint_log
 from policy_briefs.build import BuildOptions, build
 from policy_briefs.corpus import Corpus, load_corpus
 from policy_briefs.project import Project
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 AUDIENCES = ("federal", "regional", "sme")
 
 

@@ -4,6 +4,9 @@ Builds are keyed on the tool's own code and templates, so an edit to them betwee
 builds rightly makes the second one render again. Tests that compare two builds run a
 copy taken when they start, so that edits made meanwhile in the working tree (by a
 person, an editor's autosave) cannot change the outcome.
+
+A pytest plugin (registered in conftest.py). A test module opts in with
+``pytestmark = pytest.mark.usefixtures("frozen_templates")``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def tool(tmp_path_factory) -> Path:
     return snapshot(tmp_path_factory.mktemp("tool"))
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def frozen_templates(tool, monkeypatch):
     """Builds in this process use the packaged templates as they were when tests began."""
     monkeypatch.setattr(project_module, "PACKAGE_DIR", tool / "policy_briefs")
