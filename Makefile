@@ -5,20 +5,35 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?= -n auto
 # Extra options for `briefs build`, e.g. make briefs BRIEFS_ARGS="--jobs 2 --force"
 BRIEFS_ARGS ?=
 
-.PHONY: briefs test setup system-deps schema clean readme-images
+.PHONY: briefs test test-fast lint golden setup test-setup system-deps schema clean readme-images
 
 briefs: setup
 	$(BIN)/briefs build $(BRIEFS_ARGS)
 
-test: setup
-	@.ci/system-deps test
+# Lint and types first (seconds), then the whole suite.
+test: test-setup
 	@$(MAKE) --no-print-directory $(NODE_STAMP)
+	@$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: no PDF rendering, no browser.
+test-fast: test-setup lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not slow and not browser"
+
+lint: test-setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Regenerate tests/golden/ after an intended change to the HTML output; review the diff.
+golden: setup
+	$(BIN)/python tests/support/golden.py
 
 # The browser test's Node packages (axe-core, puppeteer-core), exactly as locked.
 $(NODE_STAMP): package.json package-lock.json
@@ -41,9 +56,19 @@ setup: system-deps $(STAMP)
 system-deps:
 	@.ci/system-deps build
 
-# Reinstalls only when the dependency list or the pins change.
+# Building needs only the runtime packages; the test extras (pytest, pikepdf, ruff, ...)
+# come with `make test`. Each reinstalls only when the dependency list or the pins change.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		--constraint constraints.txt --editable .
+	@touch $@
+
+test-setup: setup
+	@.ci/system-deps test
+	@$(MAKE) --no-print-directory $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		--constraint constraints.txt --editable '.[test]'
 	@touch $@

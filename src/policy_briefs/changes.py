@@ -234,7 +234,8 @@ def compare(slug: str, title: str, old_entry: dict | None, new_inputs: dict, *,
             change.status = "new"
         elif any(before.get(fmt) != sha for fmt, sha in new_files.items()):
             change.status = "changed"
-    elif change.untracked or input_hash(old) != input_hash(new_inputs):
+    elif change.untracked or not isinstance(old, dict) or input_hash(old) != input_hash(
+            new_inputs):
         change.status = "changed"
     return change
 

@@ -6,6 +6,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -21,6 +22,7 @@ from .models import (
     Publication,
     Source,
     Theme,
+    ThemeFile,
 )
 from .project import Project
 
@@ -123,6 +125,7 @@ def _parse(doc: Document, corpus: Corpus, problems: list[Problem]) -> None:
             corpus.glossary.append(entry)
             corpus.where[("term", entry.term)] = Located(doc, ("glossary", i))
     else:
+        assert isinstance(parsed, ThemeFile)
         theme = parsed.theme
         if theme.id != doc.path.stem:
             problems.append(doc.problem(("theme", "id"),
@@ -150,7 +153,7 @@ def _add(corpus, problems, kind, item_id, item, table, doc, path) -> bool:
 
 # --- pydantic errors to located problems ----------------------------------------------
 
-def problem_from(error: dict[str, Any], doc: Document, model: type[BaseModel]) -> Problem:
+def problem_from(error: Mapping[str, Any], doc: Document, model: type[BaseModel]) -> Problem:
     """A pydantic error as a located problem, with typo hints for unknown fields."""
     loc = tuple(error["loc"])
     # pydantic appends the failing member of a union or a validator name; drop non-keys
@@ -183,7 +186,7 @@ def problem_from(error: dict[str, Any], doc: Document, model: type[BaseModel]) -
     return doc.problem(loc, f"{where}: {message}")
 
 
-def _pattern_hint(loc: KeyPath, error: dict[str, Any]) -> str:
+def _pattern_hint(loc: KeyPath, error: Mapping[str, Any]) -> str:
     name = str(loc[-1]) if loc else ""
     value = error.get("input")
     if name in ("id", "source", "finding") or (len(loc) > 1 and loc[-2] == "audiences"):

@@ -129,7 +129,7 @@ def _code_hash() -> str:
 def _packages_hash() -> str:
     # Distribution folder names carry name and version (weasyprint-70.0.dist-info);
     # listing them is far cheaper than importing importlib.metadata and asking each.
-    names = set()
+    names: set[str] = set()
     for entry in sys.path:
         try:
             with os.scandir(entry or ".") as it:

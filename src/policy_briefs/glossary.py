@@ -8,7 +8,7 @@ the brief as a reader meets it, and the PDF and its HTML twin each start afresh.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -94,7 +94,7 @@ class Glossary:
         return set(self._introduced)
 
 
-def _alternation(forms: dict[str, object], *, flags: int, plural: bool = False):
+def _alternation(forms: Mapping[str, object], *, flags: int, plural: bool = False):
     if not forms:
         return None
     # Longest first so "SMEs" wins over "SME" and "supply chain" over "supply".

@@ -45,7 +45,7 @@ class FileRecord:
 
     path: str
     sha256: str
-    bytes: int
+    size: int
 
     def location(self, out_dir: Path) -> Path:
         return out_dir / self.path
@@ -55,7 +55,7 @@ class FileRecord:
         path = self.location(out_dir)
         if path.is_symlink() or not path.is_file():
             return False
-        return path.stat().st_size == self.bytes and sha256_file(path) == self.sha256
+        return path.stat().st_size == self.size and sha256_file(path) == self.sha256
 
     def read(self, out_dir: Path) -> bytes:
         """The file's bytes, refused if they are not the ones the build recorded."""
@@ -73,7 +73,7 @@ class FileRecord:
         return data
 
     def as_json(self) -> dict[str, Any]:
-        return {"path": self.path, "sha256": self.sha256, "bytes": self.bytes}
+        return {"path": self.path, "sha256": self.sha256, "bytes": self.size}
 
 
 @dataclass

@@ -98,14 +98,20 @@ class Ledger:
             self.close()
             raise BriefsError(f"ledger {path} cannot be used: {exc} (is it a briefs ledger?)")
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise BriefsError(f"ledger {self.path} is closed")
+        return self._db
+
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise BriefsError(f"ledger {self.path} was written by a newer policy-briefs; "
                               "upgrade before sending")
         if version == 0:
             # One script, one transaction: a ledger either has the whole schema or none.
-            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} "
+            self.db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} "
                                    f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     def close(self) -> None:
@@ -126,7 +132,7 @@ class Ledger:
 
     def last_sent(self, brief: str, recipient: str, transport: str) -> Delivery | None:
         """The version this recipient last received of this brief, through this transport."""
-        row = self._db.execute(
+        row = self.db.execute(
             "SELECT * FROM deliveries WHERE brief = ? AND recipient = ? AND transport = ? "
             "AND status = 'sent' ORDER BY id DESC LIMIT 1",
             (brief, recipient, transport)).fetchone()
@@ -135,7 +141,7 @@ class Ledger:
     def open_delivery(self, brief: str, sha256: str, recipient: str,
                       transport: str) -> Delivery | None:
         """An unfinished delivery of this very version, started after the last sent one."""
-        row = self._db.execute(
+        row = self.db.execute(
             "SELECT * FROM deliveries WHERE brief = ? AND sha256 = ? AND recipient = ? "
             "AND transport = ? AND status != 'sent' AND id > coalesce((SELECT max(id) FROM "
             "deliveries WHERE brief = ? AND recipient = ? AND transport = ? AND "
@@ -144,7 +150,7 @@ class Ledger:
         return _delivery(row)
 
     def times_sent(self, brief: str, sha256: str, recipient: str, transport: str) -> int:
-        return self._db.execute(
+        return self.db.execute(
             "SELECT count(*) FROM deliveries WHERE brief = ? AND sha256 = ? AND recipient = ? "
             "AND transport = ? AND status = 'sent'",
             (brief, sha256, recipient, transport)).fetchone()[0]
@@ -155,12 +161,13 @@ class Ledger:
               message_id: str, findings: dict[str, list[str]]) -> Delivery:
         stamp = utc_stamp()
         with self._transaction():
-            cursor = self._db.execute(
+            cursor = self.db.execute(
                 "INSERT INTO deliveries (brief, sha256, recipient, transport, status, "
                 "message_id, findings, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
                 (brief, sha256, recipient, transport, message_id,
                  json.dumps(findings, sort_keys=True), stamp, stamp))
+        assert cursor.lastrowid is not None
         return self.get(cursor.lastrowid)
 
     def mark_sending(self, delivery_id: int) -> None:
@@ -176,15 +183,18 @@ class Ledger:
         self._set(delivery_id, "failed", error)
 
     def get(self, delivery_id: int) -> Delivery:
-        row = self._db.execute("SELECT * FROM deliveries WHERE id = ?",
-                               (delivery_id,)).fetchone()
-        return _delivery(row)
+        row = self.db.execute("SELECT * FROM deliveries WHERE id = ?",
+                              (delivery_id,)).fetchone()
+        found = _delivery(row)
+        if found is None:
+            raise BriefsError(f"ledger {self.path} has no delivery {delivery_id}")
+        return found
 
     def _set(self, delivery_id: int, status: str, error: str | None, *,
              attempts: bool = False, sent: bool = False) -> None:
         stamp = utc_stamp()
         with self._transaction():
-            self._db.execute(
+            self.db.execute(
                 "UPDATE deliveries SET status = ?, error = ?, updated_at = ?, "
                 "attempts = attempts + ?, sent_at = CASE WHEN ? THEN ? ELSE sent_at END "
                 "WHERE id = ?",
@@ -193,7 +203,7 @@ class Ledger:
     def _transaction(self):
         if self.read_only:
             raise BriefsError("internal: the dry-run ledger is read-only")
-        return _Transaction(self._db)
+        return _Transaction(self.db)
 
 
 class _Transaction:

@@ -118,6 +118,7 @@ def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str
     files = _files_to_attach(build, briefs, people)
     changes = _read_changes(build)
     ledger_path = options.ledger or project.root / DEFAULT_LEDGER
+    transport: SmtpTransport | OutboxTransport
     if settings is not None:
         transport = SmtpTransport(settings)
     else:

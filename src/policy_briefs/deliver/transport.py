@@ -199,6 +199,7 @@ class SmtpTransport:
         s = self.settings
         context = ssl.create_default_context()
         try:
+            smtp: smtplib.SMTP
             if s.implicit_tls:
                 smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
             else:
@@ -215,7 +216,7 @@ class SmtpTransport:
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if s.user:
-                smtp.login(s.user, s.password)
+                smtp.login(s.user, s.password or "")
         except smtplib.SMTPAuthenticationError as exc:
             _quit(smtp)
             raise ServerUnavailable(f"login refused by {s.host} ({exc.smtp_code}); check "

@@ -134,7 +134,7 @@ def _version(build: Build, brief: BriefEntry, fallback_time: str) -> Version:
         summary=summary,
         date=(facts.date if facts and facts.date else build.publication.date),
         first_seen=brief.built_at or fallback_time,
-        files={fmt: {"path": page_path(brief.slug, fmt), "bytes": built.bytes}
+        files={fmt: {"path": page_path(brief.slug, fmt), "bytes": built.size}
                for fmt, built in brief.files.items()},
     )
 
