@@ -46,6 +46,22 @@ LOCATOR_LABELS = (
 )
 LOCATOR_RE = re.compile(r"^(?P<label>[a-z-]+)\s+(?P<value>\S.*)$")
 
+# What a source does with a claim. The first two state it as the source's own fact or
+# result; the others put it in someone's mouth, so a brief must say whose and when.
+Stance = Literal["reports", "finds", "argues", "contends", "proposes", "plans", "lists"]
+FACT_STANCES = ("reports", "finds")
+STANCE_HELP = {
+    "reports": "data or events the source reports as fact (a survey count, an event held)",
+    "finds": "a result of the source's own study or analysis",
+    "argues": "the author's own opinion or advocacy",
+    "contends": "a view the source attributes to others, or a contested claim",
+    "proposes": "a recommendation or proposal",
+    "plans": "a stated goal or plan of a government or organisation",
+    "lists": "an agenda, topic or theme list (the source names it, it does not assert it)",
+}
+
+LineRange = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]
+
 
 class Model(BaseModel):
     model_config = ConfigDict(
@@ -110,10 +126,18 @@ class Source(Model):
     """Any further bibliographic note."""
     snapshot: str | None = None
     """File name of the archived source text in the sources folder (--sources-dir)."""
+    body: LineRange | None = None
+    """First and last line (1-based) of the snapshot that hold this item's own text; the
+    rest (menus, adverts, sign-up forms) is neither counted by locators nor quotable.
+    Default: the whole snapshot."""
+    sections: dict[str, LineRange] = {}
+    """Named parts of the body and their line ranges, e.g. {abstract: [7, 7]}; a locator
+    'section abstract' points into one."""
 
     def to_csl(self) -> dict[str, Any]:
         """This source as CSL-JSON, the input of the citation processor."""
-        data = self.model_dump(by_alias=True, exclude_none=True, exclude={"snapshot"})
+        data = self.model_dump(by_alias=True, exclude_none=True,
+                               exclude={"snapshot", "body", "sections"})
         for key in ("author", "editor"):
             if not data.get(key):
                 data.pop(key, None)
@@ -129,9 +153,22 @@ class Evidence(Model):
     source: Id
     """Id of the cited source in sources.yaml."""
     locator: str = Field(pattern=LOCATOR_RE.pattern)
-    """Where in the source, as '<label> <value>' with a CSL label, e.g. 'paragraph 6'."""
+    """Where in the source: 'paragraph N' (the N-th paragraph of the source's body; a list
+    belongs to the paragraph that introduces it) or 'section NAME' (a part named in the
+    source's sections), or another CSL label such as 'page 12'."""
     quote: Text
-    """A short verbatim span of the source (under about 30 words)."""
+    """A short verbatim span of the source (under about 30 words), not clipped of the
+    reporting or hedging words around it."""
+    stance: Stance
+    """What the source does with the claim: reports (data or events), finds (a study's
+    result), argues (the author's opinion), contends (a view attributed to others or a
+    contested claim), proposes (a recommendation), plans (a stated goal or plan), lists
+    (an agenda or topic list)."""
+    speaker: str | None = Field(None, min_length=1)
+    """Who makes the claim when it is not the source's author, e.g. 'the MIT Production in
+    the Innovation Economy commission' in a blog post that reports its report."""
+    as_of: IsoDate | None = None
+    """When the described plan, event or survey dates from, if not the source's date."""
 
     @property
     def locator_label(self) -> str:
@@ -244,6 +281,9 @@ class Audience(Model):
     """Most findings in the brief; the highest-priority ones are kept."""
     takeaways: int = Field(4, ge=1, le=10)
     """How many key takeaways the brief opens with."""
+    current_within_years: int | None = Field(None, ge=1, le=100)
+    """Evidence older than this many years before the brief's date is dated: the brief
+    shows such a finding 'as of' its year, and `briefs check` asks for the year in its text."""
 
 
 class AudiencesFile(Model):

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
+
+from .errors import Problem, ValidationFailed
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+SETTINGS_FILE = "briefs.toml"
+SOURCES_DIR_ENV = "BRIEFS_SOURCES_DIR"
+# The settings a project may make in briefs.toml, and their types.
+_SETTINGS = {"sources_dir": str}
 
 
 def default_templates_dir() -> Path:
@@ -49,3 +58,49 @@ class Project:
         if default.is_dir() and default.resolve() not in [d.resolve() for d in dirs]:
             dirs.append(default)
         return dirs
+
+    @cached_property
+    def settings_file(self) -> Path:
+        return self.root / SETTINGS_FILE
+
+    @cached_property
+    def settings(self) -> dict[str, Any]:
+        """briefs.toml at the project root (TOML: read without any heavy import)."""
+        import tomllib
+
+        path = self.settings_file
+        if not path.is_file():
+            return {}
+        where = path.name
+        try:
+            data = tomllib.loads(path.read_text("utf-8"))
+        except UnicodeDecodeError:
+            raise ValidationFailed([Problem(where, 1, 1, "error", "not UTF-8 text")]) from None
+        except tomllib.TOMLDecodeError as exc:
+            found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+            line, column = (int(found[1]), int(found[2])) if found else (1, 1)
+            message = re.sub(r"\s*\(at line.*\)$", "", str(exc))
+            raise ValidationFailed([Problem(where, line, column, "error",
+                                            f"TOML syntax: {message}")]) from None
+        problems = []
+        for key, value in data.items():
+            if key not in _SETTINGS:
+                problems.append(Problem(where, 1, 1, "error",
+                                        f"unknown setting '{key}'; settings: "
+                                        f"{', '.join(_SETTINGS)}"))
+            elif not isinstance(value, _SETTINGS[key]):
+                problems.append(Problem(where, 1, 1, "error",
+                                        f"{key} must be a {_SETTINGS[key].__name__}"))
+        if problems:
+            raise ValidationFailed(problems)
+        return data
+
+    def sources_dir(self, override: Path | None = None) -> Path | None:
+        """Where the source snapshots are: the option, BRIEFS_SOURCES_DIR, then briefs.toml
+        (relative to the project); None when nothing says."""
+        if override is not None:
+            return Path(override).resolve()
+        if os.environ.get(SOURCES_DIR_ENV):
+            return Path(os.environ[SOURCES_DIR_ENV]).resolve()
+        value = self.settings.get("sources_dir")
+        return (self.root / value).resolve() if value else None

@@ -27,8 +27,9 @@ FEDERAL_FINDING = """\
     confidence: low
     evidence:
       - source: alpha-2020
-        locator: paragraph 2
+        locator: paragraph 1
         quote: "42 percent of orders now arrive through shared supplier networks"
+        stance: reports
     audiences:
       federal:
         priority: low
