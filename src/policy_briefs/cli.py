@@ -469,6 +469,12 @@ app.add_typer(sources_app, name="sources")
 TimeoutOpt = Annotated[float, typer.Option(
     "--timeout", help="Seconds to wait for a server to connect or answer.", min=0.1,
     metavar="SECONDS")]
+RetriesOpt = Annotated[int, typer.Option(
+    "--retries", help="Tries again after a timeout or a 5xx/429 answer, waiting 2 s, "
+    "then 4 s, ... (or the server's Retry-After, up to 30 s).", min=0, max=10, metavar="N")]
+IntervalOpt = Annotated[float, typer.Option(
+    "--interval", help="Least seconds between two requests to one host (robots.txt "
+    "Crawl-delay, when longer, wins).", min=0, metavar="SECONDS")]
 
 
 @sources_app.command("archive")
@@ -486,6 +492,7 @@ def sources_archive(
         "--replace", help="Overwrite the source's snapshot file when the text changed "
         "(default: archive to a new, dated file).", metavar="")] = False,
     timeout: TimeoutOpt = 20.0,
+    retries: RetriesOpt = 2,
 ) -> None:
     """Fetch a source's page, store its main text as a snapshot, record the provenance.
 
@@ -504,8 +511,10 @@ def sources_archive(
         proj = _project(project)
         folder = sources_dir or default_sources_dir(proj)
         _err(f"fetching {url or source_id}")
+        # One page that a person asked for, not a crawl: no pause between its requests.
+        settings = FetchSettings(timeout=timeout, attempts=retries + 1, host_interval=0.0)
         report = archive_source(proj, source_id, folder, url, replace=replace,
-                                settings=FetchSettings(timeout=timeout))
+                                settings=settings)
         for hop in report.hops:
             _err(f"  {hop.url}: HTTP {hop.status} -> {hop.location}")
         stored = report.provenance
@@ -539,6 +548,8 @@ def sources_check(
     as_json: Annotated[bool, typer.Option("--json", help="Also print the JSON report on "
                                           "stdout.", metavar="")] = False,
     timeout: TimeoutOpt = 20.0,
+    retries: RetriesOpt = 2,
+    interval: IntervalOpt = 1.0,
 ) -> None:
     """Fetch every source's URL again; report what became of each page and each quote.
 
@@ -553,8 +564,8 @@ def sources_check(
         from .files import write_atomic
 
         proj = _project(project)
-        report = check_sources(proj, settings=FetchSettings(timeout=timeout), only=source,
-                               progress=_err)
+        settings = FetchSettings(timeout=timeout, attempts=retries + 1, host_interval=interval)
+        report = check_sources(proj, settings=settings, only=source, progress=_err)
         for item in report.sources:
             _err(f"{item.id}: {item.describe()}")
         _print_problems(report.problems)

@@ -265,41 +265,74 @@ def _dump(yaml, data) -> str:
 
 
 def _set_key(entry, key: str, value: Any, after: tuple[str, ...]) -> None:
+    from ruamel.yaml.comments import CommentedMap
+
     if key in entry:
-        entry[key] = value  # keeps its position and any comment on its line
+        current = entry[key]
+        if isinstance(current, CommentedMap) and isinstance(value, dict):
+            # Update the mapping in place, so comments on its lines stay where they are.
+            for old in [k for k in current if k not in value]:
+                del current[old]
+            for k, v in value.items():
+                current[k] = v
+        else:
+            entry[key] = value  # keeps its position and any comment on its line
+            _keep_comment_gap(entry, key, current, value)
         return
     keys = list(entry.keys())
     anchors = [keys.index(k) for k in after if k in entry]
     position = max(anchors) + 1 if anchors else len(keys)
-    if position == len(keys) and keys:
-        # Comment lines after an entry belong to its last key in ruamel; keep them after
-        # the entry rather than between the old last key and the new one.
-        _move_comment(entry, keys[-1], key)
     entry.insert(position, key, value)
+    if position == len(keys) and keys:
+        # ruamel attaches the comment lines that follow an entry to its last key; keep
+        # them after the entry rather than between the old last key and the new one.
+        _move_comment(entry, keys[-1], *_last_leaf(entry, key))
 
 
-def _move_comment(entry, old_last: str, new_last: str) -> None:
-    comments = entry.ca.items.pop(old_last, None)
-    if comments is None:
+def _keep_comment_gap(entry, key: str, old: Any, new: Any) -> None:
+    # A comment on the line keeps its distance from a value that grew or shrank.
+    comments = entry.ca.items.get(key)
+    token = comments[2] if comments else None
+    if token is None or not token.value.startswith("#") or not isinstance(old, str):
         return
-    # Slot 2 holds the end-of-line comment plus the comment lines that follow; the
-    # end-of-line part stays on its own line, the following lines move down.
-    token = comments[2]
-    if token is not None and "\n" in token.value.rstrip("\n"):
-        eol, rest = token.value.split("\n", 1)
-        from ruamel.yaml.tokens import CommentToken
+    if isinstance(new, str):
+        try:
+            token.column = max(0, token.column + len(new) - len(old))
+        except AttributeError:  # a token without a position: ruamel places it itself
+            pass
 
-        if eol.strip():
-            token.value = eol + "\n"
-            entry.ca.items[old_last] = comments
-        else:
-            comments[2] = None
-            if any(comments):
-                entry.ca.items[old_last] = comments
-        entry.ca.items[new_last] = [None, None, CommentToken("\n" + rest, token.start_mark,
-                                                             None), None]
+
+def _last_leaf(mapping, key: str):
+    """The mapping and key whose line ends the value of ``mapping[key]``."""
+    from ruamel.yaml.comments import CommentedMap
+
+    value = mapping[key]
+    while isinstance(value, CommentedMap) and len(value):
+        mapping, key = value, list(value.keys())[-1]
+        value = mapping[key]
+    return mapping, key
+
+
+def _move_comment(entry, old_last: str, target, new_last: str) -> None:
+    from ruamel.yaml.tokens import CommentToken
+
+    comments = entry.ca.items.get(old_last)
+    token = comments[2] if comments else None
+    if token is None:
         return
-    entry.ca.items[old_last] = comments
+    # Slot 2 holds the end-of-line comment and the comment lines that follow it: the
+    # end-of-line part stays on the old key's line, the following lines move down.
+    eol, newline, rest = token.value.partition("\n")
+    if not rest:
+        return
+    if eol.strip():
+        token.value = eol + newline
+    else:
+        comments[2] = None
+        if not any(comments):
+            del entry.ca.items[old_last]
+    target.ca.items[new_last] = [None, None, CommentToken("\n" + rest, token.start_mark,
+                                                          None), None]
 
 
 def _verify(text: str, path: Path, index: int, changes: dict[str, Any]) -> None:
