@@ -471,7 +471,7 @@ TimeoutOpt = Annotated[float, typer.Option(
     metavar="SECONDS")]
 RetriesOpt = Annotated[int, typer.Option(
     "--retries", help="Tries again after a timeout or a 5xx/429 answer, waiting 2 s, "
-    "then 4 s, ... (or the server's Retry-After, up to 30 s).", min=0, max=10, metavar="N")]
+    "then 4 s, ... (or the server's Retry-After, up to 10 s).", min=0, max=10, metavar="N")]
 IntervalOpt = Annotated[float, typer.Option(
     "--interval", help="Least seconds between two requests to one host (robots.txt "
     "Crawl-delay, when longer, wins).", min=0, metavar="SECONDS")]
@@ -510,7 +510,7 @@ def sources_archive(
 
         proj = _project(project)
         folder = sources_dir or default_sources_dir(proj)
-        _err(f"fetching {url or source_id}")
+        _err(f"archiving {source_id}" + (f" from {url}" if url else ""))
         # One page that a person asked for, not a crawl: no pause between its requests.
         settings = FetchSettings(timeout=timeout, attempts=retries + 1, host_interval=0.0)
         report = archive_source(proj, source_id, folder, url, replace=replace,

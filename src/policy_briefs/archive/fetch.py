@@ -56,7 +56,7 @@ class FetchSettings:
 
     timeout: float = 20.0
     """Seconds to connect, and to wait for each piece of the response."""
-    deadline: float = 60.0
+    deadline: float = 30.0
     """Seconds for one whole response, body included (a server trickling bytes)."""
     max_bytes: int = 10 * 1024 * 1024
     """Largest body accepted, after decompression."""
@@ -66,7 +66,7 @@ class FetchSettings:
     """Tries per request when the failure is transient (timeout, 5xx, 429)."""
     backoff: float = 2.0
     """Seconds before the second try; doubled for each try after."""
-    max_wait: float = 30.0
+    max_wait: float = 10.0
     """Longest wait between tries, and the cap on a server's Retry-After and Crawl-delay."""
     host_interval: float = 1.0
     """Least time between two requests to the same host."""

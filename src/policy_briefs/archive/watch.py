@@ -249,11 +249,13 @@ def _problems(corpus: Corpus, checks: list[SourceCheck]) -> list[Problem]:
     for check in checks:
         at = corpus.where[("source", check.id)]
         if check.status == "gone":
-            problems.append(at.problem(f"URL: {check.describe()}; find the page's new address "
-                                       "or an archived copy", at=("URL",), severity="warning"))
+            where = f" at {check.final_url}" if check.hops else ""
+            problems.append(at.problem(
+                f"URL: the page is gone (HTTP {check.http_status}{where}); find its new address "
+                "or an archived copy", at=("URL",), severity="warning"))
         elif check.status == "redirected":
-            problems.append(at.problem(f"URL: {check.describe()}; update the address",
-                                       at=("URL",), severity="warning"))
+            problems.append(at.problem(f"URL: the page moved to {check.final_url}; update the "
+                                       "address", at=("URL",), severity="warning"))
         for quote in check.vanished:
             where = corpus.where[("finding", quote.finding)]
             hint = (f"; closest passage now ({quote.similarity:.0%} alike): \"{quote.closest}\""
