@@ -529,3 +529,13 @@ def test_check_only_some_sources_and_refuse_unknown_ones(site, base, tmp_path, c
     assert site.hits["/missing"] == 0
     result = cli("sources", "check", "--project", root, "--source", "nope")
     assert result.exit_code == 1 and "no source 'nope'" in result.stderr
+
+
+def test_a_page_whose_text_cannot_be_read_is_reported_not_failed(site, base, tmp_path):
+    root = watch_project(tmp_path / "p", base)
+    sources = root / "findings" / "sources.yaml"
+    sources.write_text(sources.read_text("utf-8").replace("/article", "/report.pdf"), "utf-8")
+    report = check_sources(Project.at(root), settings=fast(), only=["ok"])
+    (check,) = report.sources
+    assert check.status == "reachable" and check.quotes[0].present is None
+    assert "page text not read" in check.describe() and not report.failed

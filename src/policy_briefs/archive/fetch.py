@@ -315,10 +315,8 @@ class Fetcher:
             try:
                 response, _attempts = self._get(url, ROBOTS_MAX_BYTES)
             except _Failure as failure:
-                if failure.kind == "too-large":
-                    parser.allow_all = True
-                    return parser
-                # RFC 9309: an unreachable robots.txt means "assume nothing is allowed".
+                # RFC 9309: an unreachable robots.txt means "assume nothing is allowed";
+                # one too large to read is treated the same, to stay on the polite side.
                 return _Failure(failure.kind, f"robots.txt could not be read: {failure}",
                                 transient=False)
             location = response.headers.get("location")

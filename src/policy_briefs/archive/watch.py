@@ -90,6 +90,8 @@ class SourceCheck:
             text = f"not checked: {self.error}"
         else:
             text = "failing: " + (self.error or f"HTTP {self.http_status}")
+        if self.error and self.status in ("reachable", "redirected"):
+            text += f"; {self.error}"
         if self.changed_since_archive:
             text += "; text changed since it was archived"
         present = sum(q.present is True for q in self.quotes)
