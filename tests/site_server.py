@@ -111,8 +111,8 @@ class Site:
             return 200, html, self.changing
         if path == "/plain":
             return 200, {"Content-Type": "text/plain; charset=utf-8"}, (
-                "Beta Review of Cluster Policy\n\nCluster programmes have failed in many "
-                "places because they picked sectors too narrowly.\n").encode()
+                b"Beta Review of Cluster Policy\n\nCluster programmes have failed in many "
+                b"places because they picked sectors too narrowly.\n")
         if path == "/report.pdf":
             return 200, {"Content-Type": "application/pdf"}, b"%PDF-1.7\n"
         return 404, html, b"<h1>Not found</h1>"

@@ -16,16 +16,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import MINI
+from site_server import ARTICLE_BODY, CHANGED_BODY, Site, page, start
 
 from policy_briefs.archive.extract import ExtractionError, extract
 from policy_briefs.archive.fetch import Fetcher, FetchSettings, user_agent
 from policy_briefs.archive.store import archive_source, update_source_entry
 from policy_briefs.archive.watch import check_sources
-from policy_briefs.errors import BriefsError
 from policy_briefs.files import sha256_file
 from policy_briefs.project import Project
-from conftest import MINI
-from site_server import ARTICLE_BODY, CHANGED_BODY, Site, page, start
 
 UA = "policy-briefs/test (+mailto:briefs@example.org)"
 
@@ -201,7 +200,7 @@ def test_the_main_text_is_kept_and_the_furniture_dropped():
 
 
 def test_plain_text_is_kept_and_other_documents_refused():
-    out = extract("One.\r\n\r\nTwo  words.\n".encode(), "text/plain", None)
+    out = extract(b"One.\r\n\r\nTwo  words.\n", "text/plain", None)
     assert out.text == "One.\n\nTwo words.\n" and out.extractor == "plain text"
     with pytest.raises(ExtractionError, match="application/pdf"):
         extract(b"%PDF-1.7", "application/pdf")

@@ -174,7 +174,7 @@ class Fetcher:
             transport=transport,
         )
 
-    def __enter__(self) -> "Fetcher":
+    def __enter__(self) -> Fetcher:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -207,7 +207,7 @@ class Fetcher:
                 continue
             result.final_url = current
             result.status = response.status
-            result.retrieved = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+            result.retrieved = dt.datetime.now(dt.UTC).replace(microsecond=0)
             result.content_type = response.headers.get("content-type", "").split(";")[0].strip()
             result.charset = response.charset
             result.body = response.body
@@ -374,5 +374,5 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

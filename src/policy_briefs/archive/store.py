@@ -21,7 +21,7 @@ from ..files import sha256_bytes, sha256_file, write_atomic
 from ..models import Provenance, SourcesFile
 from ..project import Project
 from .extract import ExtractionError, extract
-from .fetch import FetchResult, Fetcher, FetchSettings, Hop, settings_for
+from .fetch import Fetcher, FetchResult, FetchSettings, Hop, settings_for
 
 SOURCES_FILE = "sources.yaml"
 

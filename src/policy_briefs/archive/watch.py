@@ -22,7 +22,7 @@ from ..evidence import Snapshot
 from ..files import sha256_bytes
 from ..project import Project
 from .extract import ExtractionError, extract, page_text
-from .fetch import FetchResult, Fetcher, FetchSettings, Hop, settings_for
+from .fetch import Fetcher, FetchResult, FetchSettings, Hop, settings_for
 from .store import quotes_citing
 
 Status = Literal["reachable", "redirected", "gone", "failing", "disallowed", "no-url"]
@@ -192,7 +192,7 @@ def check_sources(
     finally:
         if own_fetcher:
             fetcher.close()
-    report = WatchReport(dt.datetime.now(dt.timezone.utc), fetcher.settings.user_agent, checks)
+    report = WatchReport(dt.datetime.now(dt.UTC), fetcher.settings.user_agent, checks)
     report.problems = _problems(corpus, checks)
     return report
 
