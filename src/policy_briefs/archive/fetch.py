@@ -126,6 +126,7 @@ class _Failure(Exception):
         super().__init__(message)
         self.kind = kind
         self.transient = transient
+        self.attempts = 0
 
 
 @dataclass
@@ -197,6 +198,7 @@ class Fetcher:
                 self._obey_robots(current)
                 response, attempts = self._get(current, self.settings.max_bytes)
             except _Failure as failure:
+                result.attempts += failure.attempts
                 return self._failed(result, current, failure)
             result.attempts += attempts
             location = response.headers.get("location")
@@ -243,7 +245,11 @@ class Fetcher:
             attempts += 1
             return self._request(url, max_bytes)
 
-        response = retrying(once)
+        try:
+            response = retrying(once)
+        except _Failure as failure:
+            failure.attempts = attempts
+            raise
         return response, attempts
 
     def _wait(self, state: RetryCallState) -> float:
