@@ -146,3 +146,13 @@ def test_the_change_step_reads_the_build_report(workflow, tmp_path, changed):
     assert result.returncode == 0, result.stderr
     assert outputs.read_text("utf-8") == f"changed={'true' if changed else 'false'}\n"
     assert summary.read_text("utf-8") == "# What changed in this build\n"
+
+
+def test_the_source_watch_runs_on_schedule_apart_from_the_build(workflow):
+    job = workflow["jobs"]["sources"]
+    assert "schedule" in job["if"] and "push" not in job["if"]
+    assert "needs" not in job, "a site being down must not hold up the briefs"
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert ".venv/bin/briefs sources check" in runs
+    keep = next(step for step in job["steps"] if step.get("name") == "Keep the report")
+    assert keep["if"] == "always()" and keep["with"]["path"] == "output/sources-report.json"

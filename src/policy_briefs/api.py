@@ -17,7 +17,11 @@ from .errors import Problem, ValidationFailed, has_errors, in_reading_order
 from .project import Project
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
+
+    from .archive.fetch import FetchSettings
+    from .archive.store import ArchiveReport
+    from .archive.watch import WatchReport
 
     from .build import BuildOptions, BuildReport
     from .changes import ChangeReport
@@ -113,3 +117,27 @@ def send(project: Project, options: SendOptions,
     from .deliver import send_briefs
 
     return send_briefs(project, options, progress=progress)
+
+
+def archive_source(project: Project, source_id: str, url: str | None = None, *,
+                   sources_dir: Path | None = None, replace: bool = False,
+                   settings: FetchSettings | None = None) -> ArchiveReport:
+    """Fetch a source's page, store its main text as a snapshot, record the provenance."""
+    from .archive.store import archive_source as run, default_sources_dir
+
+    return run(project, source_id, sources_dir or default_sources_dir(project), url,
+               replace=replace, settings=settings)
+
+
+def watch_sources(project: Project, *, settings: FetchSettings | None = None,
+                  only: Sequence[str] | None = None, report_file: Path | None = None,
+                  progress: Callable[[str], None] | None = None) -> tuple[WatchReport, Path]:
+    """Fetch every source again and say what became of each page and each quote; the
+    JSON report is written to ``report_file`` (default output/sources-report.json)."""
+    from .archive.watch import check_sources
+    from .files import write_atomic
+
+    report = check_sources(project, settings=settings, only=only, progress=progress)
+    path = report_file or project.output_dir / "sources-report.json"
+    write_atomic(path, report.as_json())
+    return report, path

@@ -436,5 +436,130 @@ def _progress():
         yield lambda message: _err(message)
 
 
+# --- briefs sources: archive source pages with provenance, watch them change ---------
+# A self-contained block: the sub-app, its two commands and their helpers.
+
+sources_app = typer.Typer(
+    name="sources",
+    help="Archive source pages with their provenance, and watch them for change.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(sources_app, name="sources")
+
+TimeoutOpt = Annotated[float, typer.Option(
+    "--timeout", help="Seconds to wait for a server to connect or answer.", min=0.1,
+    metavar="SECONDS")]
+RetriesOpt = Annotated[int, typer.Option(
+    "--retries", help="Tries again after a timeout or a 5xx/429 answer, waiting 2 s, "
+    "then 4 s, ... (or the server's Retry-After, up to 10 s).", min=0, max=10, metavar="N")]
+IntervalOpt = Annotated[float, typer.Option(
+    "--interval", help="Least seconds between two requests to one host (robots.txt "
+    "Crawl-delay, when longer, wins).", min=0, metavar="SECONDS")]
+
+
+@sources_app.command("archive")
+def sources_archive(
+    source_id: Annotated[str, typer.Argument(help="Id of the source in sources.yaml.",
+                                             metavar="ID")],
+    url: Annotated[Optional[str], typer.Argument(
+        help="Address to fetch (default: the source's URL).", show_default=False,
+        metavar="URL")] = None,
+    project: ProjectOpt = Path("."),
+    sources_dir: Annotated[Optional[Path], typer.Option(
+        "--sources-dir", help="Folder of archived source texts (default: sources/ in the "
+        "project).", envvar="BRIEFS_SOURCES_DIR", file_okay=False, metavar="DIR")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Overwrite the source's snapshot file when the text changed "
+        "(default: archive to a new, dated file).", metavar="")] = False,
+    timeout: TimeoutOpt = 20.0,
+    retries: RetriesOpt = 2,
+) -> None:
+    """Fetch a source's page, store its main text as a snapshot, record the provenance.
+
+    The snapshot goes into the sources folder; the source's entry in
+    findings/sources.yaml gets `snapshot`, `provenance` (address, final address after
+    redirects, HTTP status, retrieval time, sha256, extractor) and `accessed`, edited in
+    place so comments and layout stay. Prints the snapshot's path. Examples:
+
+    * `briefs sources archive brookings-2012-regions`
+    * `briefs sources archive mit-ipc-production https://ipc.mit.edu/research/production`
+    """
+    with user_errors():
+        from . import api
+        from .archive.fetch import FetchSettings
+
+        _err(f"archiving {source_id}" + (f" from {url}" if url else ""))
+        # One page that a person asked for, not a crawl: no pause between its requests.
+        settings = FetchSettings(timeout=timeout, attempts=retries + 1, host_interval=0.0)
+        report = api.archive_source(_project(project), source_id, url, sources_dir=sources_dir,
+                                    replace=replace, settings=settings)
+        for hop in report.hops:
+            _err(f"  {hop.url}: HTTP {hop.status} -> {hop.location}")
+        stored = report.provenance
+        _err(f"HTTP {stored.status} from {stored.final_url} at {stored.retrieved} "
+             f"({stored.extractor}, sha256 {stored.sha256[:12]})")
+        if not report.written:
+            _err("the same text is already archived; provenance updated")
+        if report.replaced:
+            _err(f"replaced {report.replaced} (--replace)")
+        elif report.previous:
+            _err(f"the text differs from {report.previous}, which is kept; the source now "
+                 f"names {report.snapshot.name}")
+        if report.reformatted:
+            _err(f"note: {_shown(report.sources_file)} was rewritten in a normalised layout")
+        _err(f"updated source '{source_id}' in {_shown(report.sources_file)}")
+        for quote in report.missing_quotes:
+            _err(f"warning: {quote.finding}: evidence[{quote.index}].quote is not in the new "
+                 f"snapshot: \"{quote.quote}\"")
+        typer.echo(_shown(report.snapshot))
+
+
+@sources_app.command("check")
+def sources_check(
+    project: ProjectOpt = Path("."),
+    source: Annotated[Optional[list[str]], typer.Option(
+        "--source", "-s", help="Only this source (repeatable).", metavar="ID")] = None,
+    json_report: Annotated[Optional[Path], typer.Option(
+        "--json-report", help="Where to write the JSON report (default: "
+        "output/sources-report.json in the project).", dir_okay=False,
+        metavar="FILE")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Also print the JSON report on "
+                                          "stdout.", metavar="")] = False,
+    timeout: TimeoutOpt = 20.0,
+    retries: RetriesOpt = 2,
+    interval: IntervalOpt = 1.0,
+) -> None:
+    """Fetch every source's URL again; report what became of each page and each quote.
+
+    Per source: reachable, redirected (to where), gone (404, 410), failing (5xx,
+    timeout, refused), or disallowed by robots.txt; per quote: whether the live page
+    still holds it. Exits 1 only when a quote vanished from a page that answered (the
+    source changed since it was quoted); a site being down is reported, not failed.
+    """
+    with user_errors():
+        from . import api
+        from .archive.fetch import FetchSettings
+
+        settings = FetchSettings(timeout=timeout, attempts=retries + 1, host_interval=interval)
+        report, path = api.watch_sources(_project(project), settings=settings, only=source,
+                                         report_file=json_report, progress=_err)
+        for item in report.sources:
+            _err(f"{item.id}: {item.describe()}")
+        _print_problems(report.problems)
+        if as_json:
+            typer.echo(report.as_json(), nl=False)
+        counts = report.counts()
+        parts = [f"{counts[s]} {s}" for s in ("reachable", "redirected", "gone", "failing",
+                                              "disallowed", "no-url") if counts[s]]
+        _err(f"{_count(len(report.sources), 'source')}: {', '.join(parts) or 'none'}; "
+             f"{counts['quotes_vanished']} of {_count(counts['quotes'], 'quote')} vanished "
+             f"(report: {_shown(path)})")
+        if report.failed:
+            findings = sorted({q.finding for _s, q in report.vanished})
+            _err(f"quotes vanished from their sources in: {', '.join(findings)}")
+            raise typer.Exit(1)
+
+
 def main() -> None:
     app()

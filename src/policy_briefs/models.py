@@ -37,6 +37,23 @@ FullDate = Annotated[
     str, BeforeValidator(_date_to_text), Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
 ]
 
+
+def _timestamp_to_text(value: Any) -> Any:
+    # YAML 1.1 reads an unquoted 2026-11-22T10:00:00Z as a datetime; keep it as UTC text.
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.isoformat(timespec="seconds") + "Z"
+    return value
+
+
+UtcTimestamp = Annotated[
+    str,
+    BeforeValidator(_timestamp_to_text),
+    Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+          description="UTC date and time, YYYY-MM-DDTHH:MM:SSZ"),
+]
+
 # CSL locator labels (CSL 1.0.2 "locator" terms) that a citation may carry.
 LOCATOR_LABELS = (
     "act", "appendix", "article-locator", "book", "canon", "chapter", "column", "elocation",
@@ -86,6 +103,23 @@ class Name(Model):
         return self
 
 
+class Provenance(Model):
+    """How a source's snapshot was made: written by `briefs sources archive`, not by hand."""
+
+    url: str = Field(pattern=r"^https?://\S+$")
+    """The address that was fetched."""
+    final_url: str = Field(pattern=r"^https?://\S+$")
+    """The address the page was served from, after any redirects."""
+    status: int = Field(ge=100, le=599)
+    """HTTP status of the final response."""
+    retrieved: UtcTimestamp
+    """When the page was fetched, in UTC."""
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """SHA-256 of the snapshot file as stored; `briefs check` refuses a file that differs."""
+    extractor: Text
+    """Program and version that turned the page into text, e.g. 'trafilatura 2.3.1'."""
+
+
 class Source(Model):
     """A bibliography entry in CSL fields, plus the archived text that quotes are checked against."""
 
@@ -133,11 +167,13 @@ class Source(Model):
     sections: dict[str, LineRange] = {}
     """Named parts of the body and their line ranges, e.g. {abstract: [7, 7]}; a locator
     'section abstract' points into one."""
+    provenance: Provenance | None = None
+    """Where and when the snapshot was fetched, and its checksum (`briefs sources archive`)."""
 
     def to_csl(self) -> dict[str, Any]:
         """This source as CSL-JSON, the input of the citation processor."""
         data = self.model_dump(by_alias=True, exclude_none=True,
-                               exclude={"snapshot", "body", "sections"})
+                               exclude={"snapshot", "body", "sections", "provenance"})
         for key in ("author", "editor"):
             if not data.get(key):
                 data.pop(key, None)

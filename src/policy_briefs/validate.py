@@ -15,6 +15,7 @@ from .evidence import (
     numbers_in,
     quote_words,
 )
+from .files import sha256_file
 from .loader import read_text
 from .models import LOCATOR_LABELS
 from .project import Project
@@ -205,6 +206,13 @@ def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
             problems.append(at.problem(
                 f"snapshot '{source.snapshot}' not found in {sources_dir}", at=("snapshot",)))
             continue
+        if source.provenance and sha256_file(path) != source.provenance.sha256:
+            # Quotes are still checked below: the file may have been fixed by hand on purpose.
+            problems.append(at.problem(
+                f"snapshot '{source.snapshot}' in {sources_dir} no longer matches its provenance "
+                f"record (sha256 {source.provenance.sha256[:12]}...): it was edited or replaced "
+                f"after archiving; restore the archived file, or run `briefs sources archive "
+                f"{source_id}` to archive the page again", at=("provenance", "sha256")))
         text, errors = read_text(path, str(path))
         if text is None:
             problems += errors
