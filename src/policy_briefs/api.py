@@ -34,6 +34,8 @@ class CheckReport:
     problems: list[Problem]
     grades: dict[str, float] = field(default_factory=dict)  # audience -> reading grade
     verified: bool = False  # quotes were checked against the source snapshots
+    # audience -> (findings in its brief, findings left out by max_findings)
+    coverage: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -55,14 +57,20 @@ def check(project: Project, *, strict: bool = False,
     try:
         corpus, problems = load_valid_corpus(project, strict=strict, sources_dir=sources_dir)
     except ValidationFailed as exc:
-        return CheckReport(exc.problems, verified=sources_dir is not None)
+        return CheckReport(exc.problems)
     # Only valid inputs render; the reading check measures each brief's prose.
     from .readability import check_reading
+    from .selection import select
 
     readings, found = check_reading(project, corpus, strict=strict)
+    coverage = {}
+    for audience_id in corpus.audiences:
+        if any(audience_id in f.audiences for f in corpus.findings.values()):
+            brief = select(corpus, audience_id)
+            coverage[audience_id] = ([i.id for i in brief.items], [i.id for i in brief.left_out])
     return CheckReport(in_reading_order(problems + found),
                        {aud: round(r.grade, 1) for aud, r in readings.items()},
-                       verified=sources_dir is not None)
+                       verified=bool(corpus.verified_sources), coverage=coverage)
 
 
 def build(project: Project, options: BuildOptions,

@@ -53,13 +53,17 @@ class BuildOptions:
     force: bool = False
     jobs: int = 1
     shard: tuple[int, int] | None = None  # (k, n): the k-th of n shares, 1-based
+    sources_dir: Path | None = None  # default: the project's (briefs.toml)
+    require_verified: bool = False  # no snapshots to verify quotes against is an error
 
     def request(self) -> dict[str, Any]:
         """What this build asks for; two builds with equal requests make the same briefs."""
         return {"audiences": self.audiences, "themes": self.themes,
                 "findings": self.findings, "formats": list(self.formats),
                 "title": self.title, "strict": self.strict,
-                "shard": list(self.shard) if self.shard else None}
+                "shard": list(self.shard) if self.shard else None,
+                "sources_dir": str(self.sources_dir) if self.sources_dir else None,
+                "require_verified": self.require_verified}
 
     def plan(self, corpus: Corpus) -> list[Brief]:
         """The briefs this request makes, in audience order, narrowed to its shard."""
@@ -105,7 +109,7 @@ def build(project: Project, options: BuildOptions,
     say = progress or (lambda _msg: None)
     out_dir = (options.out_dir or project.output_dir).resolve()
     request = options.request()
-    tree = tree_hash(project, request)
+    tree = tree_hash(project, request, project.sources_dir(options.sources_dir))
 
     if not options.force:
         quick = _unchanged_build(out_dir, request, tree)
@@ -118,7 +122,9 @@ def build(project: Project, options: BuildOptions,
     if options.jobs != 1 and "pdf" in options.formats:
         start_worker_server()  # imports WeasyPrint in the background while we validate
     say("validating")
-    corpus, warnings = load_valid_corpus(project, strict=options.strict)
+    corpus, warnings = load_valid_corpus(project, strict=options.strict,
+                                         sources_dir=options.sources_dir,
+                                         require_verified=options.require_verified)
     briefs = options.plan(corpus)
     previous = manifest.read(out_dir)
     hasher = BriefInputs(project)

@@ -31,6 +31,15 @@ ProjectOpt = Annotated[
 ]
 
 
+SourcesDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--sources-dir", help="Folder of archived source texts that quotes, "
+                 "locators, numbers and stances are verified against (default: sources_dir "
+                 "in briefs.toml).", envvar="BRIEFS_SOURCES_DIR", file_okay=False,
+                 metavar="DIR"),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         from . import __version__
@@ -97,10 +106,7 @@ def _project(path: Path):
 @app.command()
 def check(
     project: ProjectOpt = Path("."),
-    sources_dir: Annotated[Optional[Path], typer.Option(
-        "--sources-dir", help="Folder of archived source texts; every quote is verified "
-        "against its source's snapshot there.", envvar="BRIEFS_SOURCES_DIR",
-        metavar="DIR")] = None,
+    sources_dir: SourcesDirOpt = None,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.",
                                          metavar="")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON on "
@@ -118,14 +124,21 @@ def check(
             typer.echo(json.dumps({
                 "ok": report.ok,
                 "summary": summarise(report.problems),
+                "verified": report.verified,
                 "problems": [p.as_dict() for p in report.problems],
+                "reading_grades": report.grades,
+                "briefs": {aud: {"findings": shown, "left_out": out}
+                           for aud, (shown, out) in report.coverage.items()},
             }, indent=2))
         else:
             _print_problems(report.problems)
+            for aud, (shown, out) in report.coverage.items():
+                _err(f"{aud} brief: {_count(len(shown), 'finding')}"
+                     + (f"; left out by max_findings: {', '.join(out)}" if out else ""))
             if report.grades:
                 _err("reading grade (Flesch-Kincaid): "
                      + ", ".join(f"{aud} {grade:.1f}" for aud, grade in report.grades.items()))
-            note = "" if report.verified else " (quotes not verified: pass --sources-dir)"
+            note = "" if report.verified else " (quotes not verified against the sources)"
             _err(f"{summarise(report.problems)}{note}")
         if not report.ok:
             raise typer.Exit(1)
@@ -162,6 +175,10 @@ def build(
     shard: Annotated[Optional[str], typer.Option(
         "--shard", help="Build only share K of N (e.g. 2/3): briefs sorted by slug, every "
         "N-th from the K-th, so a CI matrix can split the work.", metavar="K/N")] = None,
+    sources_dir: SourcesDirOpt = None,
+    require_verified: Annotated[bool, typer.Option(
+        "--require-verified", help="Fail when the source snapshots are missing, instead of "
+        "building briefs that say their quotes were not verified.", metavar="")] = False,
 ) -> None:
     """Build briefs: a PDF and an HTML twin per audience, output/manifest.json and
     output/CHANGES.md (what changed since the previous build).
@@ -183,7 +200,8 @@ def build(
         options = BuildOptions(audiences=audiences or [], themes=theme or [],
                                findings=finding or [], formats=formats, out_dir=out,
                                title=title, strict=strict, force=force, jobs=jobs,
-                               shard=parse_shard(shard) if shard else None)
+                               shard=parse_shard(shard) if shard else None,
+                               sources_dir=sources_dir, require_verified=require_verified)
         proj = _project(project)
         with _progress() as say:
             report = api.build(proj, options, progress=say)

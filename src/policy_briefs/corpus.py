@@ -53,6 +53,8 @@ class Corpus:
     # (kind, id) -> where it was written, for located cross-check problems
     where: dict[tuple[str, str], Located] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    # Sources whose snapshot every quote was verified against (set by validation).
+    verified_sources: set[str] = field(default_factory=set)
 
     def themes_in_order(self) -> list[Theme]:
         return sorted(self.themes.values(), key=lambda t: (t.order, t.id))

@@ -37,7 +37,8 @@ def diff(project: Project, options: BuildOptions, since: str | None = None) -> C
     ``since`` is a manifest file (or a folder holding one) or a git revision; by default
     the manifest in the output folder, i.e. the last build.
     """
-    corpus, _warnings = load_valid_corpus(project, strict=options.strict)
+    corpus, _warnings = load_valid_corpus(project, strict=options.strict,
+                                          sources_dir=options.sources_dir)
     baseline = load_baseline(project, options, since)
     hasher = BriefInputs(project)
     labels = {**baseline.labels, **labels_of(corpus)}
@@ -120,7 +121,9 @@ def _git_baseline(project: Project, options: BuildOptions, ref: str) -> Baseline
         if not old.findings_dir.is_dir():
             raise BriefsError(f"there is no findings/ folder at {ref}")
         try:
-            corpus, _warnings = load_valid_corpus(old)
+            # Verified against today's snapshots, so only the findings' change shows.
+            corpus, _warnings = load_valid_corpus(
+                old, sources_dir=project.sources_dir(options.sources_dir))
         except ValidationFailed as exc:
             raise BriefsError(f"the findings at {ref} do not validate "
                               f"({summarise(exc.problems)}); cannot compare with them") from None

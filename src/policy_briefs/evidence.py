@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 _TRANSLATE = str.maketrans({
@@ -27,21 +27,86 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", text.translate(_TRANSLATE)).strip()
 
 
+# A list item: a bullet or a number at the start of a line. A list belongs to the
+# paragraph that introduces it, so locators count what a reader sees as paragraphs.
+_LIST_ITEM = re.compile(r"^\s*(?:[\u2022\u25cf\u25aa\u2023\u2043*\-\u2013]|\d{1,3}[.)])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z])")
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    number: int  # 1-based, within the body
+    first_line: int  # 1-based line numbers in the snapshot
+    last_line: int
+    text: str  # normalised; list items joined to it with "; "
+
+
 @dataclass
 class Snapshot:
-    """An archived source text, split into numbered paragraphs (its non-blank lines)."""
+    """An archived source text. Only its ``body`` (a line range; default: all of it)
+    counts: paragraphs are numbered there and quotes must stand there. ``sections``
+    name parts of the body by line range."""
 
     name: str
     text: str
+    body: tuple[int, int] | None = None
+    sections: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @cached_property
-    def paragraphs(self) -> list[str]:
-        return [normalise(line) for line in self.text.splitlines() if line.strip()]
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    @cached_property
+    def body_range(self) -> tuple[int, int]:
+        return self.body or (1, len(self.lines))
+
+    @cached_property
+    def paragraphs(self) -> list[Paragraph]:
+        first, last = self.body_range
+        found: list[Paragraph] = []
+        for number in range(first, min(last, len(self.lines)) + 1):
+            line = self.lines[number - 1]
+            if not line.strip():
+                continue
+            if _LIST_ITEM.match(line) and found:
+                item = normalise(_LIST_ITEM.sub("", line, count=1))
+                prev = found[-1]
+                found[-1] = Paragraph(prev.number, prev.first_line, number,
+                                      f"{prev.text} {item}")
+            else:
+                found.append(Paragraph(len(found) + 1, number, number, normalise(line)))
+        return found
 
     def paragraphs_with(self, quote: str) -> list[int]:
-        """1-based numbers of the paragraphs that contain the quote."""
+        """Numbers of the body's paragraphs that contain the quote."""
         needle = normalise(quote)
-        return [i for i, para in enumerate(self.paragraphs, 1) if needle in para]
+        return [p.number for p in self.paragraphs if needle in p.text]
+
+    def in_lines(self, quote: str, first: int, last: int) -> bool:
+        """True when the quote stands within lines first..last (a paragraph may span)."""
+        needle = normalise(quote)
+        return any(needle in p.text for p in self.paragraphs
+                   if p.first_line >= first and p.last_line <= last)
+
+    def anywhere(self, quote: str) -> bool:
+        """True when the quote is somewhere in the file, body or not."""
+        return normalise(quote) in normalise(" ".join(self.lines))
+
+    def sentence_with(self, quote: str) -> tuple[str, str] | None:
+        """The sentence of the body holding the quote, and the words before the quote in it."""
+        needle = normalise(quote)
+        for paragraph in self.paragraphs:
+            at = paragraph.text.find(needle)
+            if at < 0:
+                continue
+            start = 0
+            for match in _SENTENCE_END.finditer(paragraph.text):
+                if match.end() <= at:
+                    start = match.end()
+            end_match = _SENTENCE_END.search(paragraph.text, at + len(needle))
+            end = end_match.start() if end_match else len(paragraph.text)
+            return paragraph.text[start:end], paragraph.text[start:at]
+        return None
 
     def closest(self, quote: str) -> tuple[int, str, float]:
         """The passage most like the quote: (paragraph number, passage, similarity 0..1)."""
@@ -50,8 +115,8 @@ class Snapshot:
         best = (0, "", 0.0)
         matcher = difflib.SequenceMatcher(autojunk=False)
         matcher.set_seq2(needle)
-        for number, para in enumerate(self.paragraphs, 1):
-            words = para.split()
+        for paragraph in self.paragraphs:
+            words = paragraph.text.split()
             for start in range(max(1, len(words) - n + 1)):
                 window = " ".join(words[start:start + n])
                 matcher.set_seq1(window)
@@ -59,8 +124,38 @@ class Snapshot:
                     continue
                 ratio = matcher.ratio()
                 if ratio > best[2]:
-                    best = (number, window, ratio)
+                    best = (paragraph.number, window, ratio)
         return best
+
+
+# -- what a source sentence does with its claim ---------------------------------------
+# Words that put a claim in someone's mouth, make it a plan or an agenda item, or hedge
+# it. A fact stance (reports, finds) on a sentence with such a word overstates it.
+def _words(*forms: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(forms) + r")\b", re.IGNORECASE)
+
+
+OPINION = _words(r"contend(?:s|ed)?", r"argu(?:e|es|ed)", r"urg(?:e|es|ed)",
+                 r"believ(?:e|es|ed)", r"claim(?:s|ed)?", r"should", r"must",
+                 r"recogni[sz](?:e|es|ed|ing)")
+PLAN = _words(r"plans?", r"strateg(?:y|ies)", r"objectives?", r"goals?", r"aims?",
+              r"propos(?:e|es|ed)", r"recommend\w*")
+AGENDA = _words(r"themes?", r"addressed at", r"topics?", r"agenda", r"discussed")
+REPORTED = _words(r"according to", r"reported", r"says", r"said", r"told")
+HEDGE = _words(r"could", r"may", r"might", r"signs?", r"suggest(?:s|ed)?",
+               r"concerns?", r"likely", r"possibly", r"appears?", r"potential(?:ly)?",
+               r"perhaps", r"if implemented")
+# In the analyst's own text, these keep a hedge.
+HEDGED_PROSE = _words(r"could", r"may", r"might", r"signs?", r"suggest(?:s|ed)?",
+                      r"concerns?", r"likely", r"possibly", r"appears?",
+                      r"potential(?:ly)?", r"perhaps", r"some", r"can")
+# How many words before a quote still belong to its stance ("contended that ...").
+CLIP_WINDOW = 4
+
+
+def first_match(pattern: re.Pattern[str], text: str) -> str | None:
+    found = pattern.search(text)
+    return found.group(0) if found else None
 
 
 # A number as written in prose: 7, 1,000, 64 000 (any space), 3.5

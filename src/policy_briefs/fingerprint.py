@@ -177,8 +177,9 @@ def _libraries_hash() -> str:
 
 # -- level 1: the whole tree -----------------------------------------------------------
 
-def tree_hash(project: Project, request: dict) -> str:
-    """Every input byte of ``project``, the environment and the request, as one hash."""
+def tree_hash(project: Project, request: dict, sources_dir: Path | None = None) -> str:
+    """Every input byte of ``project`` (findings, templates, settings, the source snapshots
+    quotes are verified against), the environment and the request, as one hash."""
     h = hashlib.sha256()
 
     def feed(label: str, data: bytes) -> None:
@@ -192,6 +193,12 @@ def tree_hash(project: Project, request: dict) -> str:
     for n, folder in enumerate(project.template_dirs):
         for path in input_files(folder):
             feed(f"templates{n}/{path.relative_to(folder).as_posix()}", path.read_bytes())
+    if project.settings_file.is_file():
+        feed("settings", project.settings_file.read_bytes())
+    feed("sources_dir", str(sources_dir).encode())
+    if sources_dir is not None:
+        for path in input_files(sources_dir):
+            feed(f"sources/{path.relative_to(sources_dir).as_posix()}", path.read_bytes())
     return h.hexdigest()
 
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .attribution import Attribution, attribute
 from .corpus import Corpus
 from .errors import BriefsError, did_you_mean
 from .models import PRIORITY_RANK, Audience, Finding, Figure, Publication, Relevance, Source, Theme
@@ -39,6 +40,20 @@ class Disagreement:
     note: str
 
 
+@dataclass(frozen=True)
+class Verification:
+    """What was checked of the quotations a brief shows, for its colophon."""
+
+    quotes: int  # quotations shown
+    verified: int  # of those, checked against an archived copy of their source
+    sources: int  # sources those checked quotations come from
+    accessed: str | None  # the latest date a checked source was archived or consulted
+
+    @property
+    def complete(self) -> bool:
+        return self.quotes > 0 and self.verified == self.quotes
+
+
 @dataclass
 class Brief:
     """Everything one brief shows, in reading order."""
@@ -53,6 +68,11 @@ class Brief:
     sources: dict[str, Source]
     glossary: list = field(default_factory=list)
     custom: bool = False
+    verification: Verification | None = None
+    # Findings for this audience that did not fit (max_findings), best first.
+    left_out: list[Item] = field(default_factory=list)
+    # finding id -> who says it and when, for every finding the brief shows
+    attributions: dict[str, Attribution] = field(default_factory=dict)
 
     @property
     def items(self) -> list[Item]:
@@ -115,9 +135,11 @@ def select(
             + (" with the given --theme/--finding filters" if custom else "")
         )
 
-    by_priority = sorted(chosen, key=lambda i: (PRIORITY_RANK[i.relevance.priority], order[i.id]))
+    ranked = rank_items(chosen, corpus)
+    left_out: list[Item] = []
+    by_priority = ranked
     if audience.max_findings and not finding_ids:
-        by_priority = by_priority[: audience.max_findings]
+        by_priority, left_out = ranked[: audience.max_findings], ranked[audience.max_findings:]
     kept = {i.id for i in by_priority}
 
     sections = []
@@ -137,8 +159,14 @@ def select(
             seen.add(pair)
             disagreements.append(Disagreement(item.finding, other, contrast.note))
 
-    cited = {ev.source for i in by_priority for ev in i.finding.evidence}
-    cited |= {ev.source for d in disagreements for ev in (*d.first.evidence, *d.second.evidence)}
+    shown = [i.finding for i in by_priority]
+    shown += [f for d in disagreements for f in (d.first, d.second) if f.id not in kept]
+    evidence = [ev for f in shown for ev in f.evidence]
+    cited = {ev.source for ev in evidence}
+    checked = [ev for ev in evidence if ev.source in corpus.verified_sources]
+    accessed = [d for d in (corpus.sources[ev.source].accessed for ev in checked) if d]
+    verification = Verification(len(evidence), len(checked), len({e.source for e in checked}),
+                                max(accessed) if accessed else None)
     slug = audience_id
     if custom:
         slug = f"{audience_id}-" + _slug("-".join((themes or []) + (finding_ids or [])))
@@ -153,7 +181,30 @@ def select(
         sources={k: v for k, v in corpus.sources.items() if k in cited},
         glossary=list(corpus.glossary),
         custom=custom,
+        verification=verification,
+        left_out=left_out,
+        attributions={f.id: attribute(f, corpus.sources, corpus.publication,
+                                      audience.current_within_years) for f in shown},
     )
+
+
+def rank_items(items: list[Item], corpus: Corpus) -> list[Item]:
+    """Best first: by priority, then taking turns across themes (in theme order), so a
+    limit keeps the spread of the evidence rather than whichever file comes first."""
+    order = {fid: n for n, fid in enumerate(corpus.findings)}
+    theme_rank = {t.id: n for n, t in enumerate(corpus.themes_in_order())}
+    ranked: list[Item] = []
+    for priority in sorted({i.relevance.priority for i in items}, key=PRIORITY_RANK.__getitem__):
+        tier = sorted((i for i in items if i.relevance.priority == priority),
+                      key=lambda i: (theme_rank[i.theme.id], order[i.id]))
+        queues: dict[str, list[Item]] = {}
+        for item in tier:
+            queues.setdefault(item.theme.id, []).append(item)
+        while any(queues.values()):
+            for theme_id in list(queues):
+                if queues[theme_id]:
+                    ranked.append(queues[theme_id].pop(0))
+    return ranked
 
 
 def _unknown(kind: str, value: str, choices) -> str:

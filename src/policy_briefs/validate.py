@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from .attribution import dated_year
 from .corpus import Corpus, load_corpus
 from .errors import Problem, ValidationFailed, apply_strict, did_you_mean, has_errors
 from .evidence import (
+    AGENDA,
+    CLIP_WINDOW,
+    HEDGE,
+    HEDGED_PROSE,
     MAX_QUOTE_WORDS,
+    OPINION,
+    PLAN,
+    REPORTED,
     Snapshot,
+    first_match,
     normalise,
     numbers_backed_by,
     numbers_in,
@@ -17,7 +26,7 @@ from .evidence import (
 )
 from .files import sha256_file
 from .loader import read_text
-from .models import LOCATOR_LABELS
+from .models import FACT_STANCES, LOCATOR_LABELS, Evidence, Finding, Source
 from .project import Project
 
 
@@ -35,12 +44,23 @@ def check_project(
         problems += cross_check(corpus, template_exists=template_exists, style_exists=style_exists)
         if sources_dir is not None:
             problems += check_evidence(corpus, sources_dir)
+            if not has_errors(problems):
+                # Everything passed: each source whose snapshot was read is verified.
+                corpus.verified_sources = {
+                    k for k, s in corpus.sources.items()
+                    if s.snapshot and (sources_dir / s.snapshot).is_file()}
     return corpus, apply_strict(problems, strict)
 
 
 def load_valid_corpus(project: Project, *, strict: bool = False,
-                      sources_dir: Path | None = None) -> tuple[Corpus, list[Problem]]:
+                      sources_dir: Path | None = None, verify: bool = True,
+                      require_verified: bool = False) -> tuple[Corpus, list[Problem]]:
     """The corpus and its warnings, or ValidationFailed with every problem.
+
+    With ``verify``, quotes, locators, numbers and stances are checked against the source
+    snapshots in ``sources_dir`` (default: the project's, see Project.sources_dir). When
+    there is none, that is a warning (the briefs then say they were not verified), or an
+    error with ``require_verified``.
 
     Templates and citation styles named by audiences must exist; that needs the template
     environment, imported here rather than at module level (validation alone stays light).
@@ -48,6 +68,20 @@ def load_valid_corpus(project: Project, *, strict: bool = False,
     from .citations import find_style
     from .templating import jinja_environment, template_exists
 
+    missing: list[Problem] = []
+    if verify:
+        sources_dir = project.sources_dir(sources_dir)
+        if sources_dir is None or not sources_dir.is_dir():
+            what = (f"the sources folder {sources_dir} does not exist" if sources_dir
+                    else "no sources folder is set (sources_dir in briefs.toml, "
+                         "--sources-dir or BRIEFS_SOURCES_DIR)")
+            missing.append(Problem(
+                project.settings_file.name, 1, 1, "error" if require_verified else "warning",
+                f"{what}, so quotes cannot be verified"
+                + ("" if require_verified else "; the briefs will say they were not")))
+            sources_dir = None
+    else:
+        sources_dir = None
     env = jinja_environment(project)
     corpus, problems = check_project(
         project,
@@ -56,6 +90,7 @@ def load_valid_corpus(project: Project, *, strict: bool = False,
         template_exists=lambda name: template_exists(env, name),
         style_exists=lambda name: find_style(name, project.template_dirs) is not None,
     )
+    problems = apply_strict(missing, strict) + problems
     if has_errors(problems):
         raise ValidationFailed(problems)
     return corpus, problems
@@ -123,6 +158,7 @@ def cross_check(
                     "add the contrast on both sides so each brief shows both",
                     at=("contrasts", i, "finding"), severity="warning"))
         problems += _check_numbers(corpus, finding_id)
+        problems += _check_dated(corpus, finding_id)
 
     for source_id in corpus.sources:
         if source_id not in cited:
@@ -143,6 +179,14 @@ def cross_check(
         if not any(audience_id in f.audiences for f in corpus.findings.values()):
             problems.append(at.problem(f"audience '{audience_id}' receives no finding",
                                        at=("id",), severity="warning"))
+        high = [fid for fid, f in corpus.findings.items()
+                if f.audiences.get(audience_id) and f.audiences[audience_id].priority == "high"]
+        if audience.max_findings and len(high) > audience.max_findings:
+            problems.append(at.problem(
+                f"max_findings: {len(high)} findings are high priority for '{audience_id}' but "
+                f"its brief holds {audience.max_findings}, so some would be left out "
+                f"silently: {', '.join(high)}; lower some priorities or raise max_findings",
+                at=("max_findings",)))
     return problems
 
 
@@ -181,9 +225,27 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
         if missing:
             problems.append(at.problem(
                 f"figures[{i}].value: '{fig.value}' is in no quote from '{fig.source}' in this "
-                "finding; add the evidence that gives it", at=("figures", i, "value"),
-                severity="warning"))
+                "finding; add the evidence that gives it", at=("figures", i, "value")))
     return problems
+
+
+def _check_dated(corpus: Corpus, finding_id: str) -> list[Problem]:
+    """A finding whose evidence is all older than an audience's horizon must say its year."""
+    finding = corpus.findings[finding_id]
+    horizons = [corpus.audiences[a].current_within_years for a in finding.audiences
+                if a in corpus.audiences]
+    years = [y for y in (dated_year(finding, corpus.sources, corpus.publication, h)
+                         for h in horizons) if y]
+    if not years:
+        return []
+    year = max(years)
+    if str(year) in f"{finding.headline} {finding.summary}":
+        return []
+    return [corpus.where[("finding", finding_id)].problem(
+        f"finding '{finding_id}' rests on evidence from {year}, older than its audiences' "
+        f"horizon (current_within_years); the brief shows it 'as of {year}': say the year "
+        "in its headline or summary so the claim is not read as current", at=("summary",),
+        severity="warning")]
 
 
 def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
@@ -191,8 +253,8 @@ def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
     problems: list[Problem] = []
     if not sources_dir.is_dir():
         return [Problem(str(sources_dir), 1, 1, "error",
-                        "sources folder not found: pass --sources-dir with the folder of "
-                        "archived source texts")]
+                        "sources folder not found: set sources_dir in briefs.toml or pass "
+                        "--sources-dir with the folder of archived source texts")]
     snapshots: dict[str, Snapshot] = {}
     for source_id, source in corpus.sources.items():
         at = corpus.where[("source", source_id)]
@@ -217,7 +279,13 @@ def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
         if text is None:
             problems += errors
             continue
-        snapshots[source_id] = Snapshot(source.snapshot, text)
+        snapshot = Snapshot(source.snapshot, text,
+                            tuple(source.body) if source.body else None,  # type: ignore[arg-type]
+                            {k: (v[0], v[1]) for k, v in source.sections.items()})
+        shape = _check_shape(snapshot)
+        problems += [at.problem(message, at=key) for key, message in shape]
+        if not shape:
+            snapshots[source_id] = snapshot
 
     for finding_id, finding in corpus.findings.items():
         at = corpus.where[("finding", finding_id)]
@@ -225,19 +293,109 @@ def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
             snapshot = snapshots.get(ev.source)
             if snapshot is None:
                 continue
-            found = snapshot.paragraphs_with(ev.quote)
+            found = _check_quote(at, i, ev, snapshot, corpus.sources[ev.source])
+            problems += found
             if not found:
-                number, passage, ratio = snapshot.closest(ev.quote)
-                hint = (f"; closest passage (paragraph {number}, {ratio:.0%} alike): "
-                        f"\"{passage}\"" if ratio > 0.5 else "")
-                problems.append(at.problem(
-                    f"evidence[{i}].quote: not found in {snapshot.name}{hint}",
-                    at=("evidence", i, "quote")))
-            elif ev.locator_label == "paragraph" and ev.locator_value.isdigit():
-                if int(ev.locator_value) not in found:
-                    where = ", ".join(str(n) for n in found)
-                    problems.append(at.problem(
-                        f"evidence[{i}].locator: the quote is in paragraph {where} of "
-                        f"{snapshot.name}, not paragraph {ev.locator_value}",
-                        at=("evidence", i, "locator"), severity="warning"))
+                problems += _check_stance(at, i, ev, finding, snapshot)
+    return problems
+
+
+def _check_shape(snapshot: Snapshot) -> list[tuple[tuple, str]]:
+    """The body and sections must be line ranges of the snapshot, sections in the body."""
+    problems = []
+    count = len(snapshot.lines)
+    first, last = snapshot.body_range
+    if snapshot.body and not 1 <= first <= last <= count:
+        problems.append((("body",), f"body: lines {first}-{last} are not a range of "
+                                    f"{snapshot.name}, which has {count} lines"))
+    for name, (a, b) in snapshot.sections.items():
+        if not first <= a <= b <= last:
+            problems.append((("sections", name), f"sections.{name}: lines {a}-{b} are not "
+                                                 f"within the body (lines {first}-{last})"))
+    return problems
+
+
+def _check_quote(at, i: int, ev: Evidence, snapshot: Snapshot, source: Source) -> list[Problem]:
+    """The quote must stand in the body, where its locator says."""
+    where = ("evidence", i, "quote")
+    found = snapshot.paragraphs_with(ev.quote)
+    if not found:
+        if snapshot.anywhere(ev.quote):
+            first, last = snapshot.body_range
+            return [at.problem(
+                f"evidence[{i}].quote: found in {snapshot.name} outside the source's body "
+                f"(lines {first}-{last}): page furniture, not the source's text; quote the "
+                "article itself, or correct the source's body", at=where)]
+        number, passage, ratio = snapshot.closest(ev.quote)
+        hint = (f"; closest passage (paragraph {number}, {ratio:.0%} alike): \"{passage}\""
+                if ratio > 0.5 else "")
+        return [at.problem(f"evidence[{i}].quote: not found in {snapshot.name}{hint}",
+                           at=where)]
+    label, value = ev.locator_label, ev.locator_value
+    where = ("evidence", i, "locator")
+    if label == "paragraph":
+        if not value.isdigit() or int(value) not in found:
+            numbers = ", ".join(str(n) for n in found)
+            return [at.problem(
+                f"evidence[{i}].locator: the quote is in paragraph {numbers} of the body of "
+                f"{snapshot.name} (paragraphs are counted from its first body line, a list "
+                f"belonging to the paragraph that introduces it), not '{value}'", at=where)]
+    elif label == "section":
+        if value not in snapshot.sections:
+            known = ", ".join(sorted(snapshot.sections)) or "none"
+            return [at.problem(
+                f"evidence[{i}].locator: source '{source.id}' has no section '{value}' "
+                f"(its sections: {known}); add it to the source's sections with its line "
+                "range, or use 'paragraph N'", at=where)]
+        a, b = snapshot.sections[value]
+        if not snapshot.in_lines(ev.quote, a, b):
+            return [at.problem(
+                f"evidence[{i}].locator: the quote is not in section '{value}' (lines "
+                f"{a}-{b}) of {snapshot.name}", at=where)]
+    return []
+
+
+def _check_stance(at, i: int, ev: Evidence, finding: Finding,
+                  snapshot: Snapshot) -> list[Problem]:
+    """The stance must not overstate what the sentence holding the quote does with it."""
+    held = snapshot.sentence_with(ev.quote)
+    if held is None:
+        return []
+    sentence, before = held
+    shown = sentence if len(sentence) <= 240 else sentence[:239] + "…"
+    problems = []
+    lead = " ".join(before.split()[-CLIP_WINDOW:])
+    clipped = (first_match(OPINION, lead) or first_match(REPORTED, lead)
+               or first_match(HEDGE, lead))
+    if clipped and not first_match(OPINION, ev.quote) and not first_match(HEDGE, ev.quote):
+        problems.append(at.problem(
+            f"evidence[{i}].quote: clipped of '{clipped}', the word just before it that says "
+            f"how the source holds the claim; start the quote with it. Sentence: \"{shown}\"",
+            at=("evidence", i, "quote"), severity="warning"))
+    if ev.stance not in FACT_STANCES:
+        return problems
+    for pattern, kind, remedy in (
+            (OPINION, "a view someone holds", "argues or contends"),
+            (PLAN, "a plan or proposal", "plans or proposes"),
+            (AGENDA, "an agenda or topic list", "lists")):
+        word = first_match(pattern, sentence)
+        if word:
+            problems.append(at.problem(
+                f"evidence[{i}].stance: '{ev.stance}' presents as established fact what the "
+                f"source gives as {kind} ('{word}'); use stance {remedy}, or quote a passage "
+                f"that states it. Sentence: \"{shown}\"", at=("evidence", i, "stance"),
+                severity="warning"))
+            return problems
+    word = first_match(REPORTED, sentence)
+    if word and not ev.speaker:
+        problems.append(at.problem(
+            f"evidence[{i}].speaker: the source reports this from someone else ('{word}'); "
+            f"name them in speaker. Sentence: \"{shown}\"", at=("evidence", i, "stance"),
+            severity="warning"))
+    word = first_match(HEDGE, sentence)
+    if word and not first_match(HEDGED_PROSE, f"{finding.headline} {finding.summary}"):
+        problems.append(at.problem(
+            f"evidence[{i}].stance: the source hedges ('{word}') but the finding states the "
+            f"claim as fact; keep the hedge in its headline or summary. Sentence: "
+            f"\"{shown}\"", at=("evidence", i, "stance"), severity="warning"))
     return problems
