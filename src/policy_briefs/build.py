@@ -171,8 +171,7 @@ def render_brief(project: Project, brief: Brief, formats: tuple[str, ...], *,
     if "pdf" in formats:
         from .pdf import render_pdf  # WeasyPrint is slow to import; only when needed
 
-        citations = citations_for(brief, project)
-        html = render_html(env, brief, citations, medium="print")
+        html = render_html(env, brief, citations, medium="print")  # reuses the formatting
         rendered = render_pdf(html, base_dir=project.template_dirs[0],
                               allowed=project.template_dirs, identifier=identifier)
         files["pdf"] = rendered.data
