@@ -114,5 +114,5 @@ def run(case: Case, tmp: Path) -> tuple[list[str], list[str]]:
 
 def normalise(text: str) -> str:
     """Markup differences only: entities, links, break hints and white space."""
-    text = re.sub(r"</?a\b[^>]*>|<wbr>|\u2060", "", str(text))
+    text = re.sub(r"</?a\b[^>]*>|[\u200b\u2060]", "", str(text))
     return " ".join(html.unescape(text).split())

@@ -32,7 +32,7 @@ GOLDEN_BRIEFS = {"federal": "chicago-notes-bibliography", "sme": "apa"}
 def text(fragment: str) -> str:
     """HTML as comparable text: italics as _x_, no other markup, no break hints."""
     fragment = re.sub(r"</?(?:i|em)>", "_", fragment)
-    fragment = re.sub(r"<wbr>|<[^>]+>|\u2060", "", fragment)
+    fragment = re.sub(r"<[^>]+>|[\u200b\u2060]", "", fragment)
     return " ".join(html.unescape(fragment).split())
 
 

@@ -358,30 +358,33 @@ def _plain(inlines: list[dict]) -> str:
 # slash, tilde, period, comma, hyphen, underline, question mark, number sign or percent
 # sign; before or after an equals sign or ampersand. Never add a hyphen.
 _URL_BREAK = re.compile(r"(//)|([/~.,\-_?#%])|([=&])")
+_ZWSP, _WJ = "\u200b", "\u2060"
 
 
 def breakable_url(url: str) -> Markup:
     """A URL's text with break opportunities where Chicago allows a line break.
 
-    A <wbr> only adds an opportunity; the word joiner after a hyphen or slash removes
-    the one the Unicode line-breaking rules give there, so lines end before them.
+    A zero-width space adds an opportunity (a <wbr> element would too, but WeasyPrint
+    gives each one an empty link area in the PDF); the word joiner after a hyphen or
+    slash removes the one the Unicode line-breaking rules give there, so lines end
+    before them. Neither shows, nor survives text extraction from the PDF.
     """
     out: list[str] = []
     pos = 0
     scheme = re.match(r"[a-z][a-z0-9+.-]*://", url, re.I)
     if scheme:  # no break inside "https://"
-        out.append(html.escape(scheme.group(0)) + "<wbr>")
+        out.append(html.escape(scheme.group(0)) + _ZWSP)
         pos = scheme.end()
     for m in _URL_BREAK.finditer(url, pos):
         out.append(html.escape(url[pos:m.start()]))
         token = m.group(0)
         if m.group(1):
-            out.append(token + "<wbr>")
+            out.append(token + _ZWSP)
         elif m.group(2):
             joiner = token in "/-" and m.end() < len(url)
-            out.append("<wbr>" + html.escape(token) + ("\u2060" if joiner else ""))
+            out.append(_ZWSP + html.escape(token) + (_WJ if joiner else ""))
         else:
-            out.append("<wbr>" + html.escape(token) + "<wbr>")
+            out.append(_ZWSP + html.escape(token) + _ZWSP)
         pos = m.end()
     out.append(html.escape(url[pos:]))
     return Markup("".join(out))
