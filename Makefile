@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -n auto
 # Extra options for `briefs build`, e.g. make briefs BRIEFS_ARGS="--jobs 2 --force"
 BRIEFS_ARGS ?=
 
-.PHONY: briefs test test-fast lint golden setup test-setup system-deps schema clean readme-images
+.PHONY: briefs test test-fast lint golden golden-citations setup test-setup system-deps schema clean readme-images
 
 briefs: setup
 	$(BIN)/briefs build $(BRIEFS_ARGS)
@@ -39,6 +39,11 @@ golden: setup
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The fixture project's notes and bibliographies as pandoc's citeproc writes them
+# (tests/golden/citations/), after a deliberate change of style, locale or pandoc.
+golden-citations: setup
+	$(BIN)/python tests/support/reference_citations.py
 
 # The first page of each audience's brief as a picture for the README.
 readme-images: briefs

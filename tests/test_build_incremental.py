@@ -280,7 +280,7 @@ try:
     app(["build", "--project", sys.argv[1]], prog_name="briefs")
 except SystemExit as exc:
     assert not exc.code, exc.code
-heavy = ("weasyprint", "jinja2", "citeproc", "markdown_it", "yaml", "policy_briefs.corpus",
+heavy = ("weasyprint", "jinja2", "babel", "markdown_it", "yaml", "policy_briefs.corpus",
          "policy_briefs.templating", "policy_briefs.pdf")
 print("heavy:", " ".join(m for m in heavy if m in sys.modules) or "-")
 """

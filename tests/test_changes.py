@@ -22,8 +22,9 @@ NEW_FINDING = """
     summary: Firms said shared test beds let them try processes they could not afford alone.
     evidence:
       - source: alpha-2020
-        locator: paragraph 3
-        quote: "a shared industrial commons"
+        locator: paragraph 2
+        quote: 'argues that "a shared industrial commons"'
+        stance: argues
     audiences:
       federal:
         priority: medium

@@ -83,7 +83,14 @@ def test_bad_option_value_is_a_usage_error(cli, mini_project):
 def test_check_json_clean(cli):
     result = cli("check", "--json", "--project", MINI)
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"ok": True, "summary": "no problems", "problems": []}
+    assert json.loads(result.stdout) == {
+        "ok": True, "summary": "no problems", "problems": [], "verified": True,
+        "reading_grades": {"federal": 6.6, "sme": 6.4},
+        "briefs": {"federal": {"findings": ["orders-through-networks",
+                                            "commons-keeps-firms-competitive",
+                                            "clusters-often-fail"], "left_out": []},
+                   "sme": {"findings": ["orders-through-networks", "clusters-often-fail"],
+                           "left_out": []}}}
 
 
 def test_check_json_with_problems(cli, mini_project):
@@ -109,7 +116,8 @@ def test_check_strict_turns_warnings_into_errors(cli, mini_project):
     relaxed = cli("check", "--project", mini_project)
     assert relaxed.exit_code == 0
     assert "warning: source 'gamma-2022' is cited by no finding" in relaxed.stderr
-    assert "1 warning" in relaxed.stderr
+    # Cited by nothing, and with no snapshot to verify quotes against: two warnings.
+    assert "2 warnings" in relaxed.stderr
     strict = cli("check", "--strict", "--project", mini_project)
     assert strict.exit_code == 1
     assert "error: source 'gamma-2022' is cited by no finding" in strict.stderr
@@ -144,6 +152,8 @@ def test_list_json_is_the_documented_shape(cli):
     assert data["audiences"][0] == {
         "id": "federal", "title": "Federal policymakers", "template": "federal.html",
         "citation_style": "chicago-notes-bibliography", "findings": 3,
+        "in_brief": ["orders-through-networks", "commons-keeps-firms-competitive",
+                     "clusters-often-fail"], "left_out": [],
     }
     assert data["themes"][1] == {"id": "strategy", "title": "Regional strategy", "order": 2,
                                  "findings": 1}
@@ -153,12 +163,13 @@ def test_list_json_is_the_documented_shape(cli):
     assert first["audiences"] == {"federal": {"priority": "high", "actions": 1},
                                   "sme": {"priority": "high", "actions": 1}}
     assert first["evidence"] == [{
-        "source": "alpha-2020", "locator": "paragraph 2",
+        "source": "alpha-2020", "locator": "paragraph 1",
         "quote": "42 percent of orders now arrive through shared supplier networks",
+        "stance": "reports", "speaker": "regional toolmakers", "as_of": None,
     }]
     assert first["figures"] == [{
         "value": "42%", "label": "of orders arrive through shared supplier networks",
-        "source": "alpha-2020", "locator": "paragraph 2",
+        "source": "alpha-2020", "locator": "paragraph 1",
     }]
     assert data["findings"][1]["contrasts"] == ["clusters-often-fail"]
     beta = data["sources"][1]

@@ -10,8 +10,9 @@ from html import unescape
 import pikepdf
 import pytest
 
-from support.shipped_briefs import AUDIENCES, ROOT
+from policy_briefs.localization import format_numbers
 from policy_briefs.templating import long_date, plain_markdown
+from support.shipped_briefs import AUDIENCES, ROOT
 from policy_briefs.levers import LEVERS, by_lever, lever_of
 from policy_briefs.selection import select
 
@@ -197,6 +198,12 @@ def test_no_heading_is_left_at_the_foot_of_a_page(briefs, slug):
     assert headings > 5
 
 
+def _end_matter(html: str) -> int:
+    """Where the notes (note styles) or the reference list (in-text styles) begin."""
+    return min(html.index(role) for role in ('role="doc-endnotes"', 'role="doc-bibliography"')
+               if role in html)
+
+
 def test_stat_call_outs_are_never_split(briefs):
     shown = 0
     for slug in AUDIENCES:
@@ -204,9 +211,10 @@ def test_stat_call_outs_are_never_split(briefs):
         for _item, figure in select(briefs.corpus, slug).figures:
             last = plain_markdown(figure.label).split()[-1]
             # Value, label and source note together on one page.
-            whole = re.compile(re.escape(figure.value) + r".{0,240}?" + re.escape(last)
+            value = format_numbers(figure.value, briefs.corpus.publication.language)
+            whole = re.compile(re.escape(value) + r".{0,240}?" + re.escape(last)
                                + r".{0,120}?Source: ")
-            assert any(whole.search(text) for text in pages), (slug, figure.value)
+            assert any(whole.search(text) for text in pages), (slug, value)
             shown += 1
     assert shown, "no brief shows a key figure"
 
@@ -222,7 +230,7 @@ def test_break_rules_cover_headings_and_call_outs():
 
 def test_federal_policy_options_are_grouped_by_lever(briefs):
     html = briefs.html("federal")
-    options = html[html.index('id="options-h"'):html.index('role="doc-endnotes"')]
+    options = html[html.index('id="options-h"'):_end_matter(html)]
     titles = re.findall(r'<h3 id="lever-([a-z-]+)-h">', options)
     assert titles, "no lever groups"
     order = [lever.id for lever in LEVERS]
@@ -283,7 +291,7 @@ def test_sme_brief_is_plain_and_practical(briefs):
 def test_sme_glossary_lists_only_terms_the_brief_uses(briefs):
     html = briefs.html("sme")
     main = _main(html)
-    glossary = main[main.index('id="glossary-h"'):main.index('role="doc-endnotes"')]
+    glossary = main[main.index('id="glossary-h"'):_end_matter(main)]
     before = _text(main[:main.index('id="glossary-h"')]).lower()
     terms = re.findall(r"<dt>([^<]+)</dt>", glossary)
     assert terms
@@ -296,9 +304,11 @@ def test_sme_glossary_lists_only_terms_the_brief_uses(briefs):
 
 @pytest.mark.parametrize("slug", AUDIENCES)
 def test_each_acronym_is_spelled_out_where_a_reader_first_meets_it(briefs, slug):
-    # Citations (notes, bibliography, source lines under key figures) keep names as cited.
+    # Citations (notes, bibliography, in-text citations, source lines under key figures)
+    # keep names as cited.
     main = _main(briefs.html(slug))
-    main = main[:main.index('role="doc-endnotes"')]
+    main = main[:_end_matter(main)]
+    main = re.sub(r'<span class="citation">.*?</span>', "", main, flags=re.S)
     text = _text(re.sub(r'<p class="stat-source"[^>]*>.*?</p>', "", main, flags=re.S))
     checked = 0
     for entry in briefs.corpus.glossary:

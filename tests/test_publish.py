@@ -122,7 +122,7 @@ def test_the_index_lists_each_brief_with_what_a_reader_needs(site, built):
         kb = round(entry["files"]["pdf"]["bytes"] / 1000)
         assert f"(PDF, {kb} KB, {entry['pages']} pages)" in html
     assert "Federal policymakers" in html and "Small and medium manufacturers" in html
-    assert '<time datetime="2026-01-15">15 January 2026</time>' in html
+    assert '<time datetime="2026-01-15">January 15, 2026</time>' in html
     assert "Staff who design national programmes." in html  # the summary
     assert "Many orders now come through shared supplier networks" in html  # a highlight
     assert 'type="application/atom+xml"' in html

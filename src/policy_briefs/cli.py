@@ -524,6 +524,9 @@ def sources_archive(
         elif report.previous:
             _err(f"the text differs from {report.previous}, which is kept; the source now "
                  f"names {report.snapshot.name}")
+        if report.layout_reset:
+            _err("the source's body and sections named lines of the old text and were "
+                 "removed; set them again for the new snapshot if it holds page furniture")
         if report.reformatted:
             _err(f"note: {_shown(report.sources_file)} was rewritten in a normalised layout")
         _err(f"updated source '{source_id}' in {_shown(report.sources_file)}")

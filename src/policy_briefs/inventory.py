@@ -25,7 +25,8 @@ def inventory(corpus: Corpus) -> dict[str, Any]:
                 for audience, rel in finding.audiences.items()
             },
             "evidence": [
-                {"source": ev.source, "locator": ev.locator, "quote": ev.quote}
+                {"source": ev.source, "locator": ev.locator, "quote": ev.quote,
+                 "stance": ev.stance, "speaker": ev.speaker, "as_of": ev.as_of}
                 for ev in finding.evidence
             ],
             "figures": [fig.model_dump(exclude_none=True) for fig in finding.figures],
@@ -40,6 +41,7 @@ def inventory(corpus: Corpus) -> dict[str, Any]:
                 "template": a.template,
                 "citation_style": a.citation_style,
                 "findings": sum(a.id in f.audiences for f in corpus.findings.values()),
+                **_coverage(corpus, a.id),
             }
             for a in corpus.audiences.values()
         ],
@@ -64,3 +66,13 @@ def inventory(corpus: Corpus) -> dict[str, Any]:
             for s in corpus.sources.values()
         ],
     }
+
+
+def _coverage(corpus: Corpus, audience_id: str) -> dict[str, list[str]]:
+    """Which of the audience's findings its brief shows, and which max_findings leaves out."""
+    from .selection import select
+
+    if not any(audience_id in f.audiences for f in corpus.findings.values()):
+        return {"in_brief": [], "left_out": []}
+    brief = select(corpus, audience_id)
+    return {"in_brief": [i.id for i in brief.items], "left_out": [i.id for i in brief.left_out]}

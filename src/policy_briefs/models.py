@@ -132,6 +132,9 @@ class Source(Model):
     """CSL item type."""
     title: Text
     """Title as published."""
+    title_short: str | None = Field(None, alias="title-short")
+    """Short title for later notes (note styles), at most four words: key words of the
+    main title, e.g. 'Advancing Advanced Manufacturing'."""
     author: list[Name] = []
     """Authors, in order."""
     editor: list[Name] = []

@@ -6,7 +6,6 @@ with raw HTML disabled; undefined variables are errors, not blank text.
 
 from __future__ import annotations
 
-import datetime as dt
 import traceback
 from pathlib import Path
 
@@ -15,7 +14,9 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from . import __version__, glossary
-from .citations import Citations, find_style
+from .citations import Citations, brief_reference, find_style
+from .csl import load_style
+from .localization import format_numbers, long_date
 from .errors import BriefsError, Problem, ValidationFailed
 from .levers import by_lever
 from .project import Project, default_templates_dir
@@ -27,14 +28,17 @@ _markdown = MarkdownIt("zero", {"html": False, "linkify": False, "typographer": 
 )
 
 
-def inline_markdown(text: str) -> Markup:
+def inline_markdown(text: str, locale: str | None = None) -> Markup:
+    """Inline markdown as HTML; with a locale, grouped numbers are written its way."""
     tokens = _markdown.parseInline(str(text))
     terms = glossary.active()
-    if terms is not None:
-        # Only prose runs: code spans and link targets keep their acronyms as written.
-        for token in tokens[0].children or []:
-            if token.type == "text":
+    # Only prose runs: code spans and link targets keep their acronyms and digits as written.
+    for token in tokens[0].children or []:
+        if token.type == "text":
+            if terms is not None:
                 token.content = terms.expand(token.content)
+            if locale:
+                token.content = format_numbers(token.content, locale)
     return Markup(_markdown.renderer.render(tokens, _markdown.options, {}))
 
 
@@ -42,17 +46,6 @@ def plain_markdown(text: str) -> str:
     """The words of inline markdown without its markup (for PDF metadata, feeds, mail)."""
     tokens = _markdown.parseInline(str(text))
     return "".join(c.content for t in tokens for c in (t.children or []) if c.type == "text")
-
-
-def long_date(value: str) -> str:
-    """'2026-11-22' as '22 November 2026'; partial dates as far as they go."""
-    parts = [int(p) for p in str(value).split("-")]
-    if len(parts) == 3:
-        d = dt.date(*parts)
-        return f"{d.day} {d:%B %Y}"
-    if len(parts) == 2:
-        return f"{dt.date(parts[0], parts[1], 1):%B %Y}"
-    return str(parts[0])
 
 
 class TemplateProblem(ValidationFailed):
@@ -79,12 +72,34 @@ def jinja_environment(project: Project) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["md"] = inline_markdown
+    env.filters["md"] = _md
     env.filters["plain"] = plain_markdown
-    env.filters["long_date"] = long_date
+    env.filters["long_date"] = _long_date
+    env.filters["numbers"] = _numbers
     env.filters["by_lever"] = by_lever
     env.globals["tool_version"] = __version__
     return env
+
+
+# Dates and numbers follow the brief's language (publication.language) when rendering one.
+def _language(context) -> str | None:
+    publication = context.get("publication")
+    return getattr(publication, "language", None)
+
+
+@jinja2.pass_context
+def _md(context, text) -> Markup:
+    return inline_markdown(text, _language(context))
+
+
+@jinja2.pass_context
+def _long_date(context, value) -> str:
+    return long_date(value, _language(context) or "en-US")
+
+
+@jinja2.pass_context
+def _numbers(context, text) -> str:
+    return format_numbers(str(text), _language(context) or "en-US")
 
 
 def template_exists(env: jinja2.Environment, name: str) -> bool:
@@ -106,8 +121,10 @@ def render_html(
 ) -> str:
     """Render one brief. ``medium`` is 'print' (the PDF's source) or 'screen' (the twin)."""
     # Each render spells acronyms out afresh: first use is per document, PDF and twin alike.
+    # Citation points are collected as the template cites, then formatted together.
+    citations.start()
     with glossary.rendering(glossary.Glossary(brief.glossary)) as terms:
-        return render_template(
+        page = render_template(
             env,
             brief.audience.template,
             brief=brief,
@@ -117,6 +134,7 @@ def render_html(
             terms=terms,
             medium=medium,
         )
+    return citations.fill(page)
 
 
 def render_template(env: jinja2.Environment, name: str, **context) -> str:
@@ -165,7 +183,9 @@ def _template_frame(exc: BaseException) -> tuple[str | None, int]:
 
 
 def citations_for(brief: Brief, project: Project) -> Citations:
+    """The brief's citations; one object serves its print and screen renders alike."""
     path = find_style(brief.audience.citation_style, project.template_dirs)
     if path is None:
         raise BriefsError(f"citation style '{brief.audience.citation_style}' not found")
-    return Citations(brief.sources, path)
+    return Citations(brief.sources, load_style(path), language=brief.publication.language,
+                     self_reference=brief_reference(brief))

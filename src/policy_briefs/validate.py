@@ -42,6 +42,8 @@ def check_project(
     corpus, problems = load_corpus(project)
     if not has_errors(problems):
         problems += cross_check(corpus, template_exists=template_exists, style_exists=style_exists)
+        if style_exists is not None:
+            problems += check_styles(project, corpus)
         if sources_dir is not None:
             problems += check_evidence(corpus, sources_dir)
             if not has_errors(problems):
@@ -188,6 +190,47 @@ def cross_check(
                 f"silently: {', '.join(high)}; lower some priorities or raise max_findings",
                 at=("max_findings",)))
     return problems
+
+
+# Chicago (CMOS 18, 13.32) shortens a title of more than four words in later notes.
+SHORT_TITLE_WORDS = 4
+
+
+def check_styles(project: Project, corpus: Corpus) -> list[Problem]:
+    """Each audience's CSL file is usable (located in the file when not), and sources
+    cited in a note style have a short title where the style needs one."""
+    from .citations import find_style
+    from .csl import style_problems, load_style
+
+    problems: list[Problem] = []
+    note_styles: dict[str, list[str]] = {}
+    for audience_id, audience in corpus.audiences.items():
+        path = find_style(audience.citation_style, project.template_dirs)
+        if path is None:
+            continue  # reported by cross_check
+        found = style_problems(path)
+        if found:
+            problems += [_relative_to(project, p) for p in found if p not in problems]
+        elif load_style(path).note:
+            note_styles.setdefault(audience.citation_style, []).append(audience_id)
+    if not note_styles:
+        return problems
+    users = "; ".join(f"{name} ({', '.join(ids)})" for name, ids in note_styles.items())
+    for source_id, source in corpus.sources.items():
+        if source.title_short is None and len(source.title.split()) > SHORT_TITLE_WORDS:
+            problems.append(corpus.where[("source", source_id)].problem(
+                f"title has more than {SHORT_TITLE_WORDS} words and no title-short: later "
+                f"notes repeat it in full in the note style {users}; add a title-short of "
+                f"up to {SHORT_TITLE_WORDS} key words", at=("title",), severity="warning"))
+    return problems
+
+
+def _relative_to(project: Project, problem: Problem) -> Problem:
+    try:
+        path = Path(problem.path).resolve().relative_to(project.root).as_posix()
+    except ValueError:
+        return problem
+    return Problem(path, problem.line, problem.column, problem.severity, problem.message)
 
 
 def _check_locator(at, locator: str, key_path) -> list[Problem]:
@@ -365,8 +408,9 @@ def _check_stance(at, i: int, ev: Evidence, finding: Finding,
     shown = sentence if len(sentence) <= 240 else sentence[:239] + "…"
     problems = []
     lead = " ".join(before.split()[-CLIP_WINDOW:])
-    clipped = (first_match(OPINION, lead) or first_match(REPORTED, lead)
-               or first_match(HEDGE, lead))
+    # A reporting verb may be left out when the evidence names the speaker instead.
+    clipped = (first_match(OPINION, lead) or first_match(HEDGE, lead)
+               or (None if ev.speaker else first_match(REPORTED, lead)))
     if clipped and not first_match(OPINION, ev.quote) and not first_match(HEDGE, ev.quote):
         problems.append(at.problem(
             f"evidence[{i}].quote: clipped of '{clipped}', the word just before it that says "

@@ -63,6 +63,9 @@ class ArchiveReport:
     sources_file: Path | None = None
     reformatted: bool = False
     """True when sources.yaml could not be rewritten byte for byte outside the entry."""
+    layout_reset: bool = False
+    """True when the entry's body and sections were dropped: they named lines of the old
+    text, and the extracted text holds only the page's main text."""
 
 
 def archive_source(
@@ -126,15 +129,24 @@ def archive_source(
     url_added = not source.URL
     if url_added:
         changes["URL"] = url
+    # Line ranges of another text would point at the wrong lines (or none) in this one.
+    layout_reset = bool((source.body or source.sections) and name != source.snapshot
+                        or (source.body or source.sections) and replaced)
+    if layout_reset:
+        changes["body"] = None
+        changes["sections"] = None
     reformatted = update_source_entry(located.document.path, entry_index, source_id, changes)
 
-    snapshot = Snapshot(name, extracted.text)
+    snapshot = Snapshot(name, extracted.text) if layout_reset else Snapshot(
+        name, extracted.text, tuple(source.body) if source.body else None,  # type: ignore[arg-type]
+        {k: (v[0], v[1]) for k, v in source.sections.items()})
     missing = [q for q in quotes_citing(corpus, source_id) if not snapshot.paragraphs_with(q.quote)]
     return ArchiveReport(
         source_id=source_id, snapshot=path, provenance=provenance, written=write,
         replaced=replaced, previous=source.snapshot if source.snapshot != name else None,
         url_added=url_added, hops=result.hops, missing_quotes=missing,
         sources_file=located.document.path, reformatted=reformatted,
+        layout_reset=layout_reset,
     )
 
 
@@ -231,6 +243,10 @@ def update_source_entry(path: Path, index: int, source_id: str,
     if entry.get("id") != source_id:  # the file changed since it was read
         raise BriefsError(f"{path} changed while archiving; run the command again")
     for key, value in changes.items():
+        if value is None:
+            if key in entry:
+                del entry[key]
+            continue
         if isinstance(value, dict):
             mapping = CommentedMap()
             for k, v in value.items():
@@ -346,6 +362,7 @@ def _verify(text: str, path: Path, index: int, changes: dict[str, Any]) -> None:
     got = {
         "accessed": entry.accessed, "snapshot": entry.snapshot, "URL": entry.URL,
         "provenance": entry.provenance.model_dump() if entry.provenance else None,
+        "body": entry.body, "sections": entry.sections or None,
     }
     for key, value in changes.items():
         if got[key] != value:
