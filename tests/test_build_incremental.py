@@ -31,8 +31,10 @@ SME_ONLY = """
     confidence: low
     evidence:
       - source: alpha-2020
-        locator: paragraph 2
+        locator: paragraph 1
         quote: "shared supplier networks"
+        stance: reports
+        speaker: regional toolmakers
     audiences:
       sme:
         priority: low
@@ -213,7 +215,9 @@ def test_warnings_come_back_on_a_build_with_nothing_to_do(project):
     with (project / "findings" / "sources.yaml").open("a", encoding="utf-8") as handle:
         handle.write("  - id: gamma-2022\n    type: report\n    title: Uncited\n")
     first = _build(project)
-    assert [w.message for w in first.warnings] == ["source 'gamma-2022' is cited by no finding"]
+    assert sorted(w.message for w in first.warnings) == [
+        "source 'gamma-2022' has no snapshot, so its quotes cannot be verified",
+        "source 'gamma-2022' is cited by no finding"]
     second = _build(project)
     assert second.up_to_date
     assert second.warnings == first.warnings

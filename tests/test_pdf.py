@@ -81,11 +81,11 @@ def test_chicago_notes_are_numbered_and_formatted(rendered):
     text = rendered.text("federal")
     # One note per citation point in reading order; later ones in the short form.
     notes = [
-        "Alpha Institute, Notes on Regional Making (Alpha Institute, 2020), para. 2, "
+        "Alpha Institute, Notes on Regional Making (Alpha Institute, 2020), para. 1, "
         "https://alpha.example.org/notes.",
+        "Alpha Institute, Notes on Regional Making, para. 1.",
         "Alpha Institute, Notes on Regional Making, para. 2.",
-        "Alpha Institute, Notes on Regional Making, para. 3.",
-        "Ann Beta, “Review of Cluster Policy,” Policy Review, June 1, 2021, paras. 2, 3, "
+        "Ann Beta, “Review of Cluster Policy,” Policy Review, June 1, 2021, paras. 1, 2, "
         "https://doi.org/10.1234/beta.2021.",
     ]
     for number, note in enumerate(notes, 1):
@@ -97,8 +97,8 @@ def test_chicago_notes_are_numbered_and_formatted(rendered):
 
 def test_apa_brief_cites_author_date_in_the_text(rendered):
     text = rendered.text("sme")
-    assert "Source: Alpha Institute (2020, para. 2)" in text
-    assert "(Beta, 2021, paras. 2, 3)" in text
+    assert "Source: Alpha Institute (2020, para. 1)" in text
+    assert "(Beta, 2021, paras. 1, 2)" in text
     assert "References" in text and not re.search(r"Notes\s+1\.? ", text)
     assert "Beta, A. (2021, June 1). Review of Cluster Policy. Policy Review. " \
            "https://doi.org/10.1234/beta.2021" in text

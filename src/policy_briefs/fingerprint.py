@@ -195,7 +195,9 @@ def tree_hash(project: Project, request: dict, sources_dir: Path | None = None) 
             feed(f"templates{n}/{path.relative_to(folder).as_posix()}", path.read_bytes())
     if project.settings_file.is_file():
         feed("settings", project.settings_file.read_bytes())
-    feed("sources_dir", str(sources_dir).encode())
+    # The snapshots' names and bytes count, not where the folder is: a copy of the project
+    # elsewhere hashes the same.
+    feed("sources_dir", b"set" if sources_dir is not None else b"none")
     if sources_dir is not None:
         for path in input_files(sources_dir):
             feed(f"sources/{path.relative_to(sources_dir).as_posix()}", path.read_bytes())
