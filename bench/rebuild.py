@@ -67,10 +67,14 @@ def generate(project: Path, briefs: int) -> None:
     for n in range(len(base), briefs):
         model = base[n % len(base)]
         audience_id = f"{model['id']}-{n:02d}"
-        audiences_doc["audiences"].append({
-            **model, "id": audience_id, "title": f"{model['title']} (group {n:02d})",
-            "max_findings": 12,
-        })
+        audiences_doc["audiences"].append(
+            {
+                **model,
+                "id": audience_id,
+                "title": f"{model['title']} (group {n:02d})",
+                "max_findings": 12,
+            }
+        )
         # Two or three themes per generated audience: an edit reaches only some briefs.
         picked = {themes[n % len(themes)], themes[(n * 3 + 1) % len(themes)]}
         if n % 3 == 0:
@@ -81,24 +85,33 @@ def generate(project: Path, briefs: int) -> None:
                 template = relevance.get(model["id"]) or next(iter(relevance.values()), None)
                 if template is not None:
                     relevance[audience_id] = dict(template)
-    audiences_path.write_text(yaml.safe_dump(audiences_doc, sort_keys=False,
-                                             allow_unicode=True, width=100), "utf-8")
+    audiences_path.write_text(
+        yaml.safe_dump(audiences_doc, sort_keys=False, allow_unicode=True, width=100), "utf-8"
+    )
     for path, doc in theme_files.items():
-        path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100),
-                        "utf-8")
+        path.write_text(
+            yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100), "utf-8"
+        )
 
 
 class Runner:
     def __init__(self, project: Path, tool: Path):
         self.project = project
-        self.env = {**os.environ, "CI": "1",
-                    "PYTHONPATH": os.pathsep.join(filter(None, [str(tool),
-                                                                os.environ.get("PYTHONPATH")]))}
+        self.env = {
+            **os.environ,
+            "CI": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(tool), os.environ.get("PYTHONPATH")])),
+        }
 
     def briefs(self, *args: str) -> float:
         start = time.perf_counter()
-        result = subprocess.run([str(BRIEFS), *args, "--project", str(self.project)],
-                                capture_output=True, text=True, env=self.env, timeout=3600)
+        result = subprocess.run(
+            [str(BRIEFS), *args, "--project", str(self.project)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=3600,
+        )
         elapsed = time.perf_counter() - start
         if result.returncode != 0:
             sys.exit(f"briefs {' '.join(args)} failed:\n{result.stderr}")
@@ -106,7 +119,7 @@ class Runner:
 
 
 def load() -> str:
-    return "load %.2f" % os.getloadavg()[0]
+    return f"load {os.getloadavg()[0]:.2f}"
 
 
 def changes(out: Path) -> dict:
@@ -120,8 +133,11 @@ def pick_finding(manifest: dict, total: int) -> tuple[str, int]:
         for finding_id in entry["inputs"]["findings"]:
             counts[finding_id] = counts.get(finding_id, 0) + 1
     candidates = sorted((n, fid) for fid, n in counts.items() if 1 < n <= total // 3)
-    n, finding_id = candidates[len(candidates) // 2] if candidates else min(
-        (n, fid) for fid, n in counts.items())
+    n, finding_id = (
+        candidates[len(candidates) // 2]
+        if candidates
+        else min((n, fid) for fid, n in counts.items())
+    )
     return finding_id, n
 
 
@@ -131,8 +147,9 @@ def edit_headline(findings: Path, finding_id: str) -> None:
         for finding in (doc or {}).get("findings", []) if isinstance(doc, dict) else []:
             if finding["id"] == finding_id:
                 finding["headline"] = finding["headline"].rstrip(".") + " (revised)"
-                path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True,
-                                               width=100), "utf-8")
+                path.write_text(
+                    yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100), "utf-8"
+                )
                 return
     sys.exit(f"finding {finding_id} not found")
 
@@ -141,8 +158,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--briefs", type=int, default=30, help="briefs to generate (>= 3)")
     parser.add_argument("--runs", type=int, default=7, help="no-op rebuilds to time")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="cold builds per mode for the --jobs comparison")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="cold builds per mode for the --jobs comparison"
+    )
     parser.add_argument("--keep", type=Path, help="build here and keep it (default: temp)")
     args = parser.parse_args()
 
@@ -154,57 +172,73 @@ def main() -> None:
         generate(project, args.briefs)
         run = Runner(project, tool)
         out = project / "output"
-        print(f"project: {project} ({args.briefs} briefs, PDF + HTML), "
-              f"{os.cpu_count()} CPUs, {load()}")
+        print(
+            f"project: {project} ({args.briefs} briefs, PDF + HTML), "
+            f"{os.cpu_count()} CPUs, {load()}"
+        )
 
         cold = run.briefs("build", "--jobs", "1")
         manifest = json.loads((out / "manifest.json").read_text("utf-8"))
         total = len(manifest["briefs"])
         per_brief = cold / total
-        print(f"cold build, --jobs 1:        {cold:7.2f} s  ({per_brief:.2f} s per brief, "
-              f"{total} briefs)  [{load()}]")
+        print(
+            f"cold build, --jobs 1:        {cold:7.2f} s  ({per_brief:.2f} s per brief, "
+            f"{total} briefs)  [{load()}]"
+        )
 
         times = [run.briefs("build") for _ in range(args.runs)]
         assert changes(out)["changed"] is False
         noop = statistics.median(times)
-        print(f"no-op rebuild:               {noop:7.3f} s median, {min(times):.3f} s best "
-              f"of {args.runs}  (target < 0.3 s: {'met' if noop < 0.3 else 'NOT met'})  "
-              f"[{load()}]")
+        print(
+            f"no-op rebuild:               {noop:7.3f} s median, {min(times):.3f} s best "
+            f"of {args.runs}  (target < 0.3 s: {'met' if noop < 0.3 else 'NOT met'})  "
+            f"[{load()}]"
+        )
 
-        theme_file = next(p for p in sorted((project / "findings").glob("*.yaml"))
-                          if p.name not in ("audiences.yaml", "sources.yaml",
-                                            "publication.yaml", "glossary.yaml"))
+        theme_file = next(
+            p
+            for p in sorted((project / "findings").glob("*.yaml"))
+            if p.name not in ("audiences.yaml", "sources.yaml", "publication.yaml", "glossary.yaml")
+        )
         theme_file.write_text(theme_file.read_text("utf-8") + "# reviewed\n", "utf-8")
         untouched = run.briefs("build")
         rendered = [b for b in changes(out)["briefs"] if b["rebuilt"]]
-        print(f"edit no brief shows:         {untouched:7.2f} s  ({len(rendered)} briefs "
-              f"rendered; validation and hashing only)  [{load()}]")
+        print(
+            f"edit no brief shows:         {untouched:7.2f} s  ({len(rendered)} briefs "
+            f"rendered; validation and hashing only)  [{load()}]"
+        )
 
         finding_id, shows = pick_finding(manifest, total)
         edit_headline(project / "findings", finding_id)
         edited = run.briefs("build")
         rendered = [b["slug"] for b in changes(out)["briefs"] if b["rebuilt"]]
         budget = untouched + len(rendered) * per_brief
-        print(f"one finding edited:          {edited:7.2f} s  ({len(rendered)} of {total} "
-              f"briefs rendered; '{finding_id}' is in {shows}; budget {budget:.2f} s = "
-              f"validation + {len(rendered)} x {per_brief:.2f} s: "
-              f"{'met' if edited <= budget * 1.1 and len(rendered) == shows else 'NOT met'})"
-              f"  [{load()}]")
+        print(
+            f"one finding edited:          {edited:7.2f} s  ({len(rendered)} of {total} "
+            f"briefs rendered; '{finding_id}' is in {shows}; budget {budget:.2f} s = "
+            f"validation + {len(rendered)} x {per_brief:.2f} s: "
+            f"{'met' if edited <= budget * 1.1 and len(rendered) == shows else 'NOT met'})"
+            f"  [{load()}]"
+        )
 
         # Alternate the order so that a burst of load from elsewhere does not always
         # land on the same mode; compare medians.
         timings: dict[str, list[float]] = {"1": [], "2": []}
         for n in range(args.rounds):
-            for jobs in (("2", "1") if n % 2 == 0 else ("1", "2")):
+            for jobs in ("2", "1") if n % 2 == 0 else ("1", "2"):
                 target = work / f"out-jobs{jobs}"
                 shutil.rmtree(target, ignore_errors=True)
                 timings[jobs].append(run.briefs("build", "--jobs", jobs, "--out", str(target)))
         serial, parallel = (statistics.median(timings[j]) for j in ("1", "2"))
         speedup = serial / parallel
-        rounds = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(timings["1"], timings["2"]))
-        print(f"cold build, --jobs 2:        {parallel:7.2f} s  vs --jobs 1 {serial:.2f} s "
-              f"(medians of {args.rounds}; per round 1/2: {rounds}): {speedup:.2f}x  "
-              f"(target >= 1.7x: {'met' if speedup >= 1.7 else 'NOT met'})  [{load()}]")
+        rounds = ", ".join(
+            f"{a:.1f}/{b:.1f}" for a, b in zip(timings["1"], timings["2"], strict=False)
+        )
+        print(
+            f"cold build, --jobs 2:        {parallel:7.2f} s  vs --jobs 1 {serial:.2f} s "
+            f"(medians of {args.rounds}; per round 1/2: {rounds}): {speedup:.2f}x  "
+            f"(target >= 1.7x: {'met' if speedup >= 1.7 else 'NOT met'})  [{load()}]"
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

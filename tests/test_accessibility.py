@@ -14,8 +14,8 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from support.shipped_briefs import AUDIENCES, ROOT
 from policy_briefs.selection import select
+from support.shipped_briefs import AUDIENCES, ROOT
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -117,7 +117,7 @@ def test_headings_follow_the_html_in_order_without_skipping(briefs, slug):
                   if re.fullmatch(r"H[1-6]", tag)]
     assert pdf_levels == html_levels, "the tags read in the HTML's order"
     assert html_levels[0] == 1
-    for before, after in zip(html_levels, html_levels[1:]):
+    for before, after in zip(html_levels, html_levels[1:], strict=False):
         assert after <= before + 1, f"{slug}: h{before} followed by h{after}"
 
 

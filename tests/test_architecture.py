@@ -108,16 +108,32 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_the_manifest_file_name_has_one_owner():
-    spelled = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
-               if '"manifest.json"' in p.read_text("utf-8")]
+    spelled = [
+        p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*.py")
+        if '"manifest.json"' in p.read_text("utf-8")
+    ]
     assert spelled == ["manifest.py"]
 
 
-@pytest.mark.parametrize("module", ["policy_briefs.manifest", "policy_briefs.fingerprint",
-                                    "policy_briefs.build", "policy_briefs.files"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "policy_briefs.manifest",
+        "policy_briefs.fingerprint",
+        "policy_briefs.build",
+        "policy_briefs.files",
+    ],
+)
 def test_modules_of_the_no_op_build_import_nothing_heavy(module):
-    heavy = {"policy_briefs.models", "policy_briefs.corpus", "policy_briefs.templating",
-             "policy_briefs.pdf", "policy_briefs.selection", "policy_briefs.validate"}
+    heavy = {
+        "policy_briefs.models",
+        "policy_briefs.corpus",
+        "policy_briefs.templating",
+        "policy_briefs.pdf",
+        "policy_briefs.selection",
+        "policy_briefs.validate",
+    }
     graph = _graph()
     # Module-level imports only: build.py may import the heavy stages inside functions.
     path = PACKAGE / (module.split(".", 1)[1].replace(".", "/") + ".py")

@@ -13,11 +13,11 @@ import pytest
 
 import policy_briefs.build as build_module
 import policy_briefs.validate as validate_module
-from support import frozen_tool
-from support.mini import MINI
 from policy_briefs.build import BuildOptions, build, parse_shard
 from policy_briefs.errors import BriefsError, ValidationFailed
 from policy_briefs.project import Project
+from support import frozen_tool
+from support.mini import MINI
 
 pytestmark = pytest.mark.usefixtures("frozen_templates")
 
@@ -73,8 +73,13 @@ def project(tmp_path: Path) -> Path:
 def built_with_pdf(tool, tmp_path: Path) -> Path:
     """The mini project built with PDFs by another process."""
     root = Path(shutil.copytree(MINI, tmp_path / "built" / "mini"))
-    subprocess.run([sys.executable, "-m", "policy_briefs", "build", "--project", str(root)],
-                   check=True, capture_output=True, timeout=600, env=frozen_tool.environ(tool))
+    subprocess.run(
+        [sys.executable, "-m", "policy_briefs", "build", "--project", str(root)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+        env=frozen_tool.environ(tool),
+    )
     return root
 
 
@@ -96,9 +101,11 @@ def test_second_build_renders_nothing_and_skips_validation(project, monkeypatch)
 def test_editing_one_finding_renders_only_the_briefs_that_show_it(project):
     _build(project)
     federal_before = _manifest(project)["briefs"]["federal"]
-    _edit(project / "findings" / "networks.yaml",
-          "Small plants share tooling with their neighbours",
-          "Small plants often share tooling with their neighbours")
+    _edit(
+        project / "findings" / "networks.yaml",
+        "Small plants share tooling with their neighbours",
+        "Small plants often share tooling with their neighbours",
+    )
     report = _build(project)
     assert _rendered(report) == ["sme"]
     assert report.kept == ["federal"]
@@ -112,20 +119,36 @@ def test_editing_one_finding_renders_only_the_briefs_that_show_it(project):
 
 def test_an_edit_no_brief_shows_validates_but_renders_nothing(project):
     _build(project)
-    _edit(project / "findings" / "publication.yaml", "# yaml-language-server",
-          "# a comment only\n# yaml-language-server")
+    _edit(
+        project / "findings" / "publication.yaml",
+        "# yaml-language-server",
+        "# a comment only\n# yaml-language-server",
+    )
     report = _build(project)
     assert report.briefs == [] and report.kept == ["federal", "sme"]
 
 
-@pytest.mark.parametrize("change, words", [
-    (("sources.yaml", "Notes on Regional Making", "Notes on Regional Manufacturing"),
-     "- Sources edited:\n  - `alpha-2020`"),
-    (("audiences.yaml", "Staff who design national programmes.",
-      "Staff who design national programs."), "Audience settings changed"),
-    (("glossary.yaml", "Firms with fewer than", "Companies with fewer than"),
-     "Glossary changed."),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (
+            ("sources.yaml", "Notes on Regional Making", "Notes on Regional Manufacturing"),
+            "- Sources edited:\n  - `alpha-2020`",
+        ),
+        (
+            (
+                "audiences.yaml",
+                "Staff who design national programmes.",
+                "Staff who design national programs.",
+            ),
+            "Audience settings changed",
+        ),
+        (
+            ("glossary.yaml", "Firms with fewer than", "Companies with fewer than"),
+            "Glossary changed.",
+        ),
+    ],
+)
 def test_every_input_of_a_brief_is_in_its_hash(project, change, words):
     _build(project)
     name, old, new = change
@@ -150,8 +173,7 @@ def test_a_project_template_rebuilds_every_brief_and_says_design(project):
     _build(project)
     templates = project / "templates"
     templates.mkdir()
-    (templates / "federal.html").write_text(
-        '{% extends "default:federal.html" %}\n', "utf-8")
+    (templates / "federal.html").write_text('{% extends "default:federal.html" %}\n', "utf-8")
     report = _build(project)
     assert _rendered(report) == ["federal", "sme"]
     changes = (project / "output" / "CHANGES.md").read_text("utf-8")
@@ -217,7 +239,8 @@ def test_warnings_come_back_on_a_build_with_nothing_to_do(project):
     first = _build(project)
     assert sorted(w.message for w in first.warnings) == [
         "source 'gamma-2022' has no snapshot, so its quotes cannot be verified",
-        "source 'gamma-2022' is cited by no finding"]
+        "source 'gamma-2022' is cited by no finding",
+    ]
     second = _build(project)
     assert second.up_to_date
     assert second.warnings == first.warnings
@@ -229,11 +252,18 @@ def test_a_removed_audience_drops_its_brief(project):
     audiences = project / "findings" / "audiences.yaml"
     networks = project / "findings" / "networks.yaml"
     plain_audiences, plain_networks = audiences.read_text("utf-8"), networks.read_text("utf-8")
-    audiences.write_text(plain_audiences + (
-        "  - id: extra\n    title: Extra readers\n    reader: Anyone.\n"
-        "    template: sme.html\n"), "utf-8")
-    networks.write_text(plain_networks + (
-        "      extra:\n        priority: low\n        implication: Worth a look.\n"), "utf-8")
+    audiences.write_text(
+        plain_audiences
+        + (
+            "  - id: extra\n    title: Extra readers\n    reader: Anyone.\n    template: sme.html\n"
+        ),
+        "utf-8",
+    )
+    networks.write_text(
+        plain_networks
+        + ("      extra:\n        priority: low\n        implication: Worth a look.\n"),
+        "utf-8",
+    )
     assert _rendered(_build(project)) == ["federal", "sme", "extra"]
     audiences.write_text(plain_audiences, "utf-8")
     networks.write_text(plain_networks, "utf-8")
@@ -242,9 +272,13 @@ def test_a_removed_audience_drops_its_brief(project):
     assert "extra" not in _manifest(project)["briefs"]
     assert not (project / "output" / "extra.html").exists()
     assert [(c.slug, c.status) for c in report.changes.briefs] == [
-        ("federal", "unchanged"), ("sme", "unchanged"), ("extra", "removed")]
-    assert "Extra readers (`extra`)\n\nRemoved" in (
-        project / "output" / "CHANGES.md").read_text("utf-8")
+        ("federal", "unchanged"),
+        ("sme", "unchanged"),
+        ("extra", "removed"),
+    ]
+    assert "Extra readers (`extra`)\n\nRemoved" in (project / "output" / "CHANGES.md").read_text(
+        "utf-8"
+    )
 
 
 def test_shards_split_the_briefs_between_them(project):
@@ -294,15 +328,22 @@ def test_a_build_with_nothing_to_do_imports_no_heavy_module(tool, built_with_pdf
     project = Path(shutil.copytree(built_with_pdf, tmp_path / "mini"))
 
     def loaded() -> str:
-        result = subprocess.run([sys.executable, "-c", _NOOP, str(project)],
-                                capture_output=True, text=True, timeout=600,
-                                env=frozen_tool.environ(tool))
+        result = subprocess.run(
+            [sys.executable, "-c", _NOOP, str(project)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=frozen_tool.environ(tool),
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout.splitlines()[-1].removeprefix("heavy:").strip()
 
     assert loaded() == "-"
     # The same probe sees WeasyPrint once there is something to render.
-    _edit(project / "findings" / "networks.yaml", "Join a supplier network near you.",
-          "Join a supplier network close to you.")
+    _edit(
+        project / "findings" / "networks.yaml",
+        "Join a supplier network near you.",
+        "Join a supplier network close to you.",
+    )
     assert "weasyprint" in loaded().split()
     assert loaded() == "-"

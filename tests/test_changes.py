@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from support import frozen_tool
-from support.mini import MINI
 from policy_briefs.changes import ChangeReport, compare
+from support.mini import MINI
 
 pytestmark = pytest.mark.usefixtures("frozen_templates")
 
@@ -49,29 +48,47 @@ def _inputs(**changes) -> dict:
 
 def test_compare_names_each_kind_of_change():
     old = {"inputs": _inputs()}
-    new = _inputs(brief="b1", findings={"a": "1", "b": "22", "c": "3"},
-                  sources={"s2": "22", "s3": "3"},
-                  settings={"title": "1", "audience": "2", "publication": "1", "glossary": "2"},
-                  design="d1", environment={"code": "c", "fonts": "f2"})
+    new = _inputs(
+        brief="b1",
+        findings={"a": "1", "b": "22", "c": "3"},
+        sources={"s2": "22", "s3": "3"},
+        settings={"title": "1", "audience": "2", "publication": "1", "glossary": "2"},
+        design="d1",
+        environment={"code": "c", "fonts": "f2"},
+    )
     change = compare("federal", "Federal", old, new)
     assert change.status == "changed"
     assert (change.findings_added, change.findings_removed, change.findings_edited) == (
-        ["c"], [], ["b"])
+        ["c"],
+        [],
+        ["b"],
+    )
     assert (change.sources_added, change.sources_removed, change.sources_edited) == (
-        ["s3"], ["s1"], ["s2"])
+        ["s3"],
+        ["s1"],
+        ["s2"],
+    )
     assert change.settings == ["audience", "glossary"]
     assert change.design and change.environment == ["fonts"]
     assert not change.reordered  # explained by the changes above
 
-    report = ChangeReport("the previous build", [change], {"finding:c": "C happens"},
-                          by_output=False)
+    report = ChangeReport(
+        "the previous build", [change], {"finding:c": "C happens"}, by_output=False
+    )
     text = report.markdown("What would change")
     assert text.startswith("# What would change\n\nCompared with the previous build.\n")
     assert "1 of 1 brief would change: `federal` (changed)." in text
-    for words in ("- Findings added:\n  - `c`: C happens", "- Findings edited:\n  - `b`",
-                  "- Sources added:\n  - `s3`", "- Sources removed:\n  - `s1`",
-                  "- Sources edited:\n  - `s2`", "Audience settings changed", "Glossary changed",
-                  "- Design changed", "- Software or fonts changed: the installed fonts."):
+    for words in (
+        "- Findings added:\n  - `c`: C happens",
+        "- Findings edited:\n  - `b`",
+        "- Sources added:\n  - `s3`",
+        "- Sources removed:\n  - `s1`",
+        "- Sources edited:\n  - `s2`",
+        "Audience settings changed",
+        "Glossary changed",
+        "- Design changed",
+        "- Software or fonts changed: the installed fonts.",
+    ):
         assert words in text
     assert "Publication details" not in text and "Title changed" not in text
 
@@ -89,17 +106,23 @@ def test_compare_new_unchanged_reordered_and_unknown():
 def test_compare_by_output_files():
     old = {"inputs": _inputs(), "files": {"pdf": {"sha256": "p"}, "html": {"sha256": "h"}}}
     edited = _inputs(findings={"a": "1", "b": "9"})
-    same_bytes = compare("x", "X", old, edited, old_files=old["files"],
-                         new_files={"pdf": "p", "html": "h"})
+    same_bytes = compare(
+        "x", "X", old, edited, old_files=old["files"], new_files={"pdf": "p", "html": "h"}
+    )
     assert same_bytes.status == "unchanged" and same_bytes.findings_edited == ["b"]
     report = ChangeReport("the previous build", [same_bytes])
     assert not report.changed
     assert "byte-identical" in report.markdown()
-    other_bytes = compare("x", "X", old, edited, old_files=old["files"],
-                          new_files={"pdf": "p2", "html": "h"})
+    other_bytes = compare(
+        "x", "X", old, edited, old_files=old["files"], new_files={"pdf": "p2", "html": "h"}
+    )
     assert other_bytes.status == "changed"
-    assert compare("x", "X", {"inputs": _inputs()}, _inputs(), old_files={},
-                   new_files={"html": "h"}).status == "new"
+    assert (
+        compare(
+            "x", "X", {"inputs": _inputs()}, _inputs(), old_files={}, new_files={"html": "h"}
+        ).status
+        == "new"
+    )
 
 
 @pytest.fixture
@@ -114,8 +137,12 @@ def _add_finding(project: Path) -> None:
 
 def _retitle_source(project: Path) -> None:
     path = project / "findings" / "sources.yaml"
-    path.write_text(path.read_text("utf-8").replace(
-        "Notes on Regional Making", "Notes on Regional Manufacturing"), "utf-8")
+    path.write_text(
+        path.read_text("utf-8").replace(
+            "Notes on Regional Making", "Notes on Regional Manufacturing"
+        ),
+        "utf-8",
+    )
 
 
 def test_build_writes_what_changed(cli, project):
@@ -127,16 +154,20 @@ def test_build_writes_what_changed(cli, project):
     assert cli("build", "--format", "html", "--project", project).exit_code == 0
     text = (project / "output" / "CHANGES.md").read_text("utf-8")
     assert "2 of 2 briefs changed: `federal` (changed), `sme` (changed)." in text
-    federal = text[text.index("(`federal`)"):text.index("(`sme`)")]
-    assert ("- Findings added:\n  - `shared-test-beds`: Shared test beds cut the cost of "
-            "trying new processes") in federal
+    federal = text[text.index("(`federal`)") : text.index("(`sme`)")]
+    assert (
+        "- Findings added:\n  - `shared-test-beds`: Shared test beds cut the cost of "
+        "trying new processes"
+    ) in federal
     assert "- Sources edited:\n  - `alpha-2020`" in federal
-    sme = text[text.index("(`sme`)"):]
+    sme = text[text.index("(`sme`)") :]
     assert "Findings added" not in sme and "- Sources edited:\n  - `alpha-2020`" in sme
     data = json.loads((project / "output" / "changes.json").read_text("utf-8"))
     assert data["changed"] is True
     assert [(b["slug"], b["status"], b["rebuilt"]) for b in data["briefs"]] == [
-        ("federal", "changed", True), ("sme", "changed", True)]
+        ("federal", "changed", True),
+        ("sme", "changed", True),
+    ]
     assert data["briefs"][0]["findings_added"] == ["shared-test-beds"]
 
     # Removing it again is reported in the same words.
@@ -185,9 +216,22 @@ def test_diff_since_an_older_manifest(cli, project, tmp_path):
 
 
 def _git(project: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.org",
-                    "-c", "commit.gpgsign=false", *args],
-                   cwd=project, check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.org",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def test_diff_since_a_git_revision(cli, project):
@@ -211,8 +255,9 @@ def test_diff_since_a_git_revision(cli, project):
     assert result.exit_code == 0 and "No changes" in result.stdout
 
     audiences = project / "findings" / "audiences.yaml"
-    audiences.write_text(audiences.read_text("utf-8").replace("Staff who design",
-                                                              "People who design"), "utf-8")
+    audiences.write_text(
+        audiences.read_text("utf-8").replace("Staff who design", "People who design"), "utf-8"
+    )
     result = cli("diff", "--since", "HEAD", "--project", project)
     assert "Audience settings changed" in result.stdout
 
@@ -224,7 +269,10 @@ def test_diff_since_something_unknown(cli, project, tmp_path):
     _git(project, "init", "-q")
     _git(project, "commit", "-q", "--allow-empty", "-m", "empty")
     result = cli("diff", "--since", "no-such-ref", "--project", project)
-    assert result.stderr.strip() == "error: 'no-such-ref' is neither a manifest file nor a git revision"
+    assert (
+        result.stderr.strip()
+        == "error: 'no-such-ref' is neither a manifest file nor a git revision"
+    )
     result = cli("diff", "--since", "HEAD", "--project", project)
     assert result.exit_code == 1
     assert "there is no findings/ folder at HEAD" in result.stderr

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from policy_briefs import csl
-from support.mini import MINI
 from policy_briefs.citations import Citations, find_style
 from policy_briefs.corpus import load_corpus
 from policy_briefs.errors import BriefsError, ValidationFailed
 from policy_briefs.localization import format_numbers, long_date
 from policy_briefs.models import Evidence, Source
 from policy_briefs.project import Project
+from support.mini import MINI
 from support.reference_citations import (
     GOLDEN,
     GOLDEN_BRIEFS,
@@ -48,13 +48,15 @@ def ev(source: str, locator: str | None = None) -> Evidence:
 
 # --- identical to the reference processor ----------------------------------------------
 
+
 @pytest.mark.parametrize("audience", GOLDEN_BRIEFS)
 def test_fixture_notes_and_bibliography_equal_the_golden_reference(audience):
     style = GOLDEN_BRIEFS[audience]
     version, expected = parse_golden(GOLDEN / f"mini-{audience}-{style}.txt")
     _exe, running = csl.pandoc()
-    assert running == version, ("the golden files were made with pandoc "
-                                f"{version}; regenerate with `make golden-citations`")
+    assert running == version, (
+        f"the golden files were made with pandoc {version}; regenerate with `make golden-citations`"
+    )
     page, _citations, _brief = render(MINI, audience)
     assert rendered_parts(page) == expected
 
@@ -75,6 +77,7 @@ def test_shipped_briefs_equal_pandoc_on_the_same_points(audience):
 
 # --- notes by the style's class ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("audience", ["federal", "regional"])
 def test_note_markers_run_one_to_n_in_reading_order_never_reused(audience):
     page, citations, _brief = render(ROOT, audience)
@@ -90,7 +93,7 @@ def test_note_markers_run_one_to_n_in_reading_order_never_reused(audience):
 def test_in_text_style_cites_in_the_text_with_a_reference_list_and_no_notes():
     page, citations, _brief = render(ROOT, "sme")
     assert not citations.note_style
-    body = page[page.index("<body"):]
+    body = page[page.index("<body") :]
     assert 'role="doc-endnotes"' not in body and 'class="note-ref' not in body
     assert '<h2 id="sources-h">References</h2>' in page
     cites = re.findall(r'<span class="citation">(.*?)</span>', page)
@@ -109,8 +112,13 @@ def test_sources_cited_at_one_point_share_one_note(sources):
 
 def test_passages_of_one_source_at_one_point_are_one_locator(sources):
     cit = citations(sources, CHICAGO)
-    cit.cite([ev("alpha-2020", "paragraph 12"), ev("alpha-2020", "paragraph 3"),
-              ev("alpha-2020", "paragraph 3")])
+    cit.cite(
+        [
+            ev("alpha-2020", "paragraph 12"),
+            ev("alpha-2020", "paragraph 3"),
+            ev("alpha-2020", "paragraph 3"),
+        ]
+    )
     assert ", paras. 3, 12, " in str(cit.notes()[0].text)
 
 
@@ -126,9 +134,12 @@ def test_later_notes_take_the_short_form_not_ibid(sources):
 
 
 def test_later_notes_use_the_short_title(sources):
-    long = sources["alpha-2020"].model_copy(update={
-        "title": "Notes on Regional Making in Five Old Industrial Towns",
-        "title_short": "Regional Making"})
+    long = sources["alpha-2020"].model_copy(
+        update={
+            "title": "Notes on Regional Making in Five Old Industrial Towns",
+            "title_short": "Regional Making",
+        }
+    )
     cit = citations({"alpha-2020": long}, CHICAGO)
     cit.cite(ev("alpha-2020", "paragraph 2"))
     cit.cite(ev("alpha-2020", "paragraph 4"))
@@ -136,9 +147,9 @@ def test_later_notes_use_the_short_title(sources):
 
 
 def test_print_and_screen_share_one_formatting(tmp_path):
-    from policy_briefs.validate import load_valid_corpus
-    from policy_briefs.templating import citations_for, jinja_environment, render_html
     from policy_briefs.selection import select
+    from policy_briefs.templating import citations_for, jinja_environment, render_html
+    from policy_briefs.validate import load_valid_corpus
 
     project = Project.at(MINI)
     corpus, _ = load_valid_corpus(project)
@@ -157,12 +168,15 @@ def test_a_citation_after_the_notes_is_a_located_template_error(mini_project, cl
     templates.mkdir()
     (templates / "federal.html").write_text(
         '{% extends "default:federal.html" %}\n{% block extra %}\n'
-        '{% set n = citations.notes() %}{{ m.cite(brief.items[0].finding.evidence) }}\n'
-        '{% endblock %}\n', "utf-8")
+        "{% set n = citations.notes() %}{{ m.cite(brief.items[0].finding.evidence) }}\n"
+        "{% endblock %}\n",
+        "utf-8",
+    )
     result = cli("build", "federal", "--format", "html", "--project", mini_project)
     assert result.exit_code == 1
-    assert "templates/_macros.html:7:1: error: template: a citation after the notes" \
-        in result.stderr
+    assert (
+        "templates/_macros.html:7:1: error: template: a citation after the notes" in result.stderr
+    )
 
 
 def test_bibliography_entries_carry_no_locator(sources):
@@ -177,11 +191,16 @@ def test_bibliography_entries_carry_no_locator(sources):
 
 
 def test_field_values_are_escaped():
-    source = Source.model_validate({
-        "id": "odd", "type": "report", "title": "R&D <script>alert(1)</script>",
-        "author": [{"literal": "Smith & Sons <b>Ltd</b>"}], "issued": "2020",
-        "URL": "https://example.org/a?b=1&c=2",
-    })
+    source = Source.model_validate(
+        {
+            "id": "odd",
+            "type": "report",
+            "title": "R&D <script>alert(1)</script>",
+            "author": [{"literal": "Smith & Sons <b>Ltd</b>"}],
+            "issued": "2020",
+            "URL": "https://example.org/a?b=1&c=2",
+        }
+    )
     cit = citations({"odd": source}, CHICAGO)
     cit.cite(ev("odd", "page 4"))
     note = str(cit.notes()[0].text)
@@ -195,13 +214,18 @@ def test_field_values_are_escaped():
 def test_cite_as_is_the_brief_in_its_own_style():
     chicago, _, _ = render(MINI, "federal")
     apa, _, _ = render(MINI, "sme")
-    assert "Cite as:</strong> Test Publisher. <i>Test Briefs: Federal Policymakers</i>. Policy " \
-           "brief. Version 1.0. Test Publisher, 2026." in chicago
-    assert "Cite as:</strong> Test Publisher. (2026). <i>Test Briefs: Small and medium " \
-           "manufacturers</i> (Version 1.0) [Policy brief]. Test Publisher." in apa
+    assert (
+        "Cite as:</strong> Test Publisher. <i>Test Briefs: Federal Policymakers</i>. Policy "
+        "brief. Version 1.0. Test Publisher, 2026." in chicago
+    )
+    assert (
+        "Cite as:</strong> Test Publisher. (2026). <i>Test Briefs: Small and medium "
+        "manufacturers</i> (Version 1.0) [Policy brief]. Test Publisher." in apa
+    )
 
 
 # --- locale: one date style, digit grouping, URL breaks ------------------------------------
+
 
 def test_dates_share_the_csl_locale_style(sources):
     assert long_date("2026-11-22") == "November 22, 2026"
@@ -209,14 +233,17 @@ def test_dates_share_the_csl_locale_style(sources):
     assert long_date("2026-11", "en-US") == "November 2026"
     # The notes write a full date as the cover does.
     assert long_date("2021-06-01", "en-US") in str(
-        (c := citations(sources, CHICAGO), c.cite(ev("beta-2021")), c.notes())[2][0].text)
+        (c := citations(sources, CHICAGO), c.cite(ev("beta-2021")), c.notes())[2][0].text
+    )
     page, _, _ = render(ROOT, "federal")
     assert '<time datetime="2026-11-22">November 22, 2026</time>' in page
 
 
 def test_numbers_are_grouped_the_locale_way():
-    assert format_numbers("64 000 factories and 1,000 firms", "en-US") == \
-        "64,000 factories and 1,000 firms"
+    assert (
+        format_numbers("64 000 factories and 1,000 firms", "en-US")
+        == "64,000 factories and 1,000 firms"
+    )
     assert format_numbers("1,000 firms", "fr-FR") == "1\u202f000 firms"
     for untouched in ("in 2010, 2012 and 2020", "1,000.5 tonnes", "7%", "call 555 1234 5"):
         assert format_numbers(untouched, "en-US") == untouched
@@ -238,6 +265,7 @@ def test_notes_are_set_at_least_8_5pt():
 
 # --- style files and the processor --------------------------------------------------------
 
+
 def test_find_style_prefers_a_project_csl_file(tmp_path):
     styles = tmp_path / "templates" / "styles"
     styles.mkdir(parents=True)
@@ -258,29 +286,42 @@ def test_unknown_citation_style_is_a_located_error(cli, mini_project):
     line = next(n for n, t in enumerate(text.splitlines(), 1) if "citation_style: apa" in t)
     result = cli("check", "--project", mini_project)
     assert result.exit_code == 1
-    assert (f"findings/audiences.yaml:{line}:21: error: citation style 'apa-7th' not found"
-            in result.stderr)
+    assert (
+        f"findings/audiences.yaml:{line}:21: error: citation style 'apa-7th' not found"
+        in result.stderr
+    )
 
 
-@pytest.mark.parametrize("content, message", [
-    ('<?xml version="1.0"?>\n<style xmlns="http://purl.org/net/xbiblio/csl" class="note">\n'
-     '  <citation><layout></citation>\n</style>\n',
-     "templates/styles/house.csl:3:32: error: CSL style is not well-formed XML: Opening and ending tag mismatch"),
-    ('<?xml version="1.0"?>\n<!DOCTYPE s [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
-     '<style xmlns="http://purl.org/net/xbiblio/csl" class="note" version="1.0">\n'
-     '<info><link rel="independent-parent" href="http://www.zotero.org/styles/apa"/></info>\n'
-     '</style>\n',
-     "templates/styles/house.csl:4:1: error: a dependent style"),
-    ('<style xmlns="http://purl.org/net/xbiblio/csl" class="numeric"><citation/></style>\n',
-     "templates/styles/house.csl:1:1: error: <style class=\"numeric\">"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            '<?xml version="1.0"?>\n<style xmlns="http://purl.org/net/xbiblio/csl" class="note">\n'
+            "  <citation><layout></citation>\n</style>\n",
+            "templates/styles/house.csl:3:32: error: CSL style is not well-formed XML: "
+            "Opening and ending tag mismatch",
+        ),
+        (
+            '<?xml version="1.0"?>\n<!DOCTYPE s [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+            '<style xmlns="http://purl.org/net/xbiblio/csl" class="note" version="1.0">\n'
+            '<info><link rel="independent-parent" href="http://www.zotero.org/styles/apa"/></info>\n'
+            "</style>\n",
+            "templates/styles/house.csl:4:1: error: a dependent style",
+        ),
+        (
+            '<style xmlns="http://purl.org/net/xbiblio/csl" class="numeric"><citation/></style>\n',
+            'templates/styles/house.csl:1:1: error: <style class="numeric">',
+        ),
+    ],
+)
 def test_a_broken_style_file_is_a_located_problem(cli, mini_project, content, message):
     styles = mini_project / "templates" / "styles"
     styles.mkdir(parents=True)
     (styles / "house.csl").write_text(content, "utf-8")
     path = mini_project / "findings" / "audiences.yaml"
-    path.write_text(path.read_text("utf-8").replace("citation_style: apa",
-                                                    "citation_style: house"), "utf-8")
+    path.write_text(
+        path.read_text("utf-8").replace("citation_style: apa", "citation_style: house"), "utf-8"
+    )
     result = cli("check", "--project", mini_project)
     assert result.exit_code == 1
     assert message in result.stderr, result.stderr
@@ -289,8 +330,11 @@ def test_a_broken_style_file_is_a_located_problem(cli, mini_project, content, me
 
 def test_a_long_title_without_a_short_form_is_a_warning_for_note_styles(cli, mini_project):
     path = mini_project / "findings" / "sources.yaml"
-    path.write_text(path.read_text("utf-8").replace(
-        "title: Notes on Regional Making", "title: Notes on Regional Making in Old Towns"))
+    path.write_text(
+        path.read_text("utf-8").replace(
+            "title: Notes on Regional Making", "title: Notes on Regional Making in Old Towns"
+        )
+    )
     result = cli("check", "--project", mini_project)
     assert "warning: title has more than 4 words and no title-short" in result.stderr
     assert "chicago-notes-bibliography (federal)" in result.stderr

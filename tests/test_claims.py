@@ -48,6 +48,7 @@ def only(found: list[str], text: str) -> str:
 
 # --- the model: every evidence entry states its stance ---------------------------------
 
+
 def test_evidence_without_a_stance_is_a_located_error(mini_project):
     edit(mini_project, STRATEGY, "        stance: proposes\n", "")
     found = only(problems(mini_project), "stance")
@@ -64,6 +65,7 @@ def test_an_unknown_stance_names_the_choices(mini_project):
 
 # --- the sentence around the quote ----------------------------------------------------
 
+
 def test_a_fact_stance_on_an_opinion_is_reported_with_the_word_and_sentence(mini_project):
     edit(mini_project, NETWORKS, "stance: argues", "stance: finds")
     found = only(problems(mini_project), "evidence[0].stance")
@@ -76,20 +78,32 @@ def test_a_fact_stance_on_an_opinion_is_reported_with_the_word_and_sentence(mini
 
 def test_a_hedge_in_the_source_must_stay_in_the_finding(mini_project):
     snapshot = mini_project / "sources" / "alpha.txt"
-    snapshot.write_text(snapshot.read_text("utf-8").replace(
-        "Regional toolmakers reported that 42 percent",
-        "Regional toolmakers reported signs that 42 percent"), "utf-8")
+    snapshot.write_text(
+        snapshot.read_text("utf-8").replace(
+            "Regional toolmakers reported that 42 percent",
+            "Regional toolmakers reported signs that 42 percent",
+        ),
+        "utf-8",
+    )
     found = only(problems(mini_project), "hedges")
     assert "the source hedges ('signs') but the finding states the claim as fact" in found
     # Said with the hedge, the finding passes.
-    edit(mini_project, NETWORKS, "Toolmakers said 42 percent of their orders arrive",
-         "Toolmakers said there are signs that 42 percent of their orders may arrive")
+    edit(
+        mini_project,
+        NETWORKS,
+        "Toolmakers said 42 percent of their orders arrive",
+        "Toolmakers said there are signs that 42 percent of their orders may arrive",
+    )
     assert not [p for p in problems(mini_project) if "hedges" in p]
 
 
 def test_a_quote_clipped_of_its_reporting_verb_is_reported(mini_project):
-    edit(mini_project, NETWORKS, '''quote: 'argues that "a shared industrial commons"\'''',
-         '''quote: '"a shared industrial commons"\'''')
+    edit(
+        mini_project,
+        NETWORKS,
+        """quote: 'argues that "a shared industrial commons"\'""",
+        """quote: '"a shared industrial commons"\'""",
+    )
     found = only(problems(mini_project), "clipped")
     assert "evidence[0].quote: clipped of 'argues'" in found
 
@@ -102,9 +116,14 @@ def test_a_second_hand_report_must_name_its_speaker(mini_project):
 
 # --- dates -----------------------------------------------------------------------------
 
+
 def test_dated_evidence_is_reported_and_shown_as_of_its_year(mini_project):
-    edit(mini_project, "findings/audiences.yaml", "    template: federal.html\n",
-         "    template: federal.html\n    current_within_years: 3\n")
+    edit(
+        mini_project,
+        "findings/audiences.yaml",
+        "    template: federal.html\n",
+        "    template: federal.html\n    current_within_years: 3\n",
+    )
     found = problems(mini_project)
     dated = [p for p in found if "older than its audiences' horizon" in p]
     # alpha (2020) and beta (2021) are both over three years before the 2026 brief.
@@ -114,54 +133,88 @@ def test_dated_evidence_is_reported_and_shown_as_of_its_year(mini_project):
     brief = select(corpus, "federal")
     assert brief.attributions["orders-through-networks"].as_of == 2020
     # Saying the year in the text answers the check.
-    edit(mini_project, NETWORKS, "Toolmakers said 42 percent",
-         "In 2020, toolmakers said 42 percent")
+    edit(
+        mini_project, NETWORKS, "Toolmakers said 42 percent", "In 2020, toolmakers said 42 percent"
+    )
     assert not [p for p in problems(mini_project) if "orders-through-networks' rests" in p]
 
 
 def test_the_as_of_date_of_a_plan_wins_over_its_source_date(mini_project):
-    edit(mini_project, STRATEGY, "        stance: proposes\n",
-         "        stance: proposes\n        as_of: \"2001\"\n")
-    edit(mini_project, STRATEGY, "        stance: finds\n", "        stance: finds\n"
-         "        as_of: \"2001\"\n")
-    edit(mini_project, "findings/audiences.yaml", "    template: federal.html\n",
-         "    template: federal.html\n    current_within_years: 20\n")
+    edit(
+        mini_project,
+        STRATEGY,
+        "        stance: proposes\n",
+        '        stance: proposes\n        as_of: "2001"\n',
+    )
+    edit(
+        mini_project,
+        STRATEGY,
+        "        stance: finds\n",
+        '        stance: finds\n        as_of: "2001"\n',
+    )
+    edit(
+        mini_project,
+        "findings/audiences.yaml",
+        "    template: federal.html\n",
+        "    template: federal.html\n    current_within_years: 20\n",
+    )
     found = only(problems(mini_project), "clusters-often-fail")
     assert "rests on evidence from 2001" in found
 
 
 # --- locators a reader can follow ------------------------------------------------------
 
+
 def test_paragraphs_count_from_the_body_and_lists_belong_to_their_paragraph():
     text = "Site menu\n\nTitle\n\nIntro:\n  • one;\n  • two.\n\nNext paragraph.\n\nShare This\n"
     snapshot = Snapshot("s.txt", text, (3, 9))
-    assert [p.text for p in snapshot.paragraphs] == ["Title", "Intro: one; two.",
-                                                    "Next paragraph."]
+    assert [p.text for p in snapshot.paragraphs] == ["Title", "Intro: one; two.", "Next paragraph."]
     assert snapshot.paragraphs_with("two") == [2]
     assert snapshot.paragraphs_with("Share This") == [] and snapshot.anywhere("Share This")
 
 
 def test_a_quote_from_page_furniture_is_refused(mini_project):
-    edit(mini_project, NETWORKS, '''quote: 'argues that "a shared industrial commons"\'''',
-         '''quote: "Contact us"''')
+    edit(
+        mini_project,
+        NETWORKS,
+        """quote: 'argues that "a shared industrial commons"\'""",
+        '''quote: "Contact us"''',
+    )
     found = only(problems(mini_project), "outside the source's body")
     assert "page furniture, not the source's text" in found
 
 
 def test_section_locators_are_checked_against_named_sections(mini_project):
-    edit(mini_project, SOURCES, "    snapshot: alpha.txt\n    body: [3, 5]\n",
-         "    snapshot: alpha.txt\n    body: [3, 5]\n    sections: {survey: [3, 3]}\n")
-    edit(mini_project, NETWORKS, "        locator: paragraph 2\n", "        locator: section survey\n")
+    edit(
+        mini_project,
+        SOURCES,
+        "    snapshot: alpha.txt\n    body: [3, 5]\n",
+        "    snapshot: alpha.txt\n    body: [3, 5]\n    sections: {survey: [3, 3]}\n",
+    )
+    edit(
+        mini_project,
+        NETWORKS,
+        "        locator: paragraph 2\n",
+        "        locator: section survey\n",
+    )
     assert "is not in section 'survey' (lines 3-3)" in only(problems(mini_project), "section")
-    edit(mini_project, NETWORKS, "        locator: section survey\n",
-         "        locator: section findings\n")
+    edit(
+        mini_project,
+        NETWORKS,
+        "        locator: section survey\n",
+        "        locator: section findings\n",
+    )
     found = only(problems(mini_project), "section")
     assert "source 'alpha-2020' has no section 'findings' (its sections: survey)" in found
 
 
 def test_a_body_outside_the_snapshot_is_a_located_error(mini_project):
-    edit(mini_project, SOURCES, "    snapshot: beta.txt\n    body: [3, 5]\n",
-         "    snapshot: beta.txt\n    body: [3, 50]\n")
+    edit(
+        mini_project,
+        SOURCES,
+        "    snapshot: beta.txt\n    body: [3, 5]\n",
+        "    snapshot: beta.txt\n    body: [3, 50]\n",
+    )
     found = only(problems(mini_project), "body:")
     assert found.startswith("findings/sources.yaml:")
     assert "lines 3-50 are not a range of beta.txt, which has 5 lines" in found
@@ -169,13 +222,19 @@ def test_a_body_outside_the_snapshot_is_a_located_error(mini_project):
 
 # --- verification at build time, and what the colophon says --------------------------
 
+
 def test_an_altered_quote_fails_the_build_and_writes_nothing(mini_project):
-    edit(mini_project, NETWORKS, "quote: \"42 percent of orders now arrive",
-         "quote: \"43 percent of orders now arrive")
+    edit(
+        mini_project,
+        NETWORKS,
+        'quote: "42 percent of orders now arrive',
+        'quote: "43 percent of orders now arrive',
+    )
     with pytest.raises(ValidationFailed) as failed:
         build(Project.at(mini_project), BuildOptions(formats=("html",)))
-    assert any("evidence[0].quote: not found in alpha.txt" in p.message
-               for p in failed.value.problems)
+    assert any(
+        "evidence[0].quote: not found in alpha.txt" in p.message for p in failed.value.problems
+    )
     assert not (mini_project / "output").exists()
 
 
@@ -222,24 +281,45 @@ def test_a_bad_settings_file_is_a_located_error(mini_project, cli):
 
 # --- selection ------------------------------------------------------------------------
 
+
 def test_high_priority_findings_over_the_limit_fail_naming_them(mini_project):
-    edit(mini_project, "findings/audiences.yaml", "    template: federal.html\n",
-         "    template: federal.html\n    max_findings: 1\n")
-    edit(mini_project, NETWORKS, "      federal:\n        priority: medium",
-         "      federal:\n        priority: high")
+    edit(
+        mini_project,
+        "findings/audiences.yaml",
+        "    template: federal.html\n",
+        "    template: federal.html\n    max_findings: 1\n",
+    )
+    edit(
+        mini_project,
+        NETWORKS,
+        "      federal:\n        priority: medium",
+        "      federal:\n        priority: high",
+    )
     found = only(problems(mini_project), "max_findings")
     assert "2 findings are high priority for 'federal' but its brief holds 1" in found
     assert "orders-through-networks, commons-keeps-firms-competitive" in found
 
 
 def test_selection_takes_turns_across_themes_and_shows_what_it_left_out(mini_project):
-    edit(mini_project, "findings/audiences.yaml", "    template: federal.html\n",
-         "    template: federal.html\n    max_findings: 2\n")
+    edit(
+        mini_project,
+        "findings/audiences.yaml",
+        "    template: federal.html\n",
+        "    template: federal.html\n    max_findings: 2\n",
+    )
     # All three federal findings at one priority: the limit keeps one from each theme.
-    edit(mini_project, STRATEGY, "      federal:\n        priority: low",
-         "      federal:\n        priority: medium")
-    edit(mini_project, NETWORKS, "      federal:\n        priority: high",
-         "      federal:\n        priority: medium")
+    edit(
+        mini_project,
+        STRATEGY,
+        "      federal:\n        priority: low",
+        "      federal:\n        priority: medium",
+    )
+    edit(
+        mini_project,
+        NETWORKS,
+        "      federal:\n        priority: high",
+        "      federal:\n        priority: medium",
+    )
     corpus, _ = load_valid_corpus(Project.at(mini_project))
     brief = select(corpus, "federal")
     assert [i.id for i in brief.items] == ["orders-through-networks", "clusters-often-fail"]
@@ -248,13 +328,16 @@ def test_selection_takes_turns_across_themes_and_shows_what_it_left_out(mini_pro
 
 # --- attribution ------------------------------------------------------------------------
 
+
 def test_attribution_names_speaker_source_and_year():
     corpus, _ = load_valid_corpus(Project.at(Path(__file__).parent / "projects" / "mini"))
-    words = {fid: attribute(f, corpus.sources, corpus.publication, None).text
-             for fid, f in corpus.findings.items()}
+    words = {
+        fid: attribute(f, corpus.sources, corpus.publication, None).text
+        for fid, f in corpus.findings.items()
+    }
     assert words == {
         "orders-through-networks": "Reported by regional toolmakers, as cited by Alpha "
-                                   "Institute (2020)",
+        "Institute (2020)",
         "commons-keeps-firms-competitive": "Argued by Alpha Institute (2020)",
         "clusters-often-fail": "Proposed by Beta (2021)",
     }
@@ -265,6 +348,8 @@ def test_every_design_prints_the_attribution_and_the_debate_states_both_sides(mi
     sme = (mini_build.out / "sme.html").read_text("utf-8")
     assert '<p class="attribution">Argued by Alpha Institute (2020)</p>' in federal
     assert '<p class="attribution">Proposed by Beta (2021)</p>' in sme
-    assert ("On one side, argued by Alpha Institute (2020): A shared industrial commons keeps "
-            "small firms competitive. On the other, proposed by Beta (2021): Cluster "
-            "programmes have often failed.") in federal
+    assert (
+        "On one side, argued by Alpha Institute (2020): A shared industrial commons keeps "
+        "small firms competitive. On the other, proposed by Beta (2021): Cluster "
+        "programmes have often failed."
+    ) in federal

@@ -12,8 +12,8 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from support.mini import MINI
 from policy_briefs import __version__
+from support.mini import MINI
 
 BIN = Path(sys.executable).parent
 
@@ -25,8 +25,12 @@ def test_version(cli):
 
 
 def test_python_dash_m_version():
-    result = subprocess.run([sys.executable, "-m", "policy_briefs", "--version"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "policy_briefs", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"briefs (policy-briefs) {__version__}\n"
 
@@ -49,8 +53,17 @@ def test_every_command_takes_project_and_explains_itself(cli, command):
 
 def test_build_help_teaches(cli):
     text = cli("build", "--help").stdout
-    for words in ("AUDIENCE", "--theme", "THEME", "--finding", "--format", "pdf|html|all",
-                  "--out", "--title", "briefs build federal --format pdf"):
+    for words in (
+        "AUDIENCE",
+        "--theme",
+        "THEME",
+        "--finding",
+        "--format",
+        "pdf|html|all",
+        "--out",
+        "--title",
+        "briefs build federal --format pdf",
+    ):
         assert words in text
 
 
@@ -76,43 +89,63 @@ def test_bad_option_value_is_a_usage_error(cli, mini_project):
     result = cli("build", "--format", "docx", "--project", mini_project)
     assert result.exit_code == 2
     words = " ".join(result.output.replace("│", " ").split())
-    assert "Invalid value for '--format': Value error, 'docx' is not one of 'pdf', 'html', " \
-           "'all'" in words
+    assert (
+        "Invalid value for '--format': Value error, 'docx' is not one of 'pdf', 'html', "
+        "'all'" in words
+    )
 
 
 def test_check_json_clean(cli):
     result = cli("check", "--json", "--project", MINI)
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {
-        "ok": True, "summary": "no problems", "problems": [], "verified": True,
+        "ok": True,
+        "summary": "no problems",
+        "problems": [],
+        "verified": True,
         "reading_grades": {"federal": 6.6, "sme": 6.4},
-        "briefs": {"federal": {"findings": ["orders-through-networks",
-                                            "commons-keeps-firms-competitive",
-                                            "clusters-often-fail"], "left_out": []},
-                   "sme": {"findings": ["orders-through-networks", "clusters-often-fail"],
-                           "left_out": []}}}
+        "briefs": {
+            "federal": {
+                "findings": [
+                    "orders-through-networks",
+                    "commons-keeps-firms-competitive",
+                    "clusters-often-fail",
+                ],
+                "left_out": [],
+            },
+            "sme": {"findings": ["orders-through-networks", "clusters-often-fail"], "left_out": []},
+        },
+    }
 
 
 def test_check_json_with_problems(cli, mini_project):
     path = mini_project / "findings" / "networks.yaml"
-    path.write_text(path.read_text("utf-8").replace("    confidence: high", "    confidance: high"),
-                    "utf-8")
+    path.write_text(
+        path.read_text("utf-8").replace("    confidence: high", "    confidance: high"), "utf-8"
+    )
     result = cli("check", "--json", "--project", mini_project)
     assert result.exit_code == 1
     report = json.loads(result.stdout)  # nothing but JSON on stdout
     assert report["ok"] is False
     assert report["summary"] == "1 error"
-    assert report["problems"] == [{
-        "path": "findings/networks.yaml", "line": 11, "column": 5, "severity": "error",
-        "message": "findings[0].confidance: unknown field 'confidance' "
-                   "(a typo? did you mean 'confidence'?)",
-    }]
+    assert report["problems"] == [
+        {
+            "path": "findings/networks.yaml",
+            "line": 11,
+            "column": 5,
+            "severity": "error",
+            "message": "findings[0].confidance: unknown field 'confidance' "
+            "(a typo? did you mean 'confidence'?)",
+        }
+    ]
 
 
 def test_check_strict_turns_warnings_into_errors(cli, mini_project):
     path = mini_project / "findings" / "sources.yaml"
-    path.write_text(path.read_text("utf-8") + (
-        "  - id: gamma-2022\n    type: webpage\n    title: Gamma\n"), "utf-8")
+    path.write_text(
+        path.read_text("utf-8") + ("  - id: gamma-2022\n    type: webpage\n    title: Gamma\n"),
+        "utf-8",
+    )
     relaxed = cli("check", "--project", mini_project)
     assert relaxed.exit_code == 0
     assert "warning: source 'gamma-2022' is cited by no finding" in relaxed.stderr
@@ -150,36 +183,62 @@ def test_list_json_is_the_documented_shape(cli):
     assert data["format_version"] == 1
     assert set(data) == {"format_version", "audiences", "themes", "findings", "sources"}
     assert data["audiences"][0] == {
-        "id": "federal", "title": "Federal policymakers", "template": "federal.html",
-        "citation_style": "chicago-notes-bibliography", "findings": 3,
-        "in_brief": ["orders-through-networks", "commons-keeps-firms-competitive",
-                     "clusters-often-fail"], "left_out": [],
+        "id": "federal",
+        "title": "Federal policymakers",
+        "template": "federal.html",
+        "citation_style": "chicago-notes-bibliography",
+        "findings": 3,
+        "in_brief": [
+            "orders-through-networks",
+            "commons-keeps-firms-competitive",
+            "clusters-often-fail",
+        ],
+        "left_out": [],
     }
-    assert data["themes"][1] == {"id": "strategy", "title": "Regional strategy", "order": 2,
-                                 "findings": 1}
+    assert data["themes"][1] == {
+        "id": "strategy",
+        "title": "Regional strategy",
+        "order": 2,
+        "findings": 1,
+    }
     first = data["findings"][0]
     assert first["id"] == "orders-through-networks"
     assert first["theme"] == "networks"
-    assert first["audiences"] == {"federal": {"priority": "high", "actions": 1},
-                                  "sme": {"priority": "high", "actions": 1}}
-    assert first["evidence"] == [{
-        "source": "alpha-2020", "locator": "paragraph 1",
-        "quote": "42 percent of orders now arrive through shared supplier networks",
-        "stance": "reports", "speaker": "regional toolmakers", "as_of": None,
-    }]
-    assert first["figures"] == [{
-        "value": "42%", "label": "of orders arrive through shared supplier networks",
-        "source": "alpha-2020", "locator": "paragraph 1",
-    }]
+    assert first["audiences"] == {
+        "federal": {"priority": "high", "actions": 1},
+        "sme": {"priority": "high", "actions": 1},
+    }
+    assert first["evidence"] == [
+        {
+            "source": "alpha-2020",
+            "locator": "paragraph 1",
+            "quote": "42 percent of orders now arrive through shared supplier networks",
+            "stance": "reports",
+            "speaker": "regional toolmakers",
+            "as_of": None,
+        }
+    ]
+    assert first["figures"] == [
+        {
+            "value": "42%",
+            "label": "of orders arrive through shared supplier networks",
+            "source": "alpha-2020",
+            "locator": "paragraph 1",
+        }
+    ]
     assert data["findings"][1]["contrasts"] == ["clusters-often-fail"]
     beta = data["sources"][1]
     assert beta["id"] == "beta-2021"
     assert beta["snapshot"] == "beta.txt"
     assert beta["findings"] == 1
     assert beta["csl"] == {
-        "id": "beta-2021", "type": "article-magazine", "title": "Review of Cluster Policy",
-        "author": [{"family": "Beta", "given": "Ann"}], "container-title": "Policy Review",
-        "issued": {"date-parts": [[2021, 6, 1]]}, "DOI": "10.1234/beta.2021",
+        "id": "beta-2021",
+        "type": "article-magazine",
+        "title": "Review of Cluster Policy",
+        "author": [{"family": "Beta", "given": "Ann"}],
+        "container-title": "Policy Review",
+        "issued": {"date-parts": [[2021, 6, 1]]},
+        "DOI": "10.1234/beta.2021",
     }
 
 
@@ -192,8 +251,18 @@ def test_list_refuses_an_invalid_project(cli, mini_project):
 
 
 def test_custom_brief_from_a_theme(cli, mini_project):
-    result = cli("build", "federal", "--theme", "strategy", "--format", "html",
-                 "--title", "Cluster policy", "--project", mini_project)
+    result = cli(
+        "build",
+        "federal",
+        "--theme",
+        "strategy",
+        "--format",
+        "html",
+        "--title",
+        "Cluster policy",
+        "--project",
+        mini_project,
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((mini_project / "output" / "manifest.json").read_text("utf-8"))
     entry = manifest["briefs"]["federal-strategy"]
@@ -221,9 +290,14 @@ def test_a_bug_is_reported_without_a_traceback(cli, mini_project, monkeypatch):
 
 def test_real_build_as_a_subprocess(mini_project):
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1768435200", "CI": "1"}
-    result = subprocess.run([str(BIN / "briefs"), "build", "--project", str(mini_project)],
-                            capture_output=True, text=True, env=env, timeout=300,
-                            cwd=mini_project)
+    result = subprocess.run(
+        [str(BIN / "briefs"), "build", "--project", str(mini_project)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=mini_project,
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "weasyprint" not in result.stderr
     out = mini_project / "output"
@@ -236,8 +310,11 @@ def test_real_build_as_a_subprocess(mini_project):
     assert manifest["tool"]["version"] == __version__
     federal = manifest["briefs"]["federal"]
     assert federal["audience"] == "federal"
-    assert federal["findings"] == ["orders-through-networks", "commons-keeps-firms-competitive",
-                                   "clusters-often-fail"]
+    assert federal["findings"] == [
+        "orders-through-networks",
+        "commons-keeps-firms-competitive",
+        "clusters-often-fail",
+    ]
     assert federal["sources"] == ["alpha-2020", "beta-2021"]
     assert federal["built_at"] == "2026-01-15T00:00:00Z"
     assert len(federal["input_hash"]) == 64 and int(federal["input_hash"], 16) >= 0

@@ -10,11 +10,11 @@ from html import unescape
 import pikepdf
 import pytest
 
+from policy_briefs.levers import LEVERS, by_lever, lever_of
 from policy_briefs.localization import format_numbers
+from policy_briefs.selection import select
 from policy_briefs.templating import long_date, plain_markdown
 from support.shipped_briefs import AUDIENCES, ROOT
-from policy_briefs.levers import LEVERS, by_lever, lever_of
-from policy_briefs.selection import select
 
 TEMPLATES = ROOT / "templates"
 PAGE_BUDGET = {"federal": (2, 6), "regional": (2, 6), "sme": (2, 4)}

@@ -42,8 +42,14 @@ FINDING = """\
 """
 
 
-def make_project(root: Path, *, quote: str, summary: str | None = None,
-                 extra_source: bool = False, audiences: str = "federal") -> Path:
+def make_project(
+    root: Path,
+    *,
+    quote: str,
+    summary: str | None = None,
+    extra_source: bool = False,
+    audiences: str = "federal",
+) -> Path:
     (root / "findings").mkdir(parents=True)
     (root / "sources").mkdir()
     (root / "sources" / "survey.txt").write_text(SOURCE_TEXT, encoding="utf-8")
@@ -67,32 +73,39 @@ def make_project(root: Path, *, quote: str, summary: str | None = None,
     finding = FINDING.format(quote=quote)
     if summary is not None:
         finding = finding.replace(
-            "Only 7 percent of about 1,000 surveyed firms saw significant increases.", summary)
+            "Only 7 percent of about 1,000 surveyed firms saw significant increases.", summary
+        )
     (root / "findings" / "skills.yaml").write_text(
-        "theme:\n  id: skills\n  title: Skills\nfindings:\n" + finding, encoding="utf-8")
-    (root / "findings" / "audiences.yaml").write_text(textwrap.dedent(f"""\
+        "theme:\n  id: skills\n  title: Skills\nfindings:\n" + finding, encoding="utf-8"
+    )
+    (root / "findings" / "audiences.yaml").write_text(
+        textwrap.dedent(f"""\
         audiences:
           - id: {audiences}
             title: Readers
             reader: People who read briefs.
             template: federal.html
-        """), encoding="utf-8")
-    (root / "findings" / "publication.yaml").write_text(textwrap.dedent("""\
+        """),
+        encoding="utf-8",
+    )
+    (root / "findings" / "publication.yaml").write_text(
+        textwrap.dedent("""\
         publication:
           series: Test Series
           publisher: Test Publisher
           date: "2026-01-01"
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     return root
 
 
 def problems_for(root: Path, strict: bool = False):
-    _corpus, problems = check_project(Project.at(root), sources_dir=root / "sources",
-                                      strict=strict)
+    _corpus, problems = check_project(Project.at(root), sources_dir=root / "sources", strict=strict)
     return problems
 
 
-GOOD_QUOTE = "about 1,000 firms found that only 7 percent saw \\\"significant\\\" increases"
+GOOD_QUOTE = 'about 1,000 firms found that only 7 percent saw \\"significant\\" increases'
 
 
 def test_clean_project_has_no_problems(tmp_path):
@@ -107,7 +120,7 @@ def test_quote_matches_across_curly_quotes_dashes_and_whitespace():
 
 
 def test_planted_altered_quote_is_an_error_naming_the_closest_passage(tmp_path):
-    altered = "about 1,000 firms found that only 17 percent saw \\\"significant\\\" increases"
+    altered = 'about 1,000 firms found that only 17 percent saw \\"significant\\" increases'
     problems = problems_for(make_project(tmp_path, quote=altered))
     # The altered quote no longer backs the 7% figure either: that is the second error.
     errors = [p for p in problems if p.severity == "error" and "quote" in p.message[:20]]
@@ -158,9 +171,13 @@ def test_figure_value_missing_from_its_quotes_is_flagged(tmp_path):
 def test_uncited_source_and_unreceived_finding_are_warnings(tmp_path):
     root = make_project(tmp_path, quote=GOOD_QUOTE, extra_source=True)
     path = root / "findings" / "skills.yaml"
-    path.write_text(path.read_text().replace(
-        "    audiences:\n      federal:\n"
-        "        implication: Training policy should target the firms that need it.\n", ""))
+    path.write_text(
+        path.read_text().replace(
+            "    audiences:\n      federal:\n"
+            "        implication: Training policy should target the firms that need it.\n",
+            "",
+        )
+    )
     messages = {p.message: p.severity for p in problems_for(root)}
     assert messages["source 'unused' is cited by no finding"] == "warning"
     assert any("goes to no audience" in m and s == "warning" for m, s in messages.items())
@@ -171,15 +188,19 @@ def test_missing_snapshot_file_is_a_located_error(tmp_path):
     (root / "sources" / "survey.txt").unlink()
     problems = problems_for(root)
     assert [(p.severity, p.path, p.line) for p in problems] == [
-        ("error", "findings/sources.yaml", 7)]
+        ("error", "findings/sources.yaml", 7)
+    ]
     assert "snapshot 'survey.txt' not found" in problems[0].message
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("64 000 factories and 1,000 firms", {"64000", "1000"}),
-    ("in the 2000s, 7 percent and 3.5 points", {"2000", "7", "3.5"}),
-    ("no digits here", set()),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("64 000 factories and 1,000 firms", {"64000", "1000"}),
+        ("in the 2000s, 7 percent and 3.5 points", {"2000", "7", "3.5"}),
+        ("no digits here", set()),
+    ],
+)
 def test_numbers_in(text, expected):
     assert numbers_in(text) == expected
 

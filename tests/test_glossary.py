@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from support.mini import MINI
 from policy_briefs import glossary
-from policy_briefs.validate import load_valid_corpus
-from policy_briefs.templating import citations_for, inline_markdown, jinja_environment, render_html
 from policy_briefs.models import GlossaryEntry
 from policy_briefs.project import Project
 from policy_briefs.selection import select
+from policy_briefs.templating import citations_for, inline_markdown, jinja_environment, render_html
+from policy_briefs.validate import load_valid_corpus
+from support.mini import MINI
 
 ENTRIES = [
     GlossaryEntry(term="MIT", expansion="Massachusetts Institute of Technology",

@@ -17,8 +17,16 @@ def test_html_output_matches_the_golden_folder(tmp_path):
     assert sorted(built) == sorted(expected), "files missing or extra; run `make golden`?"
     for name, data in built.items():
         if data != expected[name]:
-            diff = "\n".join(difflib.unified_diff(
-                expected[name].decode().splitlines(), data.decode().splitlines(),
-                f"golden/{name}", f"built/{name}", lineterm="", n=2))
-            raise AssertionError(f"{name} differs from the golden copy (intended? run "
-                                 f"`make golden`):\n{diff[:4000]}")
+            diff = "\n".join(
+                difflib.unified_diff(
+                    expected[name].decode().splitlines(),
+                    data.decode().splitlines(),
+                    f"golden/{name}",
+                    f"built/{name}",
+                    lineterm="",
+                    n=2,
+                )
+            )
+            raise AssertionError(
+                f"{name} differs from the golden copy (intended? run `make golden`):\n{diff[:4000]}"
+            )

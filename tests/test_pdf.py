@@ -19,11 +19,10 @@ import pikepdf
 import pytest
 from typer.testing import CliRunner
 
-from support.mini import MINI, weasyprint_log
-from policy_briefs.build import BuildOptions, build
 from policy_briefs.cli import app
 from policy_briefs.corpus import load_corpus
 from policy_briefs.project import Project
+from support.mini import MINI
 
 
 @dataclass
@@ -37,8 +36,12 @@ class Rendered:
 
     def pages_text(self, slug: str) -> list[str]:
         # Reading order (not -layout), so text set in columns stays in sentences.
-        raw = subprocess.run(["pdftotext", str(self.out / f"{slug}.pdf"), "-"],
-                             check=True, capture_output=True, text=True).stdout
+        raw = subprocess.run(
+            ["pdftotext", str(self.out / f"{slug}.pdf"), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         return [" ".join(page.split()) for page in raw.split("\f")[:-1]]
 
     def text(self, slug: str) -> str:
@@ -72,9 +75,14 @@ def test_text_has_every_finding_of_the_audience(rendered, corpus):
                 assert finding.headline in text, (slug, finding.id)
         for other in (f for f in corpus.findings.values() if slug not in f.audiences):
             # Findings for other readers appear only where the evidence disagrees.
-            assert any(other.id in (c.finding for c in f.contrasts)
-                       for f in corpus.findings.values() if slug in f.audiences) \
+            assert (
+                any(
+                    other.id in (c.finding for c in f.contrasts)
+                    for f in corpus.findings.values()
+                    if slug in f.audiences
+                )
                 or other.headline not in text
+            )
 
 
 def test_chicago_notes_are_numbered_and_formatted(rendered):
@@ -91,8 +99,10 @@ def test_chicago_notes_are_numbered_and_formatted(rendered):
     for number, note in enumerate(notes, 1):
         assert re.search(rf"(?<!\d){number}\.? {re.escape(note)}", text), note
     # The bibliography lists each source once, without locators.
-    assert "Beta, Ann. “Review of Cluster Policy.” Policy Review, June 1, 2021. " \
-           "https://doi.org/10.1234/beta.2021." in text
+    assert (
+        "Beta, Ann. “Review of Cluster Policy.” Policy Review, June 1, 2021. "
+        "https://doi.org/10.1234/beta.2021." in text
+    )
 
 
 def test_apa_brief_cites_author_date_in_the_text(rendered):
@@ -100,8 +110,10 @@ def test_apa_brief_cites_author_date_in_the_text(rendered):
     assert "Source: Alpha Institute (2020, para. 1)" in text
     assert "(Beta, 2021, paras. 1, 2)" in text
     assert "References" in text and not re.search(r"Notes\s+1\.? ", text)
-    assert "Beta, A. (2021, June 1). Review of Cluster Policy. Policy Review. " \
-           "https://doi.org/10.1234/beta.2021" in text
+    assert (
+        "Beta, A. (2021, June 1). Review of Cluster Policy. Policy Review. "
+        "https://doi.org/10.1234/beta.2021" in text
+    )
 
 
 def test_metadata(rendered, corpus):
@@ -143,8 +155,9 @@ def test_outline_follows_the_headings(rendered, corpus):
     assert "Notes" in titles
     # A finding sits below its theme in the outline.
     depth = dict((t, d) for d, t in reversed(entries))
-    assert depth["Many orders now come through shared supplier networks"] > \
-        depth["Supplier networks"]
+    assert (
+        depth["Many orders now come through shared supplier networks"] > depth["Supplier networks"]
+    )
 
 
 def test_page_numbers_and_running_header(rendered):
@@ -241,8 +254,9 @@ def hostile(tmp_path_factory):
         mp.setattr(socket, "getaddrinfo", refuse)
         mp.setattr(socket, "create_connection", refuse)
         mp.setattr(socket.socket, "connect", refuse)
-        result = CliRunner().invoke(app, ["build", "federal", "--format", "pdf",
-                                          "--project", str(project)])
+        result = CliRunner().invoke(
+            app, ["build", "federal", "--format", "pdf", "--project", str(project)]
+        )
     return project, result, attempts
 
 
@@ -250,8 +264,10 @@ def test_fetcher_touches_no_network(hostile):
     _project, result, attempts = hostile
     assert result.exit_code == 0, result.output
     assert attempts == []
-    assert "blocked: http://example.invalid/x.png (briefs fetch nothing from the network)" \
+    assert (
+        "blocked: http://example.invalid/x.png (briefs fetch nothing from the network)"
         in result.stderr
+    )
 
 
 def test_fetcher_refuses_files_outside_templates(hostile):
@@ -260,8 +276,9 @@ def test_fetcher_refuses_files_outside_templates(hostile):
     assert f"blocked: {(project / 'findings/sources.yaml').as_uri()} is outside" in stderr
     assert "blocked: file:///etc/hostname is outside the template folders" in stderr
     assert f"blocked: {(project / 'templates/escape.png').as_uri()} is outside" in stderr
-    assert all(line.startswith("federal: weasyprint ")
-               for line in stderr.splitlines() if "blocked" in line)
+    assert all(
+        line.startswith("federal: weasyprint ") for line in stderr.splitlines() if "blocked" in line
+    )
 
 
 def test_fetcher_loads_files_inside_templates(hostile):
@@ -280,13 +297,17 @@ def test_strict_build_stops_on_a_blocked_fetch_and_writes_nothing(hostile):
     project, _result, _ = hostile
     before = {p.name: p.read_bytes() for p in (project / "output").iterdir() if p.is_file()}
     (project / "templates" / "federal.html").write_text(
-        HOSTILE.replace("x.png", "y.png"), "utf-8")  # a change, so the brief renders again
-    result = CliRunner().invoke(app, ["build", "federal", "--format", "pdf", "--strict",
-                                      "--project", str(project)])
+        HOSTILE.replace("x.png", "y.png"), "utf-8"
+    )  # a change, so the brief renders again
+    result = CliRunner().invoke(
+        app, ["build", "federal", "--format", "pdf", "--strict", "--project", str(project)]
+    )
     assert result.exit_code == 1
     assert "rendering reported problems (--strict)" in result.stderr
-    assert "federal: error: Failed to load image at 'http://example.invalid/y.png'" \
-        in result.stderr or "blocked: http://example.invalid/y.png" in result.stderr
+    assert (
+        "federal: error: Failed to load image at 'http://example.invalid/y.png'" in result.stderr
+        or "blocked: http://example.invalid/y.png" in result.stderr
+    )
     assert "Traceback" not in result.output
     after = {p.name: p.read_bytes() for p in (project / "output").iterdir() if p.is_file()}
     assert after == before

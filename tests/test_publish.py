@@ -134,13 +134,13 @@ def test_the_index_is_accessible(site):
     for landmark in ("header", "main", "footer"):
         assert landmark in page.tags
     assert page.headings[0] == 1 and page.headings.count(1) == 1
-    assert all(b - a <= 1 for a, b in zip(page.headings, page.headings[1:]))
+    assert all(b - a <= 1 for a, b in zip(page.headings, page.headings[1:], strict=False))
     assert all(text.strip() for text in page.link_texts)
     assert "#briefs" in page.links and "briefs" in page.ids  # skip link target
 
 
 def _luminance(colour: str) -> float:
-    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -204,7 +204,7 @@ def check_atom(feed: ET.Element, site: Path, base_url: str | None = None) -> lis
             href = link.get("href")
             if base_url:
                 assert href.startswith(base_url)
-                href = href[len(base_url):]
+                href = href[len(base_url) :]
             assert (site / href).is_file(), href
             if link.get("rel") == "enclosure":
                 assert int(link.get("length")) == (site / href).stat().st_size
@@ -214,13 +214,22 @@ def check_atom(feed: ET.Element, site: Path, base_url: str | None = None) -> lis
 def test_the_feed_is_valid_atom_with_an_entry_per_brief(site):
     entries = check_atom(parse_feed(site / "feed.xml"), site)
     assert sorted(e.find(f"{ATOM}title").text for e in entries) == [
-        "Test Briefs: Federal policymakers", "Test Briefs: Small and medium manufacturers"]
+        "Test Briefs: Federal policymakers",
+        "Test Briefs: Small and medium manufacturers",
+    ]
 
 
 def test_base_url_makes_feed_links_absolute_but_pages_stay_relative(project, cli, tmp_path):
     out = tmp_path / "site"
-    result = cli("publish", "--project", project, "--out", out,
-                 "--base-url", "https://briefs.example.org/amp")
+    result = cli(
+        "publish",
+        "--project",
+        project,
+        "--out",
+        out,
+        "--base-url",
+        "https://briefs.example.org/amp",
+    )
     assert result.exit_code == 0, result.output
     feed = parse_feed(out / "feed.xml")
     check_atom(feed, out, base_url="https://briefs.example.org/amp/")
@@ -232,12 +241,16 @@ def test_base_url_makes_feed_links_absolute_but_pages_stay_relative(project, cli
 def test_a_new_version_adds_an_entry_and_keeps_the_old_one(project, cli):
     assert cli("publish", "--project", project).exit_code == 0
     site = project / "output" / "site"
-    first = {e.find(f"{ATOM}id").text: e.find(f"{ATOM}updated").text
-             for e in parse_feed(site / "feed.xml").findall(f"{ATOM}entry")}
+    first = {
+        e.find(f"{ATOM}id").text: e.find(f"{ATOM}updated").text
+        for e in parse_feed(site / "feed.xml").findall(f"{ATOM}entry")
+    }
     # Publishing the same build again keeps ids and dates: feed readers see nothing new.
     assert cli("publish", "--project", project).exit_code == 0
-    again = {e.find(f"{ATOM}id").text: e.find(f"{ATOM}updated").text
-             for e in parse_feed(site / "feed.xml").findall(f"{ATOM}entry")}
+    again = {
+        e.find(f"{ATOM}id").text: e.find(f"{ATOM}updated").text
+        for e in parse_feed(site / "feed.xml").findall(f"{ATOM}entry")
+    }
     assert again == first
     old_pdf = (site / "briefs" / "federal.pdf").read_bytes()
 
@@ -262,26 +275,34 @@ def test_a_failed_publish_leaves_the_previous_site_intact(project, cli):
     before = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
     broken = project / "templates" / "site" / "index.html"
     broken.parent.mkdir(parents=True)
-    broken.write_text('{% extends "default:site/index.html" %}\n{% block footer %}\n'
-                      "{{ no_such_thing.attribute }}\n{% endblock %}\n")
+    broken.write_text(
+        '{% extends "default:site/index.html" %}\n{% block footer %}\n'
+        "{{ no_such_thing.attribute }}\n{% endblock %}\n"
+    )
     result = cli("publish", "--project", project)
     assert result.exit_code == 1
-    assert re.match(r"\S*templates/site/index\.html:3:1: error: template: 'no_such_thing' "
-                    r"is undefined\n1 error; nothing was written\n$", result.stderr)
+    assert re.match(
+        r"\S*templates/site/index\.html:3:1: error: template: 'no_such_thing' "
+        r"is undefined\n1 error; nothing was written\n$",
+        result.stderr,
+    )
     assert "Traceback" not in result.output
     after = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
     assert after == before
-    assert sorted(p.name for p in site.parent.iterdir() if p.name.startswith(".site")) == \
-        [".site.lock"]  # no half-built site left beside it
+    assert sorted(p.name for p in site.parent.iterdir() if p.name.startswith(".site")) == [
+        ".site.lock"
+    ]  # no half-built site left beside it
     assert site.stat().st_mode & 0o777 == 0o755
 
 
 def test_a_project_can_override_part_of_the_index(project, cli):
     custom = project / "templates" / "site" / "index.html"
     custom.parent.mkdir(parents=True)
-    custom.write_text('{% extends "default:site/index.html" %}\n{% block footer %}'
-                      "<footer><p>Questions? Ask the policy unit.</p></footer>"
-                      "{% endblock %}\n")
+    custom.write_text(
+        '{% extends "default:site/index.html" %}\n{% block footer %}'
+        "<footer><p>Questions? Ask the policy unit.</p></footer>"
+        "{% endblock %}\n"
+    )
     result = cli("publish", "--project", project)
     assert result.exit_code == 0, result.output
     html = (project / "output" / "site" / "index.html").read_text("utf-8")

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 import textstat
 
-from support.mini import MINI
-from policy_briefs.validate import load_valid_corpus
 from policy_briefs.project import Project
 from policy_briefs.readability import (
     check_reading,
@@ -20,6 +18,8 @@ from policy_briefs.readability import (
     prose_blocks,
     sentences_of,
 )
+from policy_briefs.validate import load_valid_corpus
+from support.mini import MINI
 
 PAGE = """<!DOCTYPE html><html lang="en"><head><title>Not prose</title>
 <style>p {{ color: red }}</style></head><body>

@@ -24,17 +24,32 @@ def tool(tmp_path_factory) -> Path:
 
 def _build(tool: Path, project: Path, out: Path, *args: str, env: dict[str, str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "policy_briefs", "build", "--project", str(project),
-         "--out", str(out), *args],
-        capture_output=True, text=True, timeout=600, cwd=project,
+        [
+            sys.executable,
+            "-m",
+            "policy_briefs",
+            "build",
+            "--project",
+            str(project),
+            "--out",
+            str(out),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=project,
         env=frozen_tool.environ(tool, **env),
     )
     assert result.returncode == 0, result.stderr
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def _without_build_times(manifest: dict) -> dict:
@@ -48,12 +63,29 @@ def test_separate_processes_write_identical_bytes(tool, tmp_path):
     there = Path(shutil.copytree(MINI, tmp_path / "two" / "elsewhere"))
     out_a, out_b = tmp_path / "out-a", tmp_path / "out-b"
     _build(tool, here, out_a, env={"PYTHONHASHSEED": "1", "SOURCE_DATE_EPOCH": "1768435200"})
-    _build(tool, there, out_b, "--jobs", "2",
-           env={"PYTHONHASHSEED": "4242", "SOURCE_DATE_EPOCH": "1800000000"})
+    _build(
+        tool,
+        there,
+        out_b,
+        "--jobs",
+        "2",
+        env={"PYTHONHASHSEED": "4242", "SOURCE_DATE_EPOCH": "1800000000"},
+    )
 
     a, b = _digests(out_a), _digests(out_b)
-    assert set(a) == set(b) >= {"federal.pdf", "federal.html", "sme.pdf", "sme.html",
-                                "manifest.json", "CHANGES.md", "changes.json"}
+    assert (
+        set(a)
+        == set(b)
+        >= {
+            "federal.pdf",
+            "federal.html",
+            "sme.pdf",
+            "sme.html",
+            "manifest.json",
+            "CHANGES.md",
+            "changes.json",
+        }
+    )
     differ = [name for name in a if a[name] != b[name] and name != "manifest.json"]
     assert differ == []
 
@@ -77,7 +109,10 @@ def test_pdf_dates_and_id_come_from_the_inputs(tool, tmp_path):
         producer = str(pdf.docinfo["/Producer"])
     assert first_id == hashlib.md5(entry["input_hash"].encode()).hexdigest().encode()
     publication = (project / "findings" / "publication.yaml").read_text("utf-8")
-    date = next(line.split(":", 1)[1].strip().strip("'\"") for line in publication.splitlines()
-                if line.strip().startswith("date:"))
+    date = next(
+        line.split(":", 1)[1].strip().strip("'\"")
+        for line in publication.splitlines()
+        if line.strip().startswith("date:")
+    )
     assert created == modified == "D:" + date.replace("-", "")
     assert producer == f"WeasyPrint {manifest['tool']['weasyprint']}"

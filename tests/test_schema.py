@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from support.mini import MINI
 from policy_briefs.models import json_schema_text
+from support.mini import MINI
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "findings" / "schema.json"
@@ -51,13 +51,17 @@ def test_schema_rejects_an_unknown_key(validator):
     assert any("confidance" in str(e) for e in validator.iter_errors(data))
 
 
-@pytest.mark.parametrize("change", [
-    lambda d: d["findings"][0].pop("headline"),
-    lambda d: d["findings"][0]["evidence"].clear(),
-    lambda d: d["findings"][0]["evidence"][0].update(locator="2"),
-    lambda d: d["theme"].update(order="first"),
-    lambda d: d["findings"][0].update(id="Not An Id"),
-], ids=["missing", "empty-evidence", "locator-form", "wrong-type", "id-form"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d["findings"][0].pop("headline"),
+        lambda d: d["findings"][0]["evidence"].clear(),
+        lambda d: d["findings"][0]["evidence"][0].update(locator="2"),
+        lambda d: d["theme"].update(order="first"),
+        lambda d: d["findings"][0].update(id="Not An Id"),
+    ],
+    ids=["missing", "empty-evidence", "locator-form", "wrong-type", "id-form"],
+)
 def test_schema_rejects_what_the_models_reject(validator, change):
     data = as_json(MINI / "findings" / "networks.yaml")
     change(data)

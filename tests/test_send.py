@@ -20,11 +20,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from support.mini import FEDERAL_FINDING
-from policy_briefs.cli import app
-from policy_briefs.project import Project
 from policy_briefs.deliver import SendOptions, send_briefs
 from policy_briefs.deliver.ledger import Ledger
+from policy_briefs.project import Project
+from support.mini import FEDERAL_FINDING
 
 STAKEHOLDERS = """\
 stakeholders:
@@ -42,11 +41,16 @@ stakeholders:
     audiences: [sme]
 """
 # (recipient, brief) pairs the stakeholders above receive
-EXPECTED = {("ada@example.gov", "federal"), ("grace@example.com", "federal"),
-            ("grace@example.com", "sme"), ("lin@example.net", "sme")}
+EXPECTED = {
+    ("ada@example.gov", "federal"),
+    ("grace@example.com", "federal"),
+    ("grace@example.com", "sme"),
+    ("lin@example.net", "sme"),
+}
 
 
 # --- a real SMTP server that records messages and misbehaves on request -------------
+
 
 class Recorder:
     """aiosmtpd handler. ``faults[address]`` is a queue of what to do with the next
@@ -109,6 +113,7 @@ def smtp_env(server, **extra) -> dict[str, str]:
 
 # --- a built project, once per module ---------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def built(mini_build, tmp_path_factory) -> Path:
     """The session's build of tests/projects/mini; tests copy it before changing anything."""
@@ -150,6 +155,7 @@ def ledger_rows(root: Path) -> list[dict]:
 
 # --- delivery --------------------------------------------------------------------
 
+
 def test_each_recipient_gets_exactly_the_built_files_once(project, smtp):
     report = send(project, smtp_env(smtp))
     assert report.ok and report.count("sent") == 4
@@ -161,8 +167,7 @@ def test_each_recipient_gets_exactly_the_built_files_once(project, smtp):
         assert msg["To"].addresses[0].addr_spec == rcpt
         assert msg["From"].addresses[0].addr_spec == "briefs@example.org"
         assert msg["Subject"] == briefs[slug]["title"]
-        attachments = {a.get_filename(): a.get_payload(decode=True)
-                       for a in msg.iter_attachments()}
+        attachments = {a.get_filename(): a.get_payload(decode=True) for a in msg.iter_attachments()}
         wanted = {"pdf", "html"} if rcpt == "grace@example.com" else {"pdf"}
         assert set(attachments) == {f"{slug}.{fmt}" for fmt in wanted}
         for fmt in wanted:
@@ -204,8 +209,7 @@ def test_after_a_rebuild_only_recipients_of_the_changed_brief_get_it(project, sm
 
     smtp.received.clear()
     report = send(project, smtp_env(smtp))
-    assert sorted(pairs(smtp)) == [("ada@example.gov", "federal"),
-                                   ("grace@example.com", "federal")]
+    assert sorted(pairs(smtp)) == [("ada@example.gov", "federal"), ("grace@example.com", "federal")]
     assert report.up_to_date == 2
     for _rcpt, msg in received(smtp):
         assert msg["Subject"].startswith("Updated: ")
@@ -213,14 +217,17 @@ def test_after_a_rebuild_only_recipients_of_the_changed_brief_get_it(project, sm
         assert "New: Networks work best with a broker who knows the firms" in text
         assert "Revised:" not in text and "No longer included:" not in text
         pdf = next(a for a in msg.iter_attachments() if a.get_filename() == "federal.pdf")
-        assert hashlib.sha256(pdf.get_payload(decode=True)).hexdigest() == \
-            after["federal"]["files"]["pdf"]["sha256"]
+        assert (
+            hashlib.sha256(pdf.get_payload(decode=True)).hexdigest()
+            == after["federal"]["files"]["pdf"]["sha256"]
+        )
     smtp.received.clear()
     assert send(project, smtp_env(smtp)).outcomes == []
     assert smtp.received == []
 
 
 # --- faults ----------------------------------------------------------------------
+
 
 def test_temporary_failures_are_retried_then_delivered_once(project, smtp):
     smtp.faults["ada@example.gov"] = ["451 4.3.0 Try again later"] * 2
@@ -239,8 +246,7 @@ def test_a_dropped_connection_is_retried_and_nothing_is_lost(project, smtp):
     assert sorted(pairs(smtp)) == sorted(EXPECTED)
 
 
-def test_a_permanent_refusal_is_recorded_and_the_others_still_go(project, smtp, cli,
-                                                                 monkeypatch):
+def test_a_permanent_refusal_is_recorded_and_the_others_still_go(project, smtp, cli, monkeypatch):
     smtp.refuse.add("lin@example.net")
     for name, value in smtp_env(smtp).items():
         monkeypatch.setenv(name, value)
@@ -263,8 +269,9 @@ def test_a_permanent_refusal_is_recorded_and_the_others_still_go(project, smtp, 
     assert sorted(pairs(smtp)) == sorted(EXPECTED)
 
 
-def test_persistent_temporary_failure_is_left_pending_for_the_next_run(project, smtp, cli,
-                                                                      monkeypatch):
+def test_persistent_temporary_failure_is_left_pending_for_the_next_run(
+    project, smtp, cli, monkeypatch
+):
     smtp.faults["ada@example.gov"] = ["452 4.2.2 Mailbox full"] * 4
     for name, value in smtp_env(smtp, BRIEFS_SMTP_RETRIES="2").items():
         monkeypatch.setenv(name, value)
@@ -305,16 +312,14 @@ def test_a_crash_between_messages_neither_loses_nor_repeats_one(project, smtp):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        send_briefs(Project.at(project), SendOptions(), env=smtp_env(smtp),
-                    progress=crash_on_third)
+        send_briefs(Project.at(project), SendOptions(), env=smtp_env(smtp), progress=crash_on_third)
     assert len(smtp.received) == 2
     report = send(project, smtp_env(smtp))
     assert report.count("sent") == 2
     assert sorted(pairs(smtp)) == sorted(EXPECTED)
 
 
-def test_a_crash_after_acceptance_resends_under_the_same_message_id(project, smtp,
-                                                                     monkeypatch):
+def test_a_crash_after_acceptance_resends_under_the_same_message_id(project, smtp, monkeypatch):
     # The residual window: the server accepted the message, the ledger update did not
     # commit. The next run sends again, with the Message-ID the receiver already has.
     real = Ledger.mark_sent
@@ -343,6 +348,7 @@ def test_a_crash_after_acceptance_resends_under_the_same_message_id(project, smt
 
 # --- settings, credentials, review modes -------------------------------------------
 
+
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_login_works_and_the_password_is_never_printed(project, cli, monkeypatch):
     recorder = Recorder()
@@ -352,9 +358,14 @@ def test_login_works_and_the_password_is_never_printed(project, cli, monkeypatch
         ok = (auth_data.login, auth_data.password) == (b"mailer", b"s3cret-Pa55")
         return AuthResult(success=ok, handled=False)  # aiosmtpd then answers 235/535
 
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port(),
-                            authenticator=authenticator, auth_require_tls=False,
-                            auth_required=True)
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        authenticator=authenticator,
+        auth_require_tls=False,
+        auth_required=True,
+    )
     controller.start()
     recorder.port = controller.port
     try:
@@ -381,14 +392,38 @@ def test_starttls_is_used_by_default(project, tmp_path, monkeypatch):
 
     # openssl makes a throwaway certificate (installed by `.ci/system-deps test`).
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
     recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port(),
-                            tls_context=server_tls, require_starttls=True)
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        tls_context=server_tls,
+        require_starttls=True,
+    )
     controller.start()
     recorder.port = controller.port
     try:
@@ -422,12 +457,16 @@ def test_without_smtp_settings_messages_go_to_the_outbox(project, smtp):
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         slug = msg["X-Briefs-Brief"]
         pdf = next(a for a in msg.iter_attachments() if a.get_content_type() == "application/pdf")
-        assert hashlib.sha256(pdf.get_payload(decode=True)).hexdigest() == \
-            briefs[slug]["files"]["pdf"]["sha256"]
+        assert (
+            hashlib.sha256(pdf.get_payload(decode=True)).hexdigest()
+            == briefs[slug]["files"]["pdf"]["sha256"]
+        )
         # No BRIEFS_FROM: the series contact signs the review copies.
         assert msg["From"].addresses[0].addr_spec == "briefs@example.org"
-        assert f"https://briefs.example.org/amp/briefs/{slug}.html" in \
-            msg.get_body(("plain",)).get_content()
+        assert (
+            f"https://briefs.example.org/amp/briefs/{slug}.html"
+            in msg.get_body(("plain",)).get_content()
+        )
     assert send(project, {}).outcomes == []
     # Writing to the outbox is not delivering: SMTP still sends everything once.
     assert send(project, smtp_env(smtp)).count("sent") == 4
@@ -440,8 +479,11 @@ def test_dry_run_sends_and_writes_nothing(project, smtp, cli, monkeypatch):
     result = cli("send", "--project", project, "--dry-run")
     assert result.exit_code == 0, result.output
     assert [line.split()[:3] for line in result.stdout.splitlines()[:-1]] == [
-        ["ada@example.gov", "federal", "would"], ["grace@example.com", "federal", "would"],
-        ["grace@example.com", "sme", "would"], ["lin@example.net", "sme", "would"]]
+        ["ada@example.gov", "federal", "would"],
+        ["grace@example.com", "federal", "would"],
+        ["grace@example.com", "sme", "would"],
+        ["lin@example.net", "sme", "would"],
+    ]
     assert "4 would send" in result.stdout
     assert smtp.received == []
     assert not (project / ".briefs").exists()
@@ -485,13 +527,21 @@ def test_an_attachment_changed_after_the_build_is_refused(project, smtp):
 
 # --- what a message says changed -------------------------------------------------
 
+
 def test_changes_are_computed_against_the_recipients_last_copy():
     from policy_briefs.deliver.message import changes_since as compare
 
-    before = {"a": ["Finding A", "build:1"], "b": ["Finding B", "build:2"],
-              "c": ["Finding C", "text:3"]}
-    after = {"a": ["Finding A", "build:1"], "b": ["Finding B, reworded", "build:9"],
-             "c": ["Finding C", "build:3"], "d": ["Finding D", "build:4"]}
+    before = {
+        "a": ["Finding A", "build:1"],
+        "b": ["Finding B", "build:2"],
+        "c": ["Finding C", "text:3"],
+    }
+    after = {
+        "a": ["Finding A", "build:1"],
+        "b": ["Finding B, reworded", "build:9"],
+        "c": ["Finding C", "build:3"],
+        "d": ["Finding D", "build:4"],
+    }
     changes = compare(before, after, ("a", "b", "c", "d"))
     assert changes.added == ["Finding D"]
     assert changes.edited == ["Finding B, reworded"]  # 'c' changed hash kind: not compared
@@ -509,11 +559,20 @@ def test_the_change_report_of_a_brief_is_quoted():
     from policy_briefs.deliver.message import change_note
     from policy_briefs.manifest import BriefEntry
 
-    report = ChangeReport("the previous build", [
-        BriefChange("federal", "Test Briefs: Federal policymakers", "changed", rebuilt=True,
-                    findings_added=["x"]),
-        BriefChange("sme", "Test Briefs: Small and medium manufacturers", "unchanged")],
-        {"finding:x": "X"})
+    report = ChangeReport(
+        "the previous build",
+        [
+            BriefChange(
+                "federal",
+                "Test Briefs: Federal policymakers",
+                "changed",
+                rebuilt=True,
+                findings_added=["x"],
+            ),
+            BriefChange("sme", "Test Briefs: Small and medium manufacturers", "unchanged"),
+        ],
+        {"finding:x": "X"},
+    )
     # Delivery reads the report back from changes.json, where labels are not kept.
     report = ChangeReport.from_json(report.as_json())
 
@@ -521,8 +580,9 @@ def test_the_change_report_of_a_brief_is_quoted():
         return BriefEntry(slug, slug, slug, False, {}, 2, [], [], "", {}, "")
 
     note = change_note(report, entry("federal"))
-    assert note == ("Rebuilt; its files differ from the previous build.\n\n"
-                    "- Findings added:\n  - `x`")
+    assert note == (
+        "Rebuilt; its files differ from the previous build.\n\n- Findings added:\n  - `x`"
+    )
     assert change_note(report, entry("regional")) == ""
     assert change_note(None, entry("federal")) == ""
 
@@ -538,8 +598,9 @@ def test_a_file_that_is_not_a_ledger_is_refused(project, smtp, cli, monkeypatch)
     assert smtp.received == []
 
 
-def test_a_broken_mail_template_stops_the_run_before_anything_is_sent(project, smtp, cli,
-                                                                      monkeypatch):
+def test_a_broken_mail_template_stops_the_run_before_anything_is_sent(
+    project, smtp, cli, monkeypatch
+):
     custom = project / "templates" / "mail" / "message.txt"
     custom.parent.mkdir(parents=True)
     custom.write_text("Dear {{ stakeholder.name }},\n{{ stakeholder.nickname }}\n")
@@ -552,15 +613,24 @@ def test_a_broken_mail_template_stops_the_run_before_anything_is_sent(project, s
     assert smtp.received == [] and not (project / ".briefs").exists()
 
 
-@pytest.mark.parametrize("env,message", [
-    ({"BRIEFS_FROM": "Unit <briefs@example.org>\nBcc: all@example.org"}, "line break"),
-    ({"BRIEFS_FROM": "briefs at example.org"}, "not a usable sender address"),
-    ({"BRIEFS_SMTP_USER": "mailer"}, "set both BRIEFS_SMTP_USER and BRIEFS_SMTP_PASSWORD"),
-    ({"BRIEFS_SMTP_PORT": "smtp"}, "BRIEFS_SMTP_PORT must be a number"),
-    ({"BRIEFS_SMTP_RETRY_WAIT": "-1"}, "BRIEFS_SMTP_RETRY_WAIT must be between"),
-    ({"BRIEFS_SMTP_HOST": "mail.example.org", "BRIEFS_SMTP_USER": "mailer",
-      "BRIEFS_SMTP_PASSWORD": "s3cret-Pa55"}, "refusing to send the SMTP password unencrypted"),
-])
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"BRIEFS_FROM": "Unit <briefs@example.org>\nBcc: all@example.org"}, "line break"),
+        ({"BRIEFS_FROM": "briefs at example.org"}, "not a usable sender address"),
+        ({"BRIEFS_SMTP_USER": "mailer"}, "set both BRIEFS_SMTP_USER and BRIEFS_SMTP_PASSWORD"),
+        ({"BRIEFS_SMTP_PORT": "smtp"}, "BRIEFS_SMTP_PORT must be a number"),
+        ({"BRIEFS_SMTP_RETRY_WAIT": "-1"}, "BRIEFS_SMTP_RETRY_WAIT must be between"),
+        (
+            {
+                "BRIEFS_SMTP_HOST": "mail.example.org",
+                "BRIEFS_SMTP_USER": "mailer",
+                "BRIEFS_SMTP_PASSWORD": "s3cret-Pa55",
+            },
+            "refusing to send the SMTP password unencrypted",
+        ),
+    ],
+)
 def test_bad_settings_stop_the_run_before_anything_is_sent(project, smtp, env, message):
     from policy_briefs.errors import BriefsError
 

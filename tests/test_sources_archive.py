@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.mini import MINI
-from support.site_server import ARTICLE_BODY, CHANGED_BODY, Site, page, start
 
 from policy_briefs.archive.extract import ExtractionError, extract
 from policy_briefs.archive.fetch import Fetcher, FetchSettings, user_agent
@@ -25,14 +23,24 @@ from policy_briefs.archive.store import archive_source, update_source_entry
 from policy_briefs.archive.watch import check_sources
 from policy_briefs.files import sha256_file
 from policy_briefs.project import Project
+from support.mini import MINI
+from support.site_server import ARTICLE_BODY, CHANGED_BODY, Site, page, start
 
 UA = "policy-briefs/test (+mailto:briefs@example.org)"
 
 
 def fast(**overrides) -> FetchSettings:
     """Settings for tests: sub-second timeouts, no waiting between tries or requests."""
-    values = dict(timeout=0.5, deadline=2.0, attempts=3, backoff=0.0, max_wait=0.0,
-                  host_interval=0.0, max_bytes=100_000, user_agent=UA)
+    values = dict(
+        timeout=0.5,
+        deadline=2.0,
+        attempts=3,
+        backoff=0.0,
+        max_wait=0.0,
+        host_interval=0.0,
+        max_bytes=100_000,
+        user_agent=UA,
+    )
     return FetchSettings(**(values | overrides))
 
 
@@ -62,6 +70,7 @@ def fetch(url: str, **overrides):
 
 
 # --- fetch --------------------------------------------------------------------------
+
 
 def test_a_page_is_fetched_with_a_polite_user_agent_and_robots_read_once(site, base):
     with Fetcher(fast()) as fetcher:
@@ -184,19 +193,23 @@ def test_requests_to_one_host_are_spaced(site, base):
 
 # --- extract ------------------------------------------------------------------------
 
+
 def test_the_main_text_is_kept_and_the_furniture_dropped():
     out = extract(page(ARTICLE_BODY), "text/html", "utf-8", "http://127.0.0.1/a")
     assert out.extractor.startswith("trafilatura ")
     paragraphs = [line for line in out.text.splitlines() if line]
     assert paragraphs[0] == "Alpha Institute: Notes on Regional Making"
-    assert paragraphs[1] == ("Regional toolmakers reported that 42 percent of orders now "
-                             "arrive through shared supplier networks.")
+    assert paragraphs[1] == (
+        "Regional toolmakers reported that 42 percent of orders now "
+        "arrive through shared supplier networks."
+    )
     assert "\u201ca shared industrial commons\u201d" in paragraphs[2]
     for furniture in ("Home", "Become a member", "Contact us", "2020 Alpha"):
         assert furniture not in out.text
     assert out.text.endswith("\n") and "\n\n" in out.text
     assert extract(page(ARTICLE_BODY), "text/html", "utf-8") == extract(
-        page(ARTICLE_BODY), "text/html", "utf-8"), "the same page gives the same text"
+        page(ARTICLE_BODY), "text/html", "utf-8"
+    ), "the same page gives the same text"
 
 
 def test_plain_text_is_kept_and_other_documents_refused():
@@ -241,8 +254,12 @@ sources:
 
 def with_sources(project: Path, alpha_url: str) -> Path:
     path = project / "findings" / "sources.yaml"
-    path.write_text(SOURCES_WITH_COMMENTS.replace("{alpha_url}", alpha_url)
-                    .replace("{{", "{").replace("}}", "}"), encoding="utf-8")
+    path.write_text(
+        SOURCES_WITH_COMMENTS.replace("{alpha_url}", alpha_url)
+        .replace("{{", "{")
+        .replace("}}", "}"),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -272,14 +289,21 @@ def test_archive_stores_the_text_and_records_provenance_in_place(site, base, min
     added = [line for line in after.splitlines() if line not in before.splitlines()]
     removed = [line for line in before.splitlines() if line not in after.splitlines()]
     assert removed == ["    snapshot: alpha.txt  # archived by hand"]
-    assert added[:4] == [f'    accessed: "{date}"',  # after URL, where CSL fields stand
-                         f"    snapshot: {report.snapshot.name}  # archived by hand",
-                         "    provenance:", f"      url: {base}/old"]
+    assert added[:4] == [
+        f'    accessed: "{date}"',  # after URL, where CSL fields stand
+        f"    snapshot: {report.snapshot.name}  # archived by hand",
+        "    provenance:",
+        f"      url: {base}/old",
+    ]
     assert added[-1].startswith("      extractor: trafilatura ")
-    for kept in ("# The bibliography. Keep entries in the order they were added.",
-                 "  - id: alpha-2020   # the institute's notes",
-                 "    # beta is the magazine review", "    container-title: 'Policy Review'",
-                 "      - {family: Beta, given: Ann}", "# end of the bibliography"):
+    for kept in (
+        "# The bibliography. Keep entries in the order they were added.",
+        "  - id: alpha-2020   # the institute's notes",
+        "    # beta is the magazine review",
+        "    container-title: 'Policy Review'",
+        "      - {family: Beta, given: Ann}",
+        "# end of the bibliography",
+    ):
         assert kept in after.splitlines()
     # The comment before beta still stands right before beta, after the new keys.
     lines = after.splitlines()
@@ -287,7 +311,8 @@ def test_archive_stores_the_text_and_records_provenance_in_place(site, base, min
 
 
 def test_the_archived_project_passes_check_and_an_edited_snapshot_is_caught(
-        site, base, mini_project, cli):
+    site, base, mini_project, cli
+):
     with_sources(mini_project, f"{base}/article")
     folder = mini_project / "sources"
     report = archive_source(Project.at(mini_project), "alpha-2020", folder, settings=fast())
@@ -300,20 +325,29 @@ def test_the_archived_project_passes_check_and_an_edited_snapshot_is_caught(
     text = sources_yaml.read_text("utf-8")
     lines = report.snapshot.read_text("utf-8").splitlines()
     first = next(n for n, t in enumerate(lines, 1) if t.startswith("Regional toolmakers"))
-    sources_yaml.write_text(text.replace("  - id: beta-2021", f"    body: [{first}, {len(lines)}]"
-                                         "\n\n  - id: beta-2021", 1), "utf-8")
+    sources_yaml.write_text(
+        text.replace(
+            "  - id: beta-2021", f"    body: [{first}, {len(lines)}]\n\n  - id: beta-2021", 1
+        ),
+        "utf-8",
+    )
     result = cli("check", "--project", mini_project, "--sources-dir", folder)
     assert result.exit_code == 0, result.output
 
-    report.snapshot.write_text(report.snapshot.read_text("utf-8") + "An added line.\n",
-                               encoding="utf-8")
+    report.snapshot.write_text(
+        report.snapshot.read_text("utf-8") + "An added line.\n", encoding="utf-8"
+    )
     result = cli("check", "--project", mini_project, "--sources-dir", folder)
     assert result.exit_code == 1
     text = (mini_project / "findings" / "sources.yaml").read_text("utf-8").splitlines()
     line = next(i for i, t in enumerate(text, 1) if t.strip().startswith("sha256:"))
-    assert re.search(rf"^findings/sources\.yaml:{line}:\d+: error: snapshot "
-                     rf"'{re.escape(report.snapshot.name)}' .*no longer matches its provenance "
-                     r"record.*run `briefs sources archive alpha-2020`", result.stderr, re.M)
+    assert re.search(
+        rf"^findings/sources\.yaml:{line}:\d+: error: snapshot "
+        rf"'{re.escape(report.snapshot.name)}' .*no longer matches its provenance "
+        r"record.*run `briefs sources archive alpha-2020`",
+        result.stderr,
+        re.M,
+    )
 
 
 def test_archiving_the_same_text_again_writes_nothing_new(site, base, mini_project):
@@ -329,15 +363,17 @@ def test_archiving_the_same_text_again_writes_nothing_new(site, base, mini_proje
 def test_replace_overwrites_the_named_snapshot(site, base, mini_project):
     with_sources(mini_project, f"{base}/article")
     folder = mini_project / "sources"
-    report = archive_source(Project.at(mini_project), "alpha-2020", folder, replace=True,
-                            settings=fast())
+    report = archive_source(
+        Project.at(mini_project), "alpha-2020", folder, replace=True, settings=fast()
+    )
     assert report.snapshot == folder / "alpha.txt" and report.replaced == "alpha.txt"
     assert "Members of the survey panel" in (folder / "alpha.txt").read_text("utf-8")
     assert sorted(p.name for p in folder.iterdir()) == ["alpha.txt", "beta.txt"]
 
 
 def test_a_changed_page_is_archived_beside_the_old_snapshot_and_lost_quotes_named(
-        site, base, mini_project):
+    site, base, mini_project
+):
     with_sources(mini_project, f"{base}/changing")
     folder = mini_project / "sources"
     first = archive_source(Project.at(mini_project), "alpha-2020", folder, settings=fast())
@@ -350,8 +386,13 @@ def test_a_changed_page_is_archived_beside_the_old_snapshot_and_lost_quotes_name
 
 def test_a_url_given_for_a_source_without_one_is_recorded(site, base, mini_project):
     sources_yaml = with_sources(mini_project, f"{base}/article")
-    report = archive_source(Project.at(mini_project), "beta-2021", mini_project / "sources",
-                            f"{base}/plain", settings=fast())
+    report = archive_source(
+        Project.at(mini_project),
+        "beta-2021",
+        mini_project / "sources",
+        f"{base}/plain",
+        settings=fast(),
+    )
     entry = yaml.safe_load(sources_yaml.read_text("utf-8"))["sources"][1]
     assert report.url_added and entry["URL"] == f"{base}/plain"
     assert entry["provenance"]["extractor"] == "plain text"
@@ -361,8 +402,12 @@ def test_a_url_given_for_a_source_without_one_is_recorded(site, base, mini_proje
 
 def test_archive_into_an_empty_sources_folder_uses_the_id(site, base, mini_project):
     sources_yaml = with_sources(mini_project, f"{base}/article")
-    sources_yaml.write_text(sources_yaml.read_text("utf-8").replace(
-        "    snapshot: alpha.txt  # archived by hand\n", ""), encoding="utf-8")
+    sources_yaml.write_text(
+        sources_yaml.read_text("utf-8").replace(
+            "    snapshot: alpha.txt  # archived by hand\n", ""
+        ),
+        encoding="utf-8",
+    )
     folder = mini_project / "elsewhere"
     report = archive_source(Project.at(mini_project), "alpha-2020", folder, settings=fast())
     assert report.snapshot == folder / "alpha-2020.txt" and report.previous is None
@@ -385,32 +430,49 @@ def test_update_keeps_a_file_without_comments_byte_for_byte_outside_the_entry(tm
     assert path.read_text("utf-8") == original + '  accessed: "2026-01-02"\n  snapshot: two.txt\n'
 
 
-@pytest.mark.parametrize("args,message", [
-    (["nope-2020"], "no source 'nope-2020'"),
-    (["alpha-202"], "did you mean 'alpha-2020'"),
-    (["beta-2021"], "source 'beta-2021' has no URL"),
-])
-def test_archive_refuses_unknown_or_address_less_sources(site, base, mini_project, cli,
-                                                         args, message):
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["nope-2020"], "no source 'nope-2020'"),
+        (["alpha-202"], "did you mean 'alpha-2020'"),
+        (["beta-2021"], "source 'beta-2021' has no URL"),
+    ],
+)
+def test_archive_refuses_unknown_or_address_less_sources(
+    site, base, mini_project, cli, args, message
+):
     with_sources(mini_project, f"{base}/article")
     result = cli("sources", "archive", *args, "--project", mini_project, "--timeout", "0.5")
     assert result.exit_code == 1 and message in result.stderr
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("path,message", [
-    ("/missing", "HTTP 404; nothing archived"),
-    ("/private/page", "robots.txt does not allow"),
-    ("/report.pdf", "cannot take text from a 'application/pdf' response"),
-    ("/slow", "timed out after 0.5 s"),
-])
-def test_archive_failures_are_messages_and_change_nothing(site, base, mini_project, cli,
-                                                          path, message):
+@pytest.mark.parametrize(
+    "path,message",
+    [
+        ("/missing", "HTTP 404; nothing archived"),
+        ("/private/page", "robots.txt does not allow"),
+        ("/report.pdf", "cannot take text from a 'application/pdf' response"),
+        ("/slow", "timed out after 0.5 s"),
+    ],
+)
+def test_archive_failures_are_messages_and_change_nothing(
+    site, base, mini_project, cli, path, message
+):
     sources_yaml = with_sources(mini_project, f"{base}{path}")
     before = sources_yaml.read_text("utf-8")
     files = sorted((mini_project / "sources").iterdir())
-    result = cli("sources", "archive", "alpha-2020", "--project", mini_project,
-                 "--timeout", "0.5", "--retries", "0")
+    result = cli(
+        "sources",
+        "archive",
+        "alpha-2020",
+        "--project",
+        mini_project,
+        "--timeout",
+        "0.5",
+        "--retries",
+        "0",
+    )
     assert result.exit_code == 1, result.output
     assert message in result.stderr and "Traceback" not in result.output
     assert sources_yaml.read_text("utf-8") == before
@@ -419,8 +481,17 @@ def test_archive_failures_are_messages_and_change_nothing(site, base, mini_proje
 
 def test_the_archive_command_prints_the_snapshot_and_what_it_did(site, base, mini_project, cli):
     with_sources(mini_project, f"{base}/old")
-    result = cli("sources", "archive", "alpha-2020", "--project", mini_project,
-                 "--sources-dir", mini_project / "sources", "--timeout", "0.5")
+    result = cli(
+        "sources",
+        "archive",
+        "alpha-2020",
+        "--project",
+        mini_project,
+        "--sources-dir",
+        mini_project / "sources",
+        "--timeout",
+        "0.5",
+    )
     assert result.exit_code == 0, result.output
     snapshot = Path(result.stdout.strip())
     assert snapshot.name.startswith("alpha-2020-") and snapshot.is_file()
@@ -433,9 +504,16 @@ def test_the_archive_command_prints_the_snapshot_and_what_it_did(site, base, min
 # --- check (the watcher) ------------------------------------------------------------
 
 WATCH_SOURCES = {
-    "ok": "/article", "moved": "/old", "missing": "/missing", "removed": "/removed",
-    "down": "/down", "slow": "/slow", "private": "/private/page", "changed": "/changing",
-    "furniture": "/furniture", "unlisted": None,
+    "ok": "/article",
+    "moved": "/old",
+    "missing": "/missing",
+    "removed": "/removed",
+    "down": "/down",
+    "slow": "/slow",
+    "private": "/private/page",
+    "changed": "/changing",
+    "furniture": "/furniture",
+    "unlisted": None,
 }
 QUOTE = "42 percent of orders now arrive through shared supplier networks"
 
@@ -448,10 +526,16 @@ def watch_project(root: Path, base: str) -> Path:
         sources += [f"  - id: {name}", "    type: webpage", f"    title: {name.title()}"]
         if path:
             sources.append(f"    URL: {base}{path}")
-        findings += [f"  - id: finding-{name}", "    headline: A claim",
-                     "    summary: A claim.", "    evidence:", f"      - source: {name}",
-                     "        locator: paragraph 2", f'        quote: "{QUOTE}"',
-                     "        stance: reports"]
+        findings += [
+            f"  - id: finding-{name}",
+            "    headline: A claim",
+            "    summary: A claim.",
+            "    evidence:",
+            f"      - source: {name}",
+            "        locator: paragraph 2",
+            f'        quote: "{QUOTE}"',
+            "        stance: reports",
+        ]
     for name in ("audiences.yaml", "publication.yaml"):
         shutil.copy(MINI / "findings" / name, root / "findings" / name)
     (root / "findings" / "sources.yaml").write_text("\n".join(sources) + "\n", "utf-8")
@@ -466,9 +550,17 @@ def test_check_reports_each_source_and_each_quote(site, base, tmp_path):
     report = check_sources(project, settings=fast(timeout=0.3, attempts=2), progress=lines.append)
     by_id = {s.id: s for s in report.sources}
     assert {i: s.status for i, s in by_id.items()} == {
-        "ok": "reachable", "moved": "redirected", "missing": "gone", "removed": "gone",
-        "down": "failing", "slow": "failing", "private": "disallowed", "changed": "reachable",
-        "furniture": "reachable", "unlisted": "no-url"}
+        "ok": "reachable",
+        "moved": "redirected",
+        "missing": "gone",
+        "removed": "gone",
+        "down": "failing",
+        "slow": "failing",
+        "private": "disallowed",
+        "changed": "reachable",
+        "furniture": "reachable",
+        "unlisted": "no-url",
+    }
     assert by_id["moved"].final_url == f"{base}/moved/article"
     assert by_id["down"].http_status == 503 and "timed out" in by_id["slow"].error
     assert by_id["ok"].quotes[0].present is True
@@ -489,9 +581,11 @@ def test_check_reports_each_source_and_each_quote(site, base, tmp_path):
     watch_lines = (tmp_path / "p" / "findings" / "watch.yaml").read_text().splitlines()
     assert QUOTE in watch_lines[errors[0].line - 1]
     warned = [p.message.split(";")[0] for p in report.problems if p.severity == "warning"]
-    assert sorted(warned) == ["URL: the page is gone (HTTP 404)",
-                              "URL: the page is gone (HTTP 410)",
-                              f"URL: the page moved to {base}/moved/article"]
+    assert sorted(warned) == [
+        "URL: the page is gone (HTTP 404)",
+        "URL: the page is gone (HTTP 410)",
+        f"URL: the page moved to {base}/moved/article",
+    ]
 
 
 def test_check_knows_when_the_text_changed_since_it_was_archived(site, base, mini_project):
@@ -507,8 +601,18 @@ def test_check_knows_when_the_text_changed_since_it_was_archived(site, base, min
 
 def test_the_check_command_exits_1_only_when_a_quote_vanished(site, base, tmp_path, cli):
     root = watch_project(tmp_path / "p", base)
-    args = ("sources", "check", "--project", root, "--timeout", "0.3", "--retries", "0",
-            "--interval", "0")
+    args = (
+        "sources",
+        "check",
+        "--project",
+        root,
+        "--timeout",
+        "0.3",
+        "--retries",
+        "0",
+        "--interval",
+        "0",
+    )
     result = cli(*args)
     assert result.exit_code == 0, result.output  # down, gone, slow: reported, not failed
     report_file = root / "output" / "sources-report.json"
@@ -522,12 +626,23 @@ def test_the_check_command_exits_1_only_when_a_quote_vanished(site, base, tmp_pa
     result = cli(*args, "--json-report", out, "--json")
     assert result.exit_code == 1
     assert "quotes vanished from their sources in: finding-changed" in result.stderr
-    assert re.search(r"^findings/watch\.yaml:\d+:\d+: error: evidence\[0\]\.quote: no longer "
-                     r"on ", result.stderr, re.M)
+    assert re.search(
+        r"^findings/watch\.yaml:\d+:\d+: error: evidence\[0\]\.quote: no longer "
+        r"on ",
+        result.stderr,
+        re.M,
+    )
     printed = json.loads(result.stdout)
     assert printed == json.loads(out.read_text("utf-8"))
-    assert printed["vanished"] == [{"source": "changed", "finding": "finding-changed",
-                                    "evidence": 0, "quote": QUOTE, "url": f"{base}/changing"}]
+    assert printed["vanished"] == [
+        {
+            "source": "changed",
+            "finding": "finding-changed",
+            "evidence": 0,
+            "quote": QUOTE,
+            "url": f"{base}/changing",
+        }
+    ]
     changed = next(s for s in printed["sources"] if s["id"] == "changed")
     assert changed["quotes"][0]["present"] is False
     moved = next(s for s in printed["sources"] if s["id"] == "moved")

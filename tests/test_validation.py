@@ -78,7 +78,8 @@ def test_yaml_syntax_error(mini_project, failing_build):
     edit(mini_project, NETWORKS, "  title: Supplier networks", "  title: [Supplier networks")
     stderr = failing_build()
     assert_reported(
-        stderr, where(mini_project, NETWORKS, "  order: 1", at=":"),
+        stderr,
+        where(mini_project, NETWORKS, "  order: 1", at=":"),
         "YAML syntax: while parsing a flow sequence started at line 4: "
         "expected ',' or ']', but got ':'",
     )
@@ -86,11 +87,13 @@ def test_yaml_syntax_error(mini_project, failing_build):
 
 
 def test_colon_in_unquoted_text_gets_a_hint(mini_project, failing_build):
-    edit(mini_project, NETWORKS, "headline: Many orders now come",
-         "headline: Many orders: now come")
+    edit(
+        mini_project, NETWORKS, "headline: Many orders now come", "headline: Many orders: now come"
+    )
     stderr = failing_build()
     assert_reported(
-        stderr, where(mini_project, NETWORKS, "Many orders: now", at=": now"),
+        stderr,
+        where(mini_project, NETWORKS, "Many orders: now", at=": now"),
         "YAML syntax: mapping values are not allowed here; "
         "text that contains ': ' must be put in quotes",
     )
@@ -99,7 +102,8 @@ def test_colon_in_unquoted_text_gets_a_hint(mini_project, failing_build):
 def test_wrong_type(mini_project, failing_build):
     edit(mini_project, NETWORKS, "  order: 1", "  order: first")
     assert_reported(
-        failing_build(), where(mini_project, NETWORKS, "order: first", at="first"),
+        failing_build(),
+        where(mini_project, NETWORKS, "order: first", at="first"),
         "theme.order: Input should be a valid integer",
     )
 
@@ -114,10 +118,15 @@ def test_wrong_shape_says_what_it_got(mini_project, failing_build):
 
 
 def test_missing_field(mini_project, failing_build):
-    edit(mini_project, NETWORKS,
-         "    headline: Many orders now come through shared supplier networks\n", "")
+    edit(
+        mini_project,
+        NETWORKS,
+        "    headline: Many orders now come through shared supplier networks\n",
+        "",
+    )
     assert_reported(
-        failing_build(), where(mini_project, NETWORKS, "- id: orders-through-networks", at="id"),
+        failing_build(),
+        where(mini_project, NETWORKS, "- id: orders-through-networks", at="id"),
         "findings[0].headline: required field 'headline' is missing",
     )
 
@@ -125,7 +134,8 @@ def test_missing_field(mini_project, failing_build):
 def test_unknown_field_suggests_the_close_match(mini_project, failing_build):
     edit(mini_project, NETWORKS, "    confidence: high", "    confidance: high")
     assert_reported(
-        failing_build(), where(mini_project, NETWORKS, "confidance: high", at="confidance"),
+        failing_build(),
+        where(mini_project, NETWORKS, "confidance: high", at="confidance"),
         "findings[0].confidance: unknown field 'confidance' (a typo? did you mean 'confidence'?)",
     )
 
@@ -149,25 +159,34 @@ def test_duplicate_source_id(mini_project, failing_build):
     second = where(mini_project, sources, "title: Review of Cluster Policy")
     line = int(second.split(":")[1]) - 2  # the id is two lines above the title
     assert_reported(
-        failing_build(), f"{sources}:{line}:9",
+        failing_build(),
+        f"{sources}:{line}:9",
         f"duplicate source id 'alpha-2020' (first defined at {first.rsplit(':', 1)[0]})",
     )
 
 
 def test_duplicate_yaml_key(mini_project, failing_build):
-    edit(mini_project, NETWORKS, "    confidence: high\n",
-         "    confidence: high\n    confidence: low\n")
+    edit(
+        mini_project,
+        NETWORKS,
+        "    confidence: high\n",
+        "    confidence: high\n    confidence: low\n",
+    )
     first = where(mini_project, NETWORKS, "confidence: high").split(":")[1]
     assert_reported(
-        failing_build(), where(mini_project, NETWORKS, "confidence: low", at="confidence"),
+        failing_build(),
+        where(mini_project, NETWORKS, "confidence: low", at="confidence"),
         f"duplicate key 'confidence' (first at line {first}); YAML keeps only the last one",
     )
 
 
 def test_citation_of_an_unknown_source(mini_project, failing_build):
-    edit(mini_project, "findings/strategy.yaml",
-         "      - source: beta-2021\n        locator: paragraph 1",
-         "      - source: beta-2012\n        locator: paragraph 1")
+    edit(
+        mini_project,
+        "findings/strategy.yaml",
+        "      - source: beta-2021\n        locator: paragraph 1",
+        "      - source: beta-2012\n        locator: paragraph 1",
+    )
     assert_reported(
         failing_build(),
         where(mini_project, "findings/strategy.yaml", "source: beta-2012", at="beta-2012"),
@@ -179,7 +198,8 @@ def test_audience_naming_a_missing_template(mini_project, failing_build):
     audiences = "findings/audiences.yaml"
     edit(mini_project, audiences, "template: sme.html", "template: smb.html")
     assert_reported(
-        failing_build(), where(mini_project, audiences, "template: smb.html", at="smb"),
+        failing_build(),
+        where(mini_project, audiences, "template: smb.html", at="smb"),
         "template 'smb.html' not found in templates/ or the packaged defaults",
     )
 
@@ -191,33 +211,45 @@ def write_template(project: Path, name: str, body: str) -> None:
 
 
 def test_template_syntax_error(mini_project, failing_build):
-    write_template(mini_project, "federal.html",
-                   '{% extends "default:base.html" %}\n'
-                   "{% block extra %}\n"
-                   "{% if brief.custom %}\n"
-                   "{% endblock %}\n")
-    assert_reported(failing_build(), "templates/federal.html:4:1",
-                    "template syntax: Encountered unknown tag 'endblock'")
+    write_template(
+        mini_project,
+        "federal.html",
+        '{% extends "default:base.html" %}\n'
+        "{% block extra %}\n"
+        "{% if brief.custom %}\n"
+        "{% endblock %}\n",
+    )
+    assert_reported(
+        failing_build(),
+        "templates/federal.html:4:1",
+        "template syntax: Encountered unknown tag 'endblock'",
+    )
 
 
 def test_template_syntax_error_in_a_partial(mini_project, failing_build):
-    write_template(mini_project, "federal.html",
-                   '{% extends "default:base.html" %}\n'
-                   '{% block extra %}{% include "_aside.html" %}{% endblock %}\n')
+    write_template(
+        mini_project,
+        "federal.html",
+        '{% extends "default:base.html" %}\n'
+        '{% block extra %}{% include "_aside.html" %}{% endblock %}\n',
+    )
     write_template(mini_project, "_aside.html", "<aside>\n{{ brief.title }\n</aside>\n")
-    assert_reported(failing_build(), "templates/_aside.html:2:1",
-                    "template syntax: unexpected '}'")
+    assert_reported(failing_build(), "templates/_aside.html:2:1", "template syntax: unexpected '}'")
 
 
 def test_undefined_variable_in_a_template(mini_project, failing_build):
-    write_template(mini_project, "federal.html",
-                   '{% extends "default:base.html" %}\n'
-                   "{% block extra %}\n"
-                   "<p>{{ brief.audience.title }}</p>\n"
-                   "<p>{{ sponsor.name }}</p>\n"
-                   "{% endblock %}\n")
-    assert_reported(failing_build(), "templates/federal.html:4:1",
-                    "template: 'sponsor' is undefined")
+    write_template(
+        mini_project,
+        "federal.html",
+        '{% extends "default:base.html" %}\n'
+        "{% block extra %}\n"
+        "<p>{{ brief.audience.title }}</p>\n"
+        "<p>{{ sponsor.name }}</p>\n"
+        "{% endblock %}\n",
+    )
+    assert_reported(
+        failing_build(), "templates/federal.html:4:1", "template: 'sponsor' is undefined"
+    )
 
 
 def test_non_utf8_file(mini_project, failing_build):
@@ -225,8 +257,9 @@ def test_non_utf8_file(mini_project, failing_build):
     path.write_bytes(path.read_bytes() + "  - term: Café\n".encode("latin-1"))
     lines = path.read_bytes().split(b"\n")
     line = next(n for n, text in enumerate(lines, 1) if b"Caf" in text)
-    assert_reported(failing_build(), f"findings/glossary.yaml:{line}:14",
-                    "file is not valid UTF-8 (byte 0xe9)")
+    assert_reported(
+        failing_build(), f"findings/glossary.yaml:{line}:14", "file is not valid UTF-8 (byte 0xe9)"
+    )
 
 
 def test_empty_project(tmp_path, cli, monkeypatch):
@@ -245,10 +278,16 @@ def test_empty_findings_files(mini_project, failing_build):
     for path in (mini_project / "findings").glob("*.yaml"):
         path.write_text("", "utf-8")
     stderr = failing_build()
-    assert_reported(stderr, f"{NETWORKS}:1:1",
-                    "the file is empty: it needs the top-level key(s) theme and findings")
-    assert_reported(stderr, "findings/sources.yaml:1:1",
-                    "the file is empty: it needs the top-level key(s) sources")
+    assert_reported(
+        stderr,
+        f"{NETWORKS}:1:1",
+        "the file is empty: it needs the top-level key(s) theme and findings",
+    )
+    assert_reported(
+        stderr,
+        "findings/sources.yaml:1:1",
+        "the file is empty: it needs the top-level key(s) sources",
+    )
 
 
 def test_every_problem_is_reported_at_once(mini_project, failing_build):
@@ -263,7 +302,8 @@ def test_unknown_audience_on_the_command_line(cli, mini_project):
     result = cli("build", "fedral", "--project", mini_project)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == (
-        "error: unknown audience 'fedral'; did you mean 'federal'? (known: federal, sme)")
+        "error: unknown audience 'fedral'; did you mean 'federal'? (known: federal, sme)"
+    )
     assert not (mini_project / "output").exists()
 
 
@@ -275,12 +315,19 @@ def test_unknown_theme_filter(cli, mini_project):
 
 
 def test_text_from_yaml_is_escaped(cli, mini_project, tmp_path):
-    edit(mini_project, NETWORKS,
-         "summary: Toolmakers said 42 percent of their orders arrive through *shared* networks.",
-         "summary: 'Toolmakers said 42 percent <script>alert(1)</script> arrive through "
-         "*shared* <b onclick=\"x()\">networks</b>.'")
-    edit(mini_project, NETWORKS, "headline: Many orders now come through shared supplier networks",
-         "headline: Many orders <i>now</i> come through shared networks & more")
+    edit(
+        mini_project,
+        NETWORKS,
+        "summary: Toolmakers said 42 percent of their orders arrive through *shared* networks.",
+        "summary: 'Toolmakers said 42 percent <script>alert(1)</script> arrive through "
+        '*shared* <b onclick="x()">networks</b>.\'',
+    )
+    edit(
+        mini_project,
+        NETWORKS,
+        "headline: Many orders now come through shared supplier networks",
+        "headline: Many orders <i>now</i> come through shared networks & more",
+    )
     out = tmp_path / "out"
     result = cli("build", "federal", "--format", "html", "--out", out, "--project", mini_project)
     assert result.exit_code == 0, result.output
@@ -295,12 +342,14 @@ def test_text_from_yaml_is_escaped(cli, mini_project, tmp_path):
 def test_unknown_locator_label(mini_project, failing_build):
     edit(mini_project, NETWORKS, "locator: paragraph 2", "locator: para 2")
     assert_reported(
-        failing_build(), where(mini_project, NETWORKS, "locator: para 2", at="para"),
+        failing_build(),
+        where(mini_project, NETWORKS, "locator: para 2", at="para"),
         "evidence[0].locator: 'para' is not a locator label (did you mean 'paragraph'?)",
     )
 
 
 # --- atomic writes: a failure while writing damages nothing -----------------------------
+
 
 def test_failure_while_writing_leaves_every_file_whole(cli, mini_project, monkeypatch):
     import errno
@@ -309,8 +358,9 @@ def test_failure_while_writing_leaves_every_file_whole(cli, mini_project, monkey
     output = mini_project / "output"
     first = cli("build", "--format", "html", "--project", mini_project)
     assert first.exit_code == 0, first.output
-    old = {name: (output / name).read_bytes() for name in ("federal.html", "sme.html",
-                                                           "manifest.json")}
+    old = {
+        name: (output / name).read_bytes() for name in ("federal.html", "sme.html", "manifest.json")
+    }
     # Change what both briefs show, so the next build writes both again.
     edit(mini_project, "findings/strategy.yaml", "did not deliver.", "did not deliver jobs.")
 
@@ -364,21 +414,48 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     assert oct(target.stat().st_mode & 0o777) == "0o644"
 
 
-@pytest.mark.parametrize("rel, old, new, at, message", [
-    ("findings/sources.yaml", "{family: Beta, given: Ann}", "{given: Ann}", "{given",
-     "sources[1].author[0]: a name needs 'family' (a person) or 'literal' (an organisation)"),
-    (NETWORKS, "        priority: high\n        implication: Support",
-     "        priority: urgent\n        implication: Support", "urgent",
-     "findings[0].audiences.federal.priority: Input should be 'high', 'medium' or 'low', "
-     "not 'urgent'"),
-    ("findings/sources.yaml", "DOI: 10.1234/beta.2021", "DOI: https://doi.org/10.1234/beta.2021",
-     "https", "sources[1].DOI: 'https://doi.org/10.1234/beta.2021' is not a DOI"),
-    ("findings/sources.yaml", "URL: https://alpha.example.org/notes",
-     "URL: alpha.example.org/notes", "alpha.example",
-     "sources[0].URL: 'alpha.example.org/notes' is not a web address"),
-    ("findings/sources.yaml", 'issued: "2020-03"', "issued: March 2020", "March",
-     "sources[0].issued: 'March 2020' is not a date: write YYYY, YYYY-MM or YYYY-MM-DD"),
-], ids=["validator", "choice", "doi", "url", "date"])
+@pytest.mark.parametrize(
+    "rel, old, new, at, message",
+    [
+        (
+            "findings/sources.yaml",
+            "{family: Beta, given: Ann}",
+            "{given: Ann}",
+            "{given",
+            "sources[1].author[0]: a name needs 'family' (a person) or 'literal' (an organisation)",
+        ),
+        (
+            NETWORKS,
+            "        priority: high\n        implication: Support",
+            "        priority: urgent\n        implication: Support",
+            "urgent",
+            "findings[0].audiences.federal.priority: Input should be 'high', 'medium' or 'low', "
+            "not 'urgent'",
+        ),
+        (
+            "findings/sources.yaml",
+            "DOI: 10.1234/beta.2021",
+            "DOI: https://doi.org/10.1234/beta.2021",
+            "https",
+            "sources[1].DOI: 'https://doi.org/10.1234/beta.2021' is not a DOI",
+        ),
+        (
+            "findings/sources.yaml",
+            "URL: https://alpha.example.org/notes",
+            "URL: alpha.example.org/notes",
+            "alpha.example",
+            "sources[0].URL: 'alpha.example.org/notes' is not a web address",
+        ),
+        (
+            "findings/sources.yaml",
+            'issued: "2020-03"',
+            "issued: March 2020",
+            "March",
+            "sources[0].issued: 'March 2020' is not a date: write YYYY, YYYY-MM or YYYY-MM-DD",
+        ),
+    ],
+    ids=["validator", "choice", "doi", "url", "date"],
+)
 def test_schema_messages_speak_plainly(cli, mini_project, rel, old, new, at, message):
     edit(mini_project, rel, old, new)
     result = cli("check", "--project", mini_project)

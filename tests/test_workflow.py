@@ -21,8 +21,9 @@ BIN = Path(sys.executable).parent
 
 
 def _tool(name: str, *args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / name), *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+    return subprocess.run(
+        [str(BIN / name), *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +60,13 @@ def test_zizmor_would_catch_the_mistakes_this_workflow_avoids(tmp_path):
         "    runs-on: ubuntu-24.04\n"
         "    steps:\n"
         "      - uses: actions/checkout@v4\n"
-        "      - run: echo \"${{ github.event.issue.title }}\"\n", "utf-8")
+        '      - run: echo "${{ github.event.issue.title }}"\n',
+        "utf-8",
+    )
     result = _tool("zizmor", "--offline", "--no-progress", "--format", "json", bad)
     assert result.returncode != 0
     found = {finding["ident"] for finding in json.loads(result.stdout)}
-    assert {"unpinned-uses", "template-injection", "artipacked",
-            "excessive-permissions"} <= found
+    assert {"unpinned-uses", "template-injection", "artipacked", "excessive-permissions"} <= found
 
 
 def test_triggers(workflow):
@@ -75,11 +77,16 @@ def test_triggers(workflow):
 
 
 def test_every_action_is_pinned_to_a_commit_with_its_version():
-    uses = [line.strip() for line in WORKFLOW.read_text("utf-8").splitlines()
-            if line.strip().startswith(("uses:", "- uses:"))]
+    uses = [
+        line.strip()
+        for line in WORKFLOW.read_text("utf-8").splitlines()
+        if line.strip().startswith(("uses:", "- uses:"))
+    ]
     assert len(uses) >= 7
     for line in uses:
-        assert re.fullmatch(r"(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40}  # v\d+\.\d+\.\d+", line), line
+        assert re.fullmatch(r"(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40}  # v\d+\.\d+\.\d+", line), (
+            line
+        )
 
 
 def test_least_privilege(workflow):
@@ -90,7 +97,9 @@ def test_least_privilege(workflow):
             assert granted == {"pages": "write", "id-token": "write"}
         else:
             assert granted == {"contents": "read"}
-    checkouts = [s for _, s in _steps(workflow) if s.get("uses", "").startswith("actions/checkout@")]
+    checkouts = [
+        s for _, s in _steps(workflow) if s.get("uses", "").startswith("actions/checkout@")
+    ]
     assert checkouts and all(s["with"]["persist-credentials"] is False for s in checkouts)
 
 
@@ -103,9 +112,16 @@ def test_no_expression_is_expanded_inside_a_shell_script(workflow):
 def test_the_steps_in_order(workflow):
     build = workflow["jobs"]["build"]["steps"]
     text = [step.get("run", step.get("uses", "")) for step in build]
-    order = ["actions/checkout@", "make setup", "briefs check --strict", "make briefs",
-             "changes.json", "actions/upload-artifact@", "briefs publish",
-             "actions/upload-pages-artifact@"]
+    order = [
+        "actions/checkout@",
+        "make setup",
+        "briefs check --strict",
+        "make briefs",
+        "changes.json",
+        "actions/upload-artifact@",
+        "briefs publish",
+        "actions/upload-pages-artifact@",
+    ]
     positions = [next(i for i, t in enumerate(text) if key in t) for key in order]
     assert positions == sorted(positions)
     by_name = {step["name"]: step for step in build}
@@ -139,10 +155,18 @@ def test_the_change_step_reads_the_build_report(workflow, tmp_path, changed):
     (tmp_path / "output" / "changes.json").write_text(json.dumps({"changed": changed}), "utf-8")
     (tmp_path / "output" / "CHANGES.md").write_text("# What changed in this build\n", "utf-8")
     outputs, summary = tmp_path / "outputs", tmp_path / "summary"
-    result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, timeout=60,
-                            capture_output=True, text=True,
-                            env={"GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary),
-                                 "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=tmp_path,
+        timeout=60,
+        capture_output=True,
+        text=True,
+        env={
+            "GITHUB_OUTPUT": str(outputs),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "PATH": "/usr/bin:/bin",
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert outputs.read_text("utf-8") == f"changed={'true' if changed else 'false'}\n"
     assert summary.read_text("utf-8") == "# What changed in this build\n"

@@ -28,10 +28,19 @@ __all__ = [
 ]
 
 _HOMES = {
-    "BriefsError": "errors", "Problem": "errors", "ValidationFailed": "errors",
-    "Project": "project", "BuildOptions": "build", "SendOptions": "deliver",
-    "build": "api", "check": "api", "diff": "api", "inventory": "api", "publish": "api",
-    "send": "api", "write_schema": "api",
+    "BriefsError": "errors",
+    "Problem": "errors",
+    "ValidationFailed": "errors",
+    "Project": "project",
+    "BuildOptions": "build",
+    "SendOptions": "deliver",
+    "build": "api",
+    "check": "api",
+    "diff": "api",
+    "inventory": "api",
+    "publish": "api",
+    "send": "api",
+    "write_schema": "api",
 }
 
 

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from .archive.fetch import FetchSettings
     from .archive.store import ArchiveReport
     from .archive.watch import WatchReport
-
     from .build import BuildOptions, BuildReport
     from .changes import ChangeReport
     from .deliver import SendOptions, SendReport
@@ -49,8 +48,9 @@ class SchemaReport:
     written: bool
 
 
-def check(project: Project, *, strict: bool = False,
-          sources_dir: Path | None = None) -> CheckReport:
+def check(
+    project: Project, *, strict: bool = False, sources_dir: Path | None = None
+) -> CheckReport:
     """Validate every input and measure each brief's reading grade; write nothing."""
     from .validate import load_valid_corpus
 
@@ -68,13 +68,17 @@ def check(project: Project, *, strict: bool = False,
         if any(audience_id in f.audiences for f in corpus.findings.values()):
             brief = select(corpus, audience_id)
             coverage[audience_id] = ([i.id for i in brief.items], [i.id for i in brief.left_out])
-    return CheckReport(in_reading_order(problems + found),
-                       {aud: round(r.grade, 1) for aud, r in readings.items()},
-                       verified=bool(corpus.verified_sources), coverage=coverage)
+    return CheckReport(
+        in_reading_order(problems + found),
+        {aud: round(r.grade, 1) for aud, r in readings.items()},
+        verified=bool(corpus.verified_sources),
+        coverage=coverage,
+    )
 
 
-def build(project: Project, options: BuildOptions,
-          progress: Callable[[str], None] | None = None) -> BuildReport:
+def build(
+    project: Project, options: BuildOptions, progress: Callable[[str], None] | None = None
+) -> BuildReport:
     """Render the briefs whose inputs changed and write them with the manifest."""
     from .build import build as run
 
@@ -111,35 +115,53 @@ def write_schema(project: Project, *, check_only: bool = False) -> SchemaReport:
     return SchemaReport(path, True, written=True)
 
 
-def publish(project: Project, out: Path | None = None,
-            base_url: str | None = None) -> SiteReport:
+def publish(project: Project, out: Path | None = None, base_url: str | None = None) -> SiteReport:
     """Publish the last build as a static site with an Atom feed."""
     from .site import publish as run
 
     return run(project, out, base_url)
 
 
-def send(project: Project, options: SendOptions,
-         progress: Callable[[str], None] | None = None) -> SendReport:
+def send(
+    project: Project, options: SendOptions, progress: Callable[[str], None] | None = None
+) -> SendReport:
     """Send each stakeholder the brief versions they have not yet received."""
     from .deliver import send_briefs
 
     return send_briefs(project, options, progress=progress)
 
 
-def archive_source(project: Project, source_id: str, url: str | None = None, *,
-                   sources_dir: Path | None = None, replace: bool = False,
-                   settings: FetchSettings | None = None) -> ArchiveReport:
+def archive_source(
+    project: Project,
+    source_id: str,
+    url: str | None = None,
+    *,
+    sources_dir: Path | None = None,
+    replace: bool = False,
+    settings: FetchSettings | None = None,
+) -> ArchiveReport:
     """Fetch a source's page, store its main text as a snapshot, record the provenance."""
-    from .archive.store import archive_source as run, default_sources_dir
+    from .archive.store import archive_source as run
+    from .archive.store import default_sources_dir
 
-    return run(project, source_id, sources_dir or default_sources_dir(project), url,
-               replace=replace, settings=settings)
+    return run(
+        project,
+        source_id,
+        sources_dir or default_sources_dir(project),
+        url,
+        replace=replace,
+        settings=settings,
+    )
 
 
-def watch_sources(project: Project, *, settings: FetchSettings | None = None,
-                  only: Sequence[str] | None = None, report_file: Path | None = None,
-                  progress: Callable[[str], None] | None = None) -> tuple[WatchReport, Path]:
+def watch_sources(
+    project: Project,
+    *,
+    settings: FetchSettings | None = None,
+    only: Sequence[str] | None = None,
+    report_file: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[WatchReport, Path]:
     """Fetch every source again and say what became of each page and each quote; the
     JSON report is written to ``report_file`` (default output/sources-report.json)."""
     from .archive.watch import check_sources

@@ -54,8 +54,12 @@ def evidence_year(ev: Evidence, source: Source | None) -> int | None:
     return int(date[:4]) if date else None
 
 
-def dated_year(finding: Finding, sources: dict[str, Source], publication: Publication | None,
-               horizon: int | None) -> int | None:
+def dated_year(
+    finding: Finding,
+    sources: dict[str, Source],
+    publication: Publication | None,
+    horizon: int | None,
+) -> int | None:
     """The newest year of a finding's evidence when all of it is older than ``horizon``
     years before the publication date; None when it is current, undated or unbounded."""
     if horizon is None or publication is None:
@@ -77,8 +81,12 @@ def phrase(ev: Evidence, source: Source) -> str:
     return _LEADS[ev.stance].format(who=who)
 
 
-def attribute(finding: Finding, sources: dict[str, Source], publication: Publication | None,
-              horizon: int | None) -> Attribution:
+def attribute(
+    finding: Finding,
+    sources: dict[str, Source],
+    publication: Publication | None,
+    horizon: int | None,
+) -> Attribution:
     """The attribution line of a finding: each distinct speaker and stance once, in order.
 
     A source's own plain result (finds or reports, no other speaker) needs none: its note

@@ -58,19 +58,30 @@ class BuildOptions:
 
     def request(self) -> dict[str, Any]:
         """What this build asks for; two builds with equal requests make the same briefs."""
-        return {"audiences": self.audiences, "themes": self.themes,
-                "findings": self.findings, "formats": list(self.formats),
-                "title": self.title, "strict": self.strict,
-                "shard": list(self.shard) if self.shard else None,
-                "sources_dir": str(self.sources_dir) if self.sources_dir else None,
-                "require_verified": self.require_verified}
+        return {
+            "audiences": self.audiences,
+            "themes": self.themes,
+            "findings": self.findings,
+            "formats": list(self.formats),
+            "title": self.title,
+            "strict": self.strict,
+            "shard": list(self.shard) if self.shard else None,
+            "sources_dir": str(self.sources_dir) if self.sources_dir else None,
+            "require_verified": self.require_verified,
+        }
 
     def plan(self, corpus: Corpus) -> list[Brief]:
         """The briefs this request makes, in audience order, narrowed to its shard."""
         from .selection import plan_briefs
 
-        return plan_briefs(corpus, audiences=self.audiences, themes=self.themes,
-                           findings=self.findings, title=self.title, shard=self.shard)
+        return plan_briefs(
+            corpus,
+            audiences=self.audiences,
+            themes=self.themes,
+            findings=self.findings,
+            title=self.title,
+            shard=self.shard,
+        )
 
     @property
     def partial(self) -> bool:
@@ -103,8 +114,7 @@ class BuildReport:
         return not self.briefs
 
 
-def build(project: Project, options: BuildOptions,
-          progress: Progress | None = None) -> BuildReport:
+def build(project: Project, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Validate, render the briefs whose inputs changed, then write them and the manifest."""
     say = progress or (lambda _msg: None)
     out_dir = (options.out_dir or project.output_dir).resolve()
@@ -122,9 +132,12 @@ def build(project: Project, options: BuildOptions,
     if options.jobs != 1 and "pdf" in options.formats:
         start_worker_server()  # imports WeasyPrint in the background while we validate
     say("validating")
-    corpus, warnings = load_valid_corpus(project, strict=options.strict,
-                                         sources_dir=options.sources_dir,
-                                         require_verified=options.require_verified)
+    corpus, warnings = load_valid_corpus(
+        project,
+        strict=options.strict,
+        sources_dir=options.sources_dir,
+        require_verified=options.require_verified,
+    )
     briefs = options.plan(corpus)
     previous = manifest.read(out_dir)
     hasher = BriefInputs(project)
@@ -145,23 +158,31 @@ def build(project: Project, options: BuildOptions,
         # under --strict that stops the build before anything is written.
         complaints = [f"{r.brief.slug}: {m}" for r in rendered for m in r.messages]
         if complaints:
-            raise BriefsError("rendering reported problems (--strict):\n  "
-                              + "\n  ".join(complaints) + "\nnothing was written")
+            raise BriefsError(
+                "rendering reported problems (--strict):\n  "
+                + "\n  ".join(complaints)
+                + "\nnothing was written"
+            )
     if rendered:
         say("writing")
     record = RequestRecord(tree, [b.slug for b in briefs], [p.as_dict() for p in warnings])
     written, changes = write_outputs(
-        out_dir, rendered, kept=kept, request=request, record=record, corpus=corpus,
+        out_dir,
+        rendered,
+        kept=kept,
+        request=request,
+        record=record,
+        corpus=corpus,
         dropped=[] if options.partial else _dropped_audiences(previous, corpus),
     )
     return BuildReport(out_dir, written, rendered, warnings, [b.slug for b in kept], changes)
 
 
-def _still_built(out_dir: Path, entry: BriefEntry | None, key: str,
-                 formats: tuple[str, ...]) -> bool:
+def _still_built(
+    out_dir: Path, entry: BriefEntry | None, key: str, formats: tuple[str, ...]
+) -> bool:
     """True when the manifest entry has this input hash and every file is as recorded."""
-    return entry is not None and entry.input_hash == key and _files_intact(out_dir, entry,
-                                                                           formats)
+    return entry is not None and entry.input_hash == key and _files_intact(out_dir, entry, formats)
 
 
 def _files_intact(out_dir: Path, entry: BriefEntry, formats: tuple[str, ...]) -> bool:
@@ -187,9 +208,10 @@ def _unchanged_build(out_dir: Path, request: dict[str, Any], tree: str) -> Build
         warnings = [Problem(**w) for w in record.warnings]
     except TypeError:
         return None
-    changes = ChangeReport(PREVIOUS, [
-        BriefChange(slug, recorded.briefs[slug].title, "unchanged") for slug in record.briefs
-    ])
+    changes = ChangeReport(
+        PREVIOUS,
+        [BriefChange(slug, recorded.briefs[slug].title, "unchanged") for slug in record.briefs],
+    )
     written = _write_changes(out_dir, changes)
     return BuildReport(out_dir, written, [], warnings, list(record.briefs), changes)
 
@@ -212,8 +234,11 @@ def _write_changes(out_dir: Path, changes: ChangeReport) -> list[Path]:
 
 def _dropped_audiences(previous: Manifest, corpus: Corpus) -> list[str]:
     """Slugs of audience briefs whose audience is gone; only a full build may say so."""
-    return [slug for slug, entry in previous.briefs.items()
-            if not entry.custom and entry.audience not in corpus.audiences]
+    return [
+        slug
+        for slug, entry in previous.briefs.items()
+        if not entry.custom and entry.audience not in corpus.audiences
+    ]
 
 
 def _headlines(brief: Brief) -> dict[str, str]:
@@ -224,9 +249,16 @@ def _headlines(brief: Brief) -> dict[str, str]:
     return found
 
 
-def write_outputs(out_dir: Path, rendered: list[RenderedBrief], *, kept: list[Brief],
-                  request: dict[str, Any], record: RequestRecord, corpus: Corpus,
-                  dropped: list[str]) -> tuple[list[Path], ChangeReport]:
+def write_outputs(
+    out_dir: Path,
+    rendered: list[RenderedBrief],
+    *,
+    kept: list[Brief],
+    request: dict[str, Any],
+    record: RequestRecord,
+    corpus: Corpus,
+    dropped: list[str],
+) -> tuple[list[Path], ChangeReport]:
     """Write every file atomically under the lock, the change report, then the manifest.
 
     The manifest comes last: if anything fails before it, the next build sees hashes
@@ -242,10 +274,20 @@ def write_outputs(out_dir: Path, rendered: list[RenderedBrief], *, kept: list[Br
             brief = item.brief
             old = previous.get(brief.slug)
             entry = BriefEntry(
-                slug=brief.slug, audience=brief.audience.id, title=brief.title,
-                custom=brief.custom, files={}, pages=item.pages, findings=brief.finding_ids,
-                sources=item.sources_cited, input_hash=item.input_hash, inputs=item.inputs,
-                built_at=now, audience_title=brief.audience.title, headlines=_headlines(brief))
+                slug=brief.slug,
+                audience=brief.audience.id,
+                title=brief.title,
+                custom=brief.custom,
+                files={},
+                pages=item.pages,
+                findings=brief.finding_ids,
+                sources=item.sources_cited,
+                input_hash=item.input_hash,
+                inputs=item.inputs,
+                built_at=now,
+                audience_title=brief.audience.title,
+                headlines=_headlines(brief),
+            )
             if old and old.input_hash == item.input_hash:
                 # Same inputs, other formats: keep the record of the ones not rebuilt.
                 entry.files.update({f: r for f, r in old.files.items() if f not in item.files})
@@ -258,10 +300,14 @@ def write_outputs(out_dir: Path, rendered: list[RenderedBrief], *, kept: list[Br
                 entry.files[fmt] = FileRecord(path.name, sha256_bytes(data), len(data))
             recorded.briefs[brief.slug] = entry
             changes[brief.slug] = compare(
-                brief.slug, brief.title, old.as_json() if old else None, item.inputs,
+                brief.slug,
+                brief.title,
+                old.as_json() if old else None,
+                item.inputs,
                 old_files={f: r.as_json() for f, r in old.files.items()} if old else None,
                 new_files={f: entry.files[f].sha256 for f in item.files},
-                rebuilt=True)
+                rebuilt=True,
+            )
         for brief in kept:
             # Unchanged inputs, so unchanged files; refresh what the site and mail show.
             entry = recorded.briefs[brief.slug]
@@ -273,11 +319,15 @@ def write_outputs(out_dir: Path, rendered: list[RenderedBrief], *, kept: list[Br
                 path = file.location(out_dir)
                 if path.is_file() and not path.is_symlink():
                     path.unlink()
-        report = ChangeReport(PREVIOUS, [
-            changes.get(slug) or BriefChange(slug, recorded.briefs[slug].title, "unchanged")
-            for slug in record.briefs
-        ] + [BriefChange(slug, previous[slug].title, "removed") for slug in dropped],
-            labels_of(corpus))
+        report = ChangeReport(
+            PREVIOUS,
+            [
+                changes.get(slug) or BriefChange(slug, recorded.briefs[slug].title, "unchanged")
+                for slug in record.briefs
+            ]
+            + [BriefChange(slug, previous[slug].title, "removed") for slug in dropped],
+            labels_of(corpus),
+        )
         for name, text in ((CHANGES_MD, report.markdown()), (CHANGES_JSON, report.as_json())):
             path = out_dir / name
             write_atomic(path, text)
@@ -287,13 +337,17 @@ def write_outputs(out_dir: Path, rendered: list[RenderedBrief], *, kept: list[Br
 
         from . import __version__
 
-        recorded.tool = {"name": "policy-briefs", "version": __version__,
-                         "weasyprint": version("weasyprint")}
+        recorded.tool = {
+            "name": "policy-briefs",
+            "version": __version__,
+            "weasyprint": version("weasyprint"),
+        }
         recorded.environment = software_environment()
         assert corpus.publication is not None  # validation requires it
         recorded.publication = corpus.publication.model_dump(mode="json")
-        recorded.audiences = {a.id: {"title": a.title, "reader": a.reader}
-                              for a in corpus.audiences.values()}
+        recorded.audiences = {
+            a.id: {"title": a.title, "reader": a.reader} for a in corpus.audiences.values()
+        }
         # Earlier records for other inputs can never match again; keep the file small.
         fresh = {k: v for k, v in recorded.requests.items() if v.tree == record.tree}
         fresh[_request_id(request)] = record

@@ -46,8 +46,9 @@ class Build:
     def audiences(self) -> list[str]:
         return list(self.manifest.audiences)
 
-    def site_url(self, override: str | None = None,
-                 env: Mapping[str, str] | None = None) -> str | None:
+    def site_url(
+        self, override: str | None = None, env: Mapping[str, str] | None = None
+    ) -> str | None:
         """Where the published site lives: the option, BRIEFS_SITE_URL, publication.url."""
         env = os.environ if env is None else env
         url = override or env.get(SITE_URL_ENV) or self.publication.url
@@ -67,17 +68,21 @@ def read_build(out_dir: Path) -> Build:
     try:
         publication = Publication.model_validate(recorded.publication)
     except ValidationError:
-        raise ManifestError(f"{path} does not record the publication's details (written by "
-                            "an older version, or edited); run `briefs build --force`") from None
+        raise ManifestError(
+            f"{path} does not record the publication's details (written by "
+            "an older version, or edited); run `briefs build --force`"
+        ) from None
     briefs = []
     for entry in recorded.briefs.values():
         if not entry.files:
             continue
         for record in entry.files.values():
             if not record.location(out_dir).is_file():
-                raise ManifestError(f"{record.location(out_dir)} is listed in "
-                                    f"{manifest.MANIFEST_FILE} but missing; "
-                                    "run `briefs build` again")
+                raise ManifestError(
+                    f"{record.location(out_dir)} is listed in "
+                    f"{manifest.MANIFEST_FILE} but missing; "
+                    "run `briefs build` again"
+                )
         briefs.append(entry)
     if not briefs:
         raise ManifestError(f"{path} lists no briefs: run `briefs build` first")

@@ -53,10 +53,22 @@ class BriefChange:
 
     @property
     def has_reasons(self) -> bool:
-        return any((self.findings_added, self.findings_removed, self.findings_edited,
-                    self.themes_edited, self.sources_added, self.sources_removed,
-                    self.sources_edited, self.settings, self.design, self.environment,
-                    self.reordered, self.untracked))
+        return any(
+            (
+                self.findings_added,
+                self.findings_removed,
+                self.findings_edited,
+                self.themes_edited,
+                self.sources_added,
+                self.sources_removed,
+                self.sources_edited,
+                self.settings,
+                self.design,
+                self.environment,
+                self.reordered,
+                self.untracked,
+            )
+        )
 
 
 @dataclass
@@ -71,8 +83,11 @@ class ChangeReport:
         return any(b.status != "unchanged" for b in self.briefs)
 
     def as_json(self) -> str:
-        data = {"baseline": self.baseline, "changed": self.changed,
-                "briefs": [asdict(b) for b in self.briefs]}
+        data = {
+            "baseline": self.baseline,
+            "changed": self.changed,
+            "briefs": [asdict(b) for b in self.briefs],
+        }
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -106,14 +121,19 @@ class ChangeReport:
         total = len(self.briefs)
         if not moved:
             if total:
-                lines.append(f"No changes: {_count(total, 'brief')} as before "
-                             f"({', '.join(f'`{b.slug}`' for b in same)}).")
+                lines.append(
+                    f"No changes: {_count(total, 'brief')} as before "
+                    f"({', '.join(f'`{b.slug}`' for b in same)})."
+                )
             else:
                 lines.append("No briefs.")
         else:
             verb = "changed" if self.by_output else "would change"
-            lines.append(f"{len(moved)} of {_count(total, 'brief')} {verb}: "
-                         + ", ".join(f"`{b.slug}` ({b.status})" for b in moved) + ".")
+            lines.append(
+                f"{len(moved)} of {_count(total, 'brief')} {verb}: "
+                + ", ".join(f"`{b.slug}` ({b.status})" for b in moved)
+                + "."
+            )
             if same:
                 lines.append("Unchanged: " + ", ".join(f"`{b.slug}`" for b in same) + ".")
         for change in self.briefs:
@@ -127,15 +147,24 @@ class ChangeReport:
         if c.status == "new":
             return "New brief: no earlier version to compare with."
         if c.status == "removed":
-            return ("Removed: its audience is no longer defined, so the brief and its files "
-                    "were dropped." if self.by_output else "Removed: no longer built.")
+            return (
+                "Removed: its audience is no longer defined, so the brief and its files "
+                "were dropped."
+                if self.by_output
+                else "Removed: no longer built."
+            )
         if c.status == "unchanged":
-            return ("Its inputs changed, but the rebuilt files are byte-identical to the "
-                    "previous ones; nothing to publish for it.")
+            return (
+                "Its inputs changed, but the rebuilt files are byte-identical to the "
+                "previous ones; nothing to publish for it."
+            )
         if not self.by_output:
             return "Would change when rebuilt."
-        return ("Rebuilt; its files differ from the previous build." if c.rebuilt
-                else "Its files differ from the previous build.")
+        return (
+            "Rebuilt; its files differ from the previous build."
+            if c.rebuilt
+            else "Its files differ from the previous build."
+        )
 
     def _reasons(self, c: BriefChange) -> list[str]:
         out: list[str] = []
@@ -156,17 +185,25 @@ class ChangeReport:
         listing("Sources edited", "source", c.sources_edited)
         out += [f"- {_SETTINGS[s]}" for s in c.settings if s in _SETTINGS]
         if c.design:
-            out.append("- Design changed: templates, CSS or other files in the template "
-                       "folders, or the citation style.")
+            out.append(
+                "- Design changed: templates, CSS or other files in the template "
+                "folders, or the citation style."
+            )
         if c.environment:
-            out.append("- Software or fonts changed: "
-                       + ", ".join(_ENVIRONMENT.get(p, p) for p in c.environment) + ".")
+            out.append(
+                "- Software or fonts changed: "
+                + ", ".join(_ENVIRONMENT.get(p, p) for p in c.environment)
+                + "."
+            )
         if c.reordered:
-            out.append("- The selection or order of its findings changed (e.g. priorities "
-                       "or contrasts).")
+            out.append(
+                "- The selection or order of its findings changed (e.g. priorities or contrasts)."
+            )
         if c.untracked:
-            out.append("- The earlier build did not record its inputs, so the details of the "
-                       "change are unknown.")
+            out.append(
+                "- The earlier build did not record its inputs, so the details of the "
+                "change are unknown."
+            )
         return [""] + out if out else []
 
 
@@ -198,9 +235,16 @@ def split(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str
     return added, removed, edited
 
 
-def compare(slug: str, title: str, old_entry: dict | None, new_inputs: dict, *,
-            old_files: dict | None = None, new_files: dict | None = None,
-            rebuilt: bool = False) -> BriefChange:
+def compare(
+    slug: str,
+    title: str,
+    old_entry: dict | None,
+    new_inputs: dict,
+    *,
+    old_files: dict | None = None,
+    new_files: dict | None = None,
+    rebuilt: bool = False,
+) -> BriefChange:
     """One brief against its baseline entry.
 
     With ``new_files`` ({format: sha256}) the status says whether the files differ from
@@ -216,26 +260,24 @@ def compare(slug: str, title: str, old_entry: dict | None, new_inputs: dict, *,
         change.untracked = True
     else:
         change.findings_added, change.findings_removed, change.findings_edited = split(
-            old["findings"], new_inputs["findings"])
+            old["findings"], new_inputs["findings"]
+        )
         _, _, change.themes_edited = split(old.get("themes", {}), new_inputs["themes"])
         change.sources_added, change.sources_removed, change.sources_edited = split(
-            old.get("sources", {}), new_inputs["sources"])
+            old.get("sources", {}), new_inputs["sources"]
+        )
         old_settings = old.get("settings", {})
-        change.settings = [k for k, v in new_inputs["settings"].items()
-                           if old_settings.get(k) != v]
+        change.settings = [k for k, v in new_inputs["settings"].items() if old_settings.get(k) != v]
         change.design = old.get("design") != new_inputs["design"]
-        change.environment = _environment_changes(old.get("environment"),
-                                                  new_inputs["environment"])
-        change.reordered = (old.get("brief") != new_inputs["brief"]
-                            and not change.has_reasons)
+        change.environment = _environment_changes(old.get("environment"), new_inputs["environment"])
+        change.reordered = old.get("brief") != new_inputs["brief"] and not change.has_reasons
     if new_files is not None:
         before = {fmt: f.get("sha256") for fmt, f in (old_files or {}).items()}
         if not before:
             change.status = "new"
         elif any(before.get(fmt) != sha for fmt, sha in new_files.items()):
             change.status = "changed"
-    elif change.untracked or not isinstance(old, dict) or input_hash(old) != input_hash(
-            new_inputs):
+    elif change.untracked or not isinstance(old, dict) or input_hash(old) != input_hash(new_inputs):
         change.status = "changed"
     return change
 

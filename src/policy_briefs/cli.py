@@ -8,7 +8,7 @@ import sys
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import typer
 
@@ -26,17 +26,28 @@ app = typer.Typer(
 
 ProjectOpt = Annotated[
     Path,
-    typer.Option("--project", "-p", help="Project folder (holds findings/ and templates/).",
-                 file_okay=False, envvar="BRIEFS_PROJECT", metavar="DIR"),
+    typer.Option(
+        "--project",
+        "-p",
+        help="Project folder (holds findings/ and templates/).",
+        file_okay=False,
+        envvar="BRIEFS_PROJECT",
+        metavar="DIR",
+    ),
 ]
 
 
 SourcesDirOpt = Annotated[
-    Optional[Path],
-    typer.Option("--sources-dir", help="Folder of archived source texts that quotes, "
-                 "locators, numbers and stances are verified against (default: sources_dir "
-                 "in briefs.toml).", envvar="BRIEFS_SOURCES_DIR", file_okay=False,
-                 metavar="DIR"),
+    Path | None,
+    typer.Option(
+        "--sources-dir",
+        help="Folder of archived source texts that quotes, "
+        "locators, numbers and stances are verified against (default: sources_dir "
+        "in briefs.toml).",
+        envvar="BRIEFS_SOURCES_DIR",
+        file_okay=False,
+        metavar="DIR",
+    ),
 ]
 
 
@@ -50,9 +61,16 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[Optional[bool], typer.Option("--version", callback=_version,
-                                                     is_eager=True, metavar="",
-                                                     help="Show the version and exit.")] = None,
+    version: Annotated[
+        bool | None,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            metavar="",
+            help="Show the version and exit.",
+        ),
+    ] = None,
 ) -> None:
     """Cited policy briefs from structured findings."""
 
@@ -74,25 +92,27 @@ def user_errors():
     except ValidationFailed as exc:
         _print_problems(exc.problems)
         _err(f"{summarise(exc.problems)}; nothing was written")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     except BriefsError as exc:
         _err(f"error: {exc}")
-        raise typer.Exit(exc.exit_code)
+        raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         _err("interrupted; nothing more was written")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     except (typer.Exit, typer.Abort):
         raise
     except OSError as exc:  # the machine, not the program: disk full, no permission, ...
         target = exc.filename2 or exc.filename
         _err(f"error: {exc.strerror or exc}" + (f": {target}" if target else ""))
-        raise typer.Exit(74)
+        raise typer.Exit(74) from None
     except Exception as exc:  # a bug: say so plainly, keep the details for a report
         if os.environ.get("BRIEFS_DEBUG"):
             traceback.print_exc()
-        _err(f"internal error: {type(exc).__name__}: {exc}\n"
-             "This is a bug in policy-briefs; rerun with BRIEFS_DEBUG=1 for details.")
-        raise typer.Exit(70)
+        _err(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in policy-briefs; rerun with BRIEFS_DEBUG=1 for details."
+        )
+        raise typer.Exit(70) from None
 
 
 def _project(path: Path):
@@ -107,10 +127,12 @@ def _project(path: Path):
 def check(
     project: ProjectOpt = Path("."),
     sources_dir: SourcesDirOpt = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.",
-                                         metavar="")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON on "
-                                          "stdout.", metavar="")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat warnings as errors.", metavar="")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the problems as JSON on stdout.", metavar="")
+    ] = False,
 ) -> None:
     """Load and validate every input; print problems as `path:line:col: severity: message`.
 
@@ -121,23 +143,34 @@ def check(
 
         report = api.check(_project(project), strict=strict, sources_dir=sources_dir)
         if as_json:
-            typer.echo(json.dumps({
-                "ok": report.ok,
-                "summary": summarise(report.problems),
-                "verified": report.verified,
-                "problems": [p.as_dict() for p in report.problems],
-                "reading_grades": report.grades,
-                "briefs": {aud: {"findings": shown, "left_out": out}
-                           for aud, (shown, out) in report.coverage.items()},
-            }, indent=2))
+            typer.echo(
+                json.dumps(
+                    {
+                        "ok": report.ok,
+                        "summary": summarise(report.problems),
+                        "verified": report.verified,
+                        "problems": [p.as_dict() for p in report.problems],
+                        "reading_grades": report.grades,
+                        "briefs": {
+                            aud: {"findings": shown, "left_out": out}
+                            for aud, (shown, out) in report.coverage.items()
+                        },
+                    },
+                    indent=2,
+                )
+            )
         else:
             _print_problems(report.problems)
             for aud, (shown, out) in report.coverage.items():
-                _err(f"{aud} brief: {_count(len(shown), 'finding')}"
-                     + (f"; left out by max_findings: {', '.join(out)}" if out else ""))
+                _err(
+                    f"{aud} brief: {_count(len(shown), 'finding')}"
+                    + (f"; left out by max_findings: {', '.join(out)}" if out else "")
+                )
             if report.grades:
-                _err("reading grade (Flesch-Kincaid): "
-                     + ", ".join(f"{aud} {grade:.1f}" for aud, grade in report.grades.items()))
+                _err(
+                    "reading grade (Flesch-Kincaid): "
+                    + ", ".join(f"{aud} {grade:.1f}" for aud, grade in report.grades.items())
+                )
             note = "" if report.verified else " (quotes not verified against the sources)"
             _err(f"{summarise(report.problems)}{note}")
         if not report.ok:
@@ -146,39 +179,88 @@ def check(
 
 @app.command()
 def build(
-    audiences: Annotated[Optional[list[str]], typer.Argument(
-        help="Audiences to build, as listed by `briefs list` (default: all).",
-        show_default=False, metavar="AUDIENCE")] = None,
+    audiences: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Audiences to build, as listed by `briefs list` (default: all).",
+            show_default=False,
+            metavar="AUDIENCE",
+        ),
+    ] = None,
     project: ProjectOpt = Path("."),
-    theme: Annotated[Optional[list[str]], typer.Option(
-        "--theme", "-t", help="Only findings of this theme (repeatable): a custom brief.",
-        metavar="THEME")] = None,
-    finding: Annotated[Optional[list[str]], typer.Option(
-        "--finding", "-f", help="Only this finding (repeatable): a custom brief.",
-        metavar="ID")] = None,
-    fmt: Annotated[Literal["pdf", "html", "all"], typer.Option(
-        "--format", help="What to write: the PDF, the HTML twin, or both.")] = "all",
-    out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", help="Output folder (default: output/ in the project).",
-        file_okay=False, metavar="DIR")] = None,
-    title: Annotated[Optional[str], typer.Option(
-        "--title", help="Title of the brief (default: series and audience).",
-        metavar="TEXT")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.",
-                                         metavar="")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Validate and render every brief, even those up to date.",
-        metavar="")] = False,
-    jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", help="Render in N worker processes (0: one per CPU).", min=0,
-        metavar="N")] = 1,
-    shard: Annotated[Optional[str], typer.Option(
-        "--shard", help="Build only share K of N (e.g. 2/3): briefs sorted by slug, every "
-        "N-th from the K-th, so a CI matrix can split the work.", metavar="K/N")] = None,
+    theme: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--theme",
+            "-t",
+            help="Only findings of this theme (repeatable): a custom brief.",
+            metavar="THEME",
+        ),
+    ] = None,
+    finding: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--finding", "-f", help="Only this finding (repeatable): a custom brief.", metavar="ID"
+        ),
+    ] = None,
+    fmt: Annotated[
+        Literal["pdf", "html", "all"],
+        typer.Option("--format", help="What to write: the PDF, the HTML twin, or both."),
+    ] = "all",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output folder (default: output/ in the project).",
+            file_okay=False,
+            metavar="DIR",
+        ),
+    ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option(
+            "--title", help="Title of the brief (default: series and audience).", metavar="TEXT"
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat warnings as errors.", metavar="")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Validate and render every brief, even those up to date.", metavar=""
+        ),
+    ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Render in N worker processes (0: one per CPU).",
+            min=0,
+            metavar="N",
+        ),
+    ] = 1,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            help="Build only share K of N (e.g. 2/3): briefs sorted by slug, every "
+            "N-th from the K-th, so a CI matrix can split the work.",
+            metavar="K/N",
+        ),
+    ] = None,
     sources_dir: SourcesDirOpt = None,
-    require_verified: Annotated[bool, typer.Option(
-        "--require-verified", help="Fail when the source snapshots are missing, instead of "
-        "building briefs that say their quotes were not verified.", metavar="")] = False,
+    require_verified: Annotated[
+        bool,
+        typer.Option(
+            "--require-verified",
+            help="Fail when the source snapshots are missing, instead of "
+            "building briefs that say their quotes were not verified.",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Build briefs: a PDF and an HTML twin per audience, output/manifest.json and
     output/CHANGES.md (what changed since the previous build).
@@ -197,11 +279,20 @@ def build(
         from .build import BuildOptions, parse_shard
 
         formats = {"all": ("pdf", "html"), "pdf": ("pdf",), "html": ("html",)}[fmt]
-        options = BuildOptions(audiences=audiences or [], themes=theme or [],
-                               findings=finding or [], formats=formats, out_dir=out,
-                               title=title, strict=strict, force=force, jobs=jobs,
-                               shard=parse_shard(shard) if shard else None,
-                               sources_dir=sources_dir, require_verified=require_verified)
+        options = BuildOptions(
+            audiences=audiences or [],
+            themes=theme or [],
+            findings=finding or [],
+            formats=formats,
+            out_dir=out,
+            title=title,
+            strict=strict,
+            force=force,
+            jobs=jobs,
+            shard=parse_shard(shard) if shard else None,
+            sources_dir=sources_dir,
+            require_verified=require_verified,
+        )
         proj = _project(project)
         with _progress() as say:
             report = api.build(proj, options, progress=say)
@@ -212,28 +303,49 @@ def build(
         for path in report.written:
             typer.echo(_shown(path))
         if report.kept:
-            _err(f"{len(report.kept)} of {len(report.kept) + len(report.briefs)} briefs "
-                 "up to date (not rendered again)")
+            _err(
+                f"{len(report.kept)} of {len(report.kept) + len(report.briefs)} briefs "
+                "up to date (not rendered again)"
+            )
 
 
 @app.command()
 def diff(
-    audiences: Annotated[Optional[list[str]], typer.Argument(
-        help="Audiences to compare (default: all).", show_default=False,
-        metavar="AUDIENCE")] = None,
+    audiences: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Audiences to compare (default: all).", show_default=False, metavar="AUDIENCE"
+        ),
+    ] = None,
     project: ProjectOpt = Path("."),
-    since: Annotated[Optional[str], typer.Option(
-        "--since", help="Compare with this manifest.json (file or output folder) or git "
-        "revision (branch, tag, commit). Default: the last build in the output folder.",
-        metavar="MANIFEST|REF")] = None,
-    out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", help="Output folder whose manifest.json is the default baseline.",
-        file_okay=False, metavar="DIR")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.",
-                                          metavar="")] = False,
-    exit_code: Annotated[bool, typer.Option(
-        "--exit-code", help="Exit 1 when some brief would change (like git diff).",
-        metavar="")] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Compare with this manifest.json (file or output folder) or git "
+            "revision (branch, tag, commit). Default: the last build in the output folder.",
+            metavar="MANIFEST|REF",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output folder whose manifest.json is the default baseline.",
+            file_okay=False,
+            metavar="DIR",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON.", metavar="")
+    ] = False,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code", help="Exit 1 when some brief would change (like git diff).", metavar=""
+        ),
+    ] = False,
 ) -> None:
     """Say, per brief, what changed in words: findings added, removed or edited, sources
     changed, design changed. Renders nothing and writes nothing.
@@ -261,9 +373,14 @@ def diff(
 @app.command("list")
 def list_(
     project: ProjectOpt = Path("."),
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print the inventory as JSON (a stable interface, see README).",
-        metavar="")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the inventory as JSON (a stable interface, see README).",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """List audiences, themes, findings and sources with counts."""
     with user_errors():
@@ -290,9 +407,14 @@ def list_(
 @app.command()
 def schema(
     project: ProjectOpt = Path("."),
-    check_only: Annotated[bool, typer.Option(
-        "--check", help="Exit 1 if findings/schema.json is out of date; write nothing.",
-        metavar="")] = False,
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Exit 1 if findings/schema.json is out of date; write nothing.",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Write findings/schema.json, the JSON Schema editors validate findings against."""
     with user_errors():
@@ -311,13 +433,26 @@ def schema(
 @app.command()
 def publish(
     project: ProjectOpt = Path("."),
-    out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", help="Site folder (default: output/site). It is replaced as a whole, "
-        "and only once the new site is complete.", file_okay=False, metavar="DIR")] = None,
-    base_url: Annotated[Optional[str], typer.Option(
-        "--base-url", help="Public address of the site, for absolute links in the Atom feed "
-        "(default: BRIEFS_SITE_URL, then publication.url). Pages always link relatively.",
-        metavar="URL")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Site folder (default: output/site). It is replaced as a whole, "
+            "and only once the new site is complete.",
+            file_okay=False,
+            metavar="DIR",
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="Public address of the site, for absolute links in the Atom feed "
+            "(default: BRIEFS_SITE_URL, then publication.url). Pages always link relatively.",
+            metavar="URL",
+        ),
+    ] = None,
 ) -> None:
     """Publish the built briefs as a static site: an index, a page per brief, an Atom feed.
 
@@ -332,9 +467,11 @@ def publish(
         from . import api
 
         report = api.publish(_project(project), out, base_url)
-        typer.echo(f"{_shown(report.out)}: {len(report.briefs)} brief"
-                   f"{'s' if len(report.briefs) != 1 else ''}, {report.versions} version"
-                   f"{'s' if report.versions != 1 else ''} in the feed")
+        typer.echo(
+            f"{_shown(report.out)}: {len(report.briefs)} brief"
+            f"{'s' if len(report.briefs) != 1 else ''}, {report.versions} version"
+            f"{'s' if report.versions != 1 else ''} in the feed"
+        )
 
 
 # Exit status of `briefs send` when deliveries are left for a later run (sysexits EX_TEMPFAIL).
@@ -343,28 +480,66 @@ EXIT_PENDING = 75
 
 @app.command()
 def send(
-    audiences: Annotated[Optional[list[str]], typer.Argument(
-        help="Only briefs for these audiences (default: all).", show_default=False,
-        metavar="AUDIENCE")] = None,
+    audiences: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Only briefs for these audiences (default: all).",
+            show_default=False,
+            metavar="AUDIENCE",
+        ),
+    ] = None,
     project: ProjectOpt = Path("."),
-    stakeholders: Annotated[Optional[Path], typer.Option(
-        "--stakeholders", help="Who receives which briefs (default: stakeholders.yaml in "
-        "the project; see stakeholders.example.yaml).", dir_okay=False, metavar="FILE")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Show what would be sent; send and record nothing.",
-        metavar="")] = False,
-    ledger: Annotated[Optional[Path], typer.Option(
-        "--ledger", help="Delivery ledger, a SQLite file (default: .briefs/ledger.sqlite "
-        "in the project).", dir_okay=False, metavar="PATH")] = None,
-    outbox: Annotated[Optional[Path], typer.Option(
-        "--outbox", help="Where messages are written as .eml files when no SMTP server is "
-        "set (default: output/outbox).", file_okay=False, metavar="DIR")] = None,
-    brief: Annotated[Optional[list[str]], typer.Option(
-        "--brief", help="Send only this brief (repeatable); the way to send a custom brief.",
-        metavar="SLUG")] = None,
-    retry_failed: Annotated[bool, typer.Option(
-        "--retry-failed", help="Try again deliveries a server refused in an earlier run.",
-        metavar="")] = False,
+    stakeholders: Annotated[
+        Path | None,
+        typer.Option(
+            "--stakeholders",
+            help="Who receives which briefs (default: stakeholders.yaml in "
+            "the project; see stakeholders.example.yaml).",
+            dir_okay=False,
+            metavar="FILE",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show what would be sent; send and record nothing.", metavar=""
+        ),
+    ] = False,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            "--ledger",
+            help="Delivery ledger, a SQLite file (default: .briefs/ledger.sqlite in the project).",
+            dir_okay=False,
+            metavar="PATH",
+        ),
+    ] = None,
+    outbox: Annotated[
+        Path | None,
+        typer.Option(
+            "--outbox",
+            help="Where messages are written as .eml files when no SMTP server is "
+            "set (default: output/outbox).",
+            file_okay=False,
+            metavar="DIR",
+        ),
+    ] = None,
+    brief: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--brief",
+            help="Send only this brief (repeatable); the way to send a custom brief.",
+            metavar="SLUG",
+        ),
+    ] = None,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Try again deliveries a server refused in an earlier run.",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Send each stakeholder the briefs for their audiences, each new version once.
 
@@ -385,9 +560,15 @@ def send(
         from . import api
         from .deliver import SendOptions
 
-        options = SendOptions(audiences=audiences or [], briefs=brief or [],
-                              stakeholders=stakeholders, ledger=ledger, outbox=outbox,
-                              dry_run=dry_run, retry_failed=retry_failed)
+        options = SendOptions(
+            audiences=audiences or [],
+            briefs=brief or [],
+            stakeholders=stakeholders,
+            ledger=ledger,
+            outbox=outbox,
+            dry_run=dry_run,
+            retry_failed=retry_failed,
+        )
         with _progress() as say:
             report = api.send(_project(project), options, progress=say)
         _send_summary(report)
@@ -400,8 +581,10 @@ def send(
 def _send_summary(report) -> None:
     """A table on a terminal, plain aligned lines otherwise (CI logs, pipes)."""
     rows = [(o.stakeholder.email, o.brief.slug, o.status, o.detail) for o in report.outcomes]
-    counts = {status: report.count(status)
-              for status in ("sent", "written", "would send", "pending", "failed")}
+    counts = {
+        status: report.count(status)
+        for status in ("sent", "written", "would send", "pending", "failed")
+    }
     parts = [f"{n} {status}" for status, n in counts.items() if n]
     parts.append(f"{report.up_to_date} up to date")
     closing = f"{', '.join(parts)} ({report.destination}; ledger {_shown(report.ledger)})"
@@ -416,8 +599,9 @@ def _send_summary(report) -> None:
         styles = {"failed": "red", "pending": "yellow", "sent": "green", "written": "green"}
         for email, slug, status, detail in rows:
             # Text, not markup: server replies may contain brackets.
-            table.add_row(Text(email), Text(slug), Text(status, style=styles.get(status, "")),
-                          Text(detail))
+            table.add_row(
+                Text(email), Text(slug), Text(status, style=styles.get(status, "")), Text(detail)
+            )
         console = Console()
         console.print(table)
         console.print(closing, highlight=False, markup=False)
@@ -425,8 +609,9 @@ def _send_summary(report) -> None:
     if rows:
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         for email, slug, status, detail in rows:
-            typer.echo(f"{email:<{widths[0]}}  {slug:<{widths[1]}}  "
-                       f"{status:<{widths[2]}}  {detail}")
+            typer.echo(
+                f"{email:<{widths[0]}}  {slug:<{widths[1]}}  {status:<{widths[2]}}  {detail}"
+            )
     typer.echo(closing)
 
 
@@ -465,31 +650,69 @@ sources_app = typer.Typer(
 )
 app.add_typer(sources_app, name="sources")
 
-TimeoutOpt = Annotated[float, typer.Option(
-    "--timeout", help="Seconds to wait for a server to connect or answer.", min=0.1,
-    metavar="SECONDS")]
-RetriesOpt = Annotated[int, typer.Option(
-    "--retries", help="Tries again after a timeout or a 5xx/429 answer, waiting 2 s, "
-    "then 4 s, ... (or the server's Retry-After, up to 10 s).", min=0, max=10, metavar="N")]
-IntervalOpt = Annotated[float, typer.Option(
-    "--interval", help="Least seconds between two requests to one host (robots.txt "
-    "Crawl-delay, when longer, wins).", min=0, metavar="SECONDS")]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="Seconds to wait for a server to connect or answer.",
+        min=0.1,
+        metavar="SECONDS",
+    ),
+]
+RetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--retries",
+        help="Tries again after a timeout or a 5xx/429 answer, waiting 2 s, "
+        "then 4 s, ... (or the server's Retry-After, up to 10 s).",
+        min=0,
+        max=10,
+        metavar="N",
+    ),
+]
+IntervalOpt = Annotated[
+    float,
+    typer.Option(
+        "--interval",
+        help="Least seconds between two requests to one host (robots.txt "
+        "Crawl-delay, when longer, wins).",
+        min=0,
+        metavar="SECONDS",
+    ),
+]
 
 
 @sources_app.command("archive")
 def sources_archive(
-    source_id: Annotated[str, typer.Argument(help="Id of the source in sources.yaml.",
-                                             metavar="ID")],
-    url: Annotated[Optional[str], typer.Argument(
-        help="Address to fetch (default: the source's URL).", show_default=False,
-        metavar="URL")] = None,
+    source_id: Annotated[
+        str, typer.Argument(help="Id of the source in sources.yaml.", metavar="ID")
+    ],
+    url: Annotated[
+        str | None,
+        typer.Argument(
+            help="Address to fetch (default: the source's URL).", show_default=False, metavar="URL"
+        ),
+    ] = None,
     project: ProjectOpt = Path("."),
-    sources_dir: Annotated[Optional[Path], typer.Option(
-        "--sources-dir", help="Folder of archived source texts (default: sources/ in the "
-        "project).", envvar="BRIEFS_SOURCES_DIR", file_okay=False, metavar="DIR")] = None,
-    replace: Annotated[bool, typer.Option(
-        "--replace", help="Overwrite the source's snapshot file when the text changed "
-        "(default: archive to a new, dated file).", metavar="")] = False,
+    sources_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--sources-dir",
+            help="Folder of archived source texts (default: sources/ in the project).",
+            envvar="BRIEFS_SOURCES_DIR",
+            file_okay=False,
+            metavar="DIR",
+        ),
+    ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Overwrite the source's snapshot file when the text changed "
+            "(default: archive to a new, dated file).",
+            metavar="",
+        ),
+    ] = False,
     timeout: TimeoutOpt = 20.0,
     retries: RetriesOpt = 2,
 ) -> None:
@@ -510,43 +733,66 @@ def sources_archive(
         _err(f"archiving {source_id}" + (f" from {url}" if url else ""))
         # One page that a person asked for, not a crawl: no pause between its requests.
         settings = FetchSettings(timeout=timeout, attempts=retries + 1, host_interval=0.0)
-        report = api.archive_source(_project(project), source_id, url, sources_dir=sources_dir,
-                                    replace=replace, settings=settings)
+        report = api.archive_source(
+            _project(project),
+            source_id,
+            url,
+            sources_dir=sources_dir,
+            replace=replace,
+            settings=settings,
+        )
         for hop in report.hops:
             _err(f"  {hop.url}: HTTP {hop.status} -> {hop.location}")
         stored = report.provenance
-        _err(f"HTTP {stored.status} from {stored.final_url} at {stored.retrieved} "
-             f"({stored.extractor}, sha256 {stored.sha256[:12]})")
+        _err(
+            f"HTTP {stored.status} from {stored.final_url} at {stored.retrieved} "
+            f"({stored.extractor}, sha256 {stored.sha256[:12]})"
+        )
         if not report.written:
             _err("the same text is already archived; provenance updated")
         if report.replaced:
             _err(f"replaced {report.replaced} (--replace)")
         elif report.previous:
-            _err(f"the text differs from {report.previous}, which is kept; the source now "
-                 f"names {report.snapshot.name}")
+            _err(
+                f"the text differs from {report.previous}, which is kept; the source now "
+                f"names {report.snapshot.name}"
+            )
         if report.layout_reset:
-            _err("the source's body and sections named lines of the old text and were "
-                 "removed; set them again for the new snapshot if it holds page furniture")
+            _err(
+                "the source's body and sections named lines of the old text and were "
+                "removed; set them again for the new snapshot if it holds page furniture"
+            )
         if report.reformatted:
             _err(f"note: {_shown(report.sources_file)} was rewritten in a normalised layout")
         _err(f"updated source '{source_id}' in {_shown(report.sources_file)}")
         for quote in report.missing_quotes:
-            _err(f"warning: {quote.finding}: evidence[{quote.index}].quote is not in the new "
-                 f"snapshot: \"{quote.quote}\"")
+            _err(
+                f"warning: {quote.finding}: evidence[{quote.index}].quote is not in the new "
+                f'snapshot: "{quote.quote}"'
+            )
         typer.echo(_shown(report.snapshot))
 
 
 @sources_app.command("check")
 def sources_check(
     project: ProjectOpt = Path("."),
-    source: Annotated[Optional[list[str]], typer.Option(
-        "--source", "-s", help="Only this source (repeatable).", metavar="ID")] = None,
-    json_report: Annotated[Optional[Path], typer.Option(
-        "--json-report", help="Where to write the JSON report (default: "
-        "output/sources-report.json in the project).", dir_okay=False,
-        metavar="FILE")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Also print the JSON report on "
-                                          "stdout.", metavar="")] = False,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help="Only this source (repeatable).", metavar="ID"),
+    ] = None,
+    json_report: Annotated[
+        Path | None,
+        typer.Option(
+            "--json-report",
+            help="Where to write the JSON report (default: "
+            "output/sources-report.json in the project).",
+            dir_okay=False,
+            metavar="FILE",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Also print the JSON report on stdout.", metavar="")
+    ] = False,
     timeout: TimeoutOpt = 20.0,
     retries: RetriesOpt = 2,
     interval: IntervalOpt = 1.0,
@@ -563,19 +809,29 @@ def sources_check(
         from .archive.fetch import FetchSettings
 
         settings = FetchSettings(timeout=timeout, attempts=retries + 1, host_interval=interval)
-        report, path = api.watch_sources(_project(project), settings=settings, only=source,
-                                         report_file=json_report, progress=_err)
+        report, path = api.watch_sources(
+            _project(project),
+            settings=settings,
+            only=source,
+            report_file=json_report,
+            progress=_err,
+        )
         for item in report.sources:
             _err(f"{item.id}: {item.describe()}")
         _print_problems(report.problems)
         if as_json:
             typer.echo(report.as_json(), nl=False)
         counts = report.counts()
-        parts = [f"{counts[s]} {s}" for s in ("reachable", "redirected", "gone", "failing",
-                                              "disallowed", "no-url") if counts[s]]
-        _err(f"{_count(len(report.sources), 'source')}: {', '.join(parts) or 'none'}; "
-             f"{counts['quotes_vanished']} of {_count(counts['quotes'], 'quote')} vanished "
-             f"(report: {_shown(path)})")
+        parts = [
+            f"{counts[s]} {s}"
+            for s in ("reachable", "redirected", "gone", "failing", "disallowed", "no-url")
+            if counts[s]
+        ]
+        _err(
+            f"{_count(len(report.sources), 'source')}: {', '.join(parts) or 'none'}; "
+            f"{counts['quotes_vanished']} of {_count(counts['quotes'], 'quote')} vanished "
+            f"(report: {_shown(path)})"
+        )
         if report.failed:
             findings = sorted({q.finding for _s, q in report.vanished})
             _err(f"quotes vanished from their sources in: {', '.join(findings)}")

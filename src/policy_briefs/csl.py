@@ -37,8 +37,11 @@ TIMEOUT = 120  # seconds for one document; a brief takes well under one
 _API_VERSION = [1, 23, 1]
 
 Mode = Literal["normal", "author-in-text", "suppress-author"]
-_MODES = {"normal": "NormalCitation", "author-in-text": "AuthorInText",
-          "suppress-author": "SuppressAuthor"}
+_MODES = {
+    "normal": "NormalCitation",
+    "author-in-text": "AuthorInText",
+    "suppress-author": "SuppressAuthor",
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Item:
     mode: Mode = "normal"
 
     @classmethod
-    def at(cls, source_id: str, locator: str | None, mode: Mode = "normal") -> "Item":
+    def at(cls, source_id: str, locator: str | None, mode: Mode = "normal") -> Item:
         """From the findings' '<label> <value>' locator form ('paragraph 10')."""
         if not locator or not locator.split():
             return cls(source_id, mode=mode)
@@ -87,6 +90,7 @@ class Result:
 
 # --- style files -----------------------------------------------------------------------
 
+
 def style_problems(path: Path) -> list[Problem]:
     """What stops pandoc from using this style file, located in it; [] when usable."""
     try:
@@ -102,24 +106,35 @@ def _load_style(path: Path, mtime_ns: int) -> Style:
 
     where = str(path)
     # No entities, no DTD, no network: a style is data from the user.
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                             huge_tree=False)
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
     try:
         root = etree.parse(str(path), parser).getroot()
     except etree.XMLSyntaxError as exc:
         line, col = exc.position if exc.position else (exc.lineno or 1, 1)
         message = re.sub(r", line \d+, column \d+$", "", exc.msg or str(exc))
-        raise ValidationFailed([Problem(where, line or 1, col or 1, "error",
-                                        f"CSL style is not well-formed XML: {message}")]) from None
+        raise ValidationFailed(
+            [
+                Problem(
+                    where,
+                    line or 1,
+                    col or 1,
+                    "error",
+                    f"CSL style is not well-formed XML: {message}",
+                )
+            ]
+        ) from None
     except OSError as exc:
-        raise ValidationFailed([Problem(where, 1, 1, "error",
-                                        f"cannot read CSL style: {exc}")]) from None
+        raise ValidationFailed(
+            [Problem(where, 1, 1, "error", f"cannot read CSL style: {exc}")]
+        ) from None
 
     def problem(element, message: str) -> ValidationFailed:
         return ValidationFailed([Problem(where, element.sourceline or 1, 1, "error", message)])
 
     if root.tag != f"{{{CSL_NS}}}style":
-        raise problem(root, f"not a CSL style: the root element must be <style xmlns=\"{CSL_NS}\">")
+        raise problem(root, f'not a CSL style: the root element must be <style xmlns="{CSL_NS}">')
     style_class = root.get("class")
     if style_class not in ("note", "in-text"):
         raise problem(root, f"<style class=\"{style_class}\">: class must be 'note' or 'in-text'")
@@ -127,8 +142,11 @@ def _load_style(path: Path, mtime_ns: int) -> Style:
     if root.find("c:citation", ns) is None:
         parent = root.find("c:info/c:link[@rel='independent-parent']", ns)
         if parent is not None:
-            raise problem(parent, "a dependent style, which would be fetched from the network: "
-                          f"use its parent ({parent.get('href')}) as a .csl file instead")
+            raise problem(
+                parent,
+                "a dependent style, which would be fetched from the network: "
+                f"use its parent ({parent.get('href')}) as a .csl file instead",
+            )
         raise problem(root, "CSL style has no <citation> element")
     title = root.findtext("c:info/c:title", default="", namespaces=ns).strip()
     return Style(path, style_class == "note", title)
@@ -139,12 +157,14 @@ def load_style(path: Path) -> Style:
     try:
         stamp = path.stat().st_mtime_ns
     except OSError as exc:
-        raise ValidationFailed([Problem(str(path), 1, 1, "error",
-                                        f"cannot read CSL style: {exc}")]) from None
+        raise ValidationFailed(
+            [Problem(str(path), 1, 1, "error", f"cannot read CSL style: {exc}")]
+        ) from None
     return _load_style(path, stamp)
 
 
 # --- pandoc ----------------------------------------------------------------------------
+
 
 def _bundled_pandoc() -> Path | None:
     try:
@@ -161,19 +181,24 @@ def pandoc() -> tuple[Path, str]:
     """The bundled pandoc and its version, checked once per process."""
     path = _bundled_pandoc()
     if path is None:
-        raise BriefsError("pandoc not found: the citation processor comes with the "
-                          "'pypandoc-binary' package; reinstall policy-briefs")
+        raise BriefsError(
+            "pandoc not found: the citation processor comes with the "
+            "'pypandoc-binary' package; reinstall policy-briefs"
+        )
     try:
-        out = subprocess.run([str(path), "--version"], capture_output=True, text=True,
-                             timeout=30, check=True).stdout
+        out = subprocess.run(
+            [str(path), "--version"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise BriefsError(f"cannot run pandoc ({path}): {exc}") from None
     match = re.match(r"pandoc(?:\.exe)? (\d+(?:\.\d+)*)", out)
     version = match.group(1) if match else "?"
     numbers = tuple(int(n) for n in version.split(".")) if match else ()
     if numbers < MIN_PANDOC:
-        raise BriefsError(f"pandoc {version} is too old for citations: need "
-                          f"{'.'.join(map(str, MIN_PANDOC))} or newer (pypandoc-binary)")
+        raise BriefsError(
+            f"pandoc {version} is too old for citations: need "
+            f"{'.'.join(map(str, MIN_PANDOC))} or newer (pypandoc-binary)"
+        )
     return path, version
 
 
@@ -191,11 +216,17 @@ def _citation(item: Item) -> dict:
     suffix: list[dict] = []
     if item.locator:
         # pandoc reads a locator from the start of the suffix: ", paragraph 3".
-        suffix = [{"t": "Str", "c": ","}, {"t": "Space"}, *_str_inlines(item.label or "page"),
-                  {"t": "Space"}, *_str_inlines(item.locator)]
+        suffix = [
+            {"t": "Str", "c": ","},
+            {"t": "Space"},
+            *_str_inlines(item.label or "page"),
+            {"t": "Space"},
+            *_str_inlines(item.locator),
+        ]
     if item.suffix:
-        suffix += _str_inlines(item.suffix if item.suffix[0] in ",;. " or not suffix
-                               else " " + item.suffix)
+        suffix += _str_inlines(
+            item.suffix if item.suffix[0] in ",;. " or not suffix else " " + item.suffix
+        )
     return {
         "citationId": item.id,
         "citationPrefix": _str_inlines(item.prefix),
@@ -208,26 +239,57 @@ def _citation(item: Item) -> dict:
 
 def _document(points: Sequence[Point], lang: str | None, bibliography: bool) -> dict:
     blocks = [
-        {"t": "Div", "c": [[f"cite-{n}", [], []], [{"t": "Para", "c": [
-            {"t": "Cite", "c": [[_citation(item) for item in point],
-                                [{"t": "Str", "c": f"[{n}]"}]]}]}]]}
+        {
+            "t": "Div",
+            "c": [
+                [f"cite-{n}", [], []],
+                [
+                    {
+                        "t": "Para",
+                        "c": [
+                            {
+                                "t": "Cite",
+                                "c": [
+                                    [_citation(item) for item in point],
+                                    [{"t": "Str", "c": f"[{n}]"}],
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            ],
+        }
         for n, point in enumerate(points)
     ]
     meta: dict = {}
     if lang:
         meta["lang"] = {"t": "MetaString", "c": lang}
     if bibliography:
-        star = {"citationId": "*", "citationPrefix": [], "citationSuffix": [],
-                "citationMode": {"t": "NormalCitation"}, "citationNoteNum": 0, "citationHash": 0}
-        meta["nocite"] = {"t": "MetaInlines",
-                          "c": [{"t": "Cite", "c": [[star], [{"t": "Str", "c": "@*"}]]}]}
+        star = {
+            "citationId": "*",
+            "citationPrefix": [],
+            "citationSuffix": [],
+            "citationMode": {"t": "NormalCitation"},
+            "citationNoteNum": 0,
+            "citationHash": 0,
+        }
+        meta["nocite"] = {
+            "t": "MetaInlines",
+            "c": [{"t": "Cite", "c": [[star], [{"t": "Str", "c": "@*"}]]}],
+        }
     else:
         meta["suppress-bibliography"] = {"t": "MetaBool", "c": True}
     return {"pandoc-api-version": _API_VERSION, "meta": meta, "blocks": blocks}
 
 
-def process(style: Style, references: Iterable[dict], points: Sequence[Point], *,
-            lang: str | None = None, bibliography: bool = True) -> Result:
+def process(
+    style: Style,
+    references: Iterable[dict],
+    points: Sequence[Point],
+    *,
+    lang: str | None = None,
+    bibliography: bool = True,
+) -> Result:
     """Format every point (in reading order) and, if asked, the bibliography of all
     ``references``, in one pandoc run."""
     exe, _version = pandoc()
@@ -243,16 +305,30 @@ def process(style: Style, references: Iterable[dict], points: Sequence[Point], *
         folder = Path(tmp)
         (folder / "data").mkdir()  # an empty user data folder: no stray defaults or filters
         (folder / "refs.json").write_text(json.dumps(refs, ensure_ascii=False), "utf-8")
-        command = [str(exe), "--from=json", "--to=json", "--citeproc",
-                   f"--data-dir={folder / 'data'}", f"--csl={style.path}",
-                   f"--bibliography={folder / 'refs.json'}"]
+        command = [
+            str(exe),
+            "--from=json",
+            "--to=json",
+            "--citeproc",
+            f"--data-dir={folder / 'data'}",
+            f"--csl={style.path}",
+            f"--bibliography={folder / 'refs.json'}",
+        ]
         try:
-            run = subprocess.run(command, input=json.dumps(_document(points, lang, bibliography)),
-                                 capture_output=True, text=True, encoding="utf-8",
-                                 timeout=TIMEOUT, cwd=folder)
+            run = subprocess.run(
+                command,
+                input=json.dumps(_document(points, lang, bibliography)),
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                timeout=TIMEOUT,
+                cwd=folder,
+            )
         except subprocess.TimeoutExpired:
-            raise BriefsError(f"citation processor (pandoc) gave no answer within {TIMEOUT} s "
-                              f"formatting {len(points)} citations with {style.path}") from None
+            raise BriefsError(
+                f"citation processor (pandoc) gave no answer within {TIMEOUT} s "
+                f"formatting {len(points)} citations with {style.path}"
+            ) from None
         except OSError as exc:
             raise BriefsError(f"cannot run pandoc ({exe}): {exc}") from None
     if run.returncode != 0:
@@ -262,6 +338,7 @@ def process(style: Style, references: Iterable[dict], points: Sequence[Point], *
 
 
 # --- reading pandoc's document tree ------------------------------------------------------
+
 
 def _read(doc: dict, count: int) -> Result:
     citations: list[Markup | None] = [None] * count
@@ -277,8 +354,7 @@ def _read(doc: dict, count: int) -> Result:
                 if entry["t"] == "Div" and entry["c"][0][0].startswith("ref-"):
                     entries.append((entry["c"][0][0][4:], _blocks(entry["c"][1])))
     if any(c is None for c in citations):
-        raise BriefsError("citation processor (pandoc) returned a document without "
-                          "every citation")
+        raise BriefsError("citation processor (pandoc) returned a document without every citation")
     return Result(tuple(citations), tuple(entries))  # type: ignore[arg-type]
 
 
@@ -301,8 +377,14 @@ def _inlines(inlines: list[dict]) -> str:
     return "".join(_inline(i) for i in inlines)
 
 
-_WRAP = {"Emph": "i", "Strong": "b", "Superscript": "sup", "Subscript": "sub",
-         "Underline": "u", "Strikeout": "s"}
+_WRAP = {
+    "Emph": "i",
+    "Strong": "b",
+    "Superscript": "sup",
+    "Subscript": "sub",
+    "Underline": "u",
+    "Strikeout": "s",
+}
 
 
 def _inline(node: dict) -> str:
@@ -376,7 +458,7 @@ def breakable_url(url: str) -> Markup:
         out.append(html.escape(scheme.group(0)) + _ZWSP)
         pos = scheme.end()
     for m in _URL_BREAK.finditer(url, pos):
-        out.append(html.escape(url[pos:m.start()]))
+        out.append(html.escape(url[pos : m.start()]))
         token = m.group(0)
         if m.group(1):
             out.append(token + _ZWSP)

@@ -37,8 +37,9 @@ def diff(project: Project, options: BuildOptions, since: str | None = None) -> C
     ``since`` is a manifest file (or a folder holding one) or a git revision; by default
     the manifest in the output folder, i.e. the last build.
     """
-    corpus, _warnings = load_valid_corpus(project, strict=options.strict,
-                                          sources_dir=options.sources_dir)
+    corpus, _warnings = load_valid_corpus(
+        project, strict=options.strict, sources_dir=options.sources_dir
+    )
     baseline = load_baseline(project, options, since)
     hasher = BriefInputs(project)
     labels = {**baseline.labels, **labels_of(corpus)}
@@ -46,11 +47,15 @@ def diff(project: Project, options: BuildOptions, since: str | None = None) -> C
     slugs = set()
     for brief in options.plan(corpus):
         slugs.add(brief.slug)
-        changes.append(compare(brief.slug, brief.title, baseline.entries.get(brief.slug),
-                               hasher.of(brief)))
+        changes.append(
+            compare(brief.slug, brief.title, baseline.entries.get(brief.slug), hasher.of(brief))
+        )
     if baseline.complete:
-        changes += [BriefChange(slug, entry.get("title", slug), "removed")
-                    for slug, entry in baseline.entries.items() if slug not in slugs]
+        changes += [
+            BriefChange(slug, entry.get("title", slug), "removed")
+            for slug, entry in baseline.entries.items()
+            if slug not in slugs
+        ]
     return ChangeReport(baseline.description, changes, labels, by_output=False)
 
 
@@ -78,16 +83,19 @@ def _manifest_baseline(folder: Path, description: str, file: Path | None = None)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise BriefsError(f"{path}: not a readable manifest ({exc})") from None
     recorded = manifest.parse(data, path, strict=True)
-    return Baseline(description, {slug: {"title": e.title, "inputs": e.inputs}
-                                  for slug, e in recorded.briefs.items()})
+    return Baseline(
+        description,
+        {slug: {"title": e.title, "inputs": e.inputs} for slug, e in recorded.briefs.items()},
+    )
 
 
 def _git(project: Project, *args: str):
     import subprocess
 
     try:
-        return subprocess.run(["git", *args], cwd=project.root, capture_output=True,
-                              check=False, timeout=120)
+        return subprocess.run(
+            ["git", *args], cwd=project.root, capture_output=True, check=False, timeout=120
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         raise BriefsError(f"cannot run git: {exc}") from None
 
@@ -98,8 +106,9 @@ def _git_baseline(project: Project, options: BuildOptions, ref: str) -> Baseline
 
     top = _git(project, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
-        raise BriefsError(f"'{ref}' is not a manifest file, and {project.root} is not in a "
-                          "git repository")
+        raise BriefsError(
+            f"'{ref}' is not a manifest file, and {project.root} is not in a git repository"
+        )
     commit = _git(project, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     if commit.returncode != 0:
         raise BriefsError(f"'{ref}' is neither a manifest file nor a git revision")
@@ -114,8 +123,9 @@ def _git_baseline(project: Project, options: BuildOptions, ref: str) -> Baseline
                 continue
             archive = _git(project, "archive", "--format=tar", rev, "--", inside)
             if archive.returncode != 0:
-                raise BriefsError(f"git archive {ref} failed: "
-                                  f"{archive.stderr.decode(errors='replace').strip()}")
+                raise BriefsError(
+                    f"git archive {ref} failed: {archive.stderr.decode(errors='replace').strip()}"
+                )
             _extract(archive.stdout, Path(tmp))
         old = Project.at(Path(tmp, prefix))
         if not old.findings_dir.is_dir():
@@ -123,10 +133,13 @@ def _git_baseline(project: Project, options: BuildOptions, ref: str) -> Baseline
         try:
             # Verified against today's snapshots, so only the findings' change shows.
             corpus, _warnings = load_valid_corpus(
-                old, sources_dir=project.sources_dir(options.sources_dir))
+                old, sources_dir=project.sources_dir(options.sources_dir)
+            )
         except ValidationFailed as exc:
-            raise BriefsError(f"the findings at {ref} do not validate "
-                              f"({summarise(exc.problems)}); cannot compare with them") from None
+            raise BriefsError(
+                f"the findings at {ref} do not validate "
+                f"({summarise(exc.problems)}); cannot compare with them"
+            ) from None
         # In a checkout of this tool the project's templates are also the packaged
         # defaults; then the templates at ``ref`` stand for both.
         own = project.templates_dir.resolve() == default_templates_dir().resolve()
@@ -139,13 +152,22 @@ def _git_baseline(project: Project, options: BuildOptions, ref: str) -> Baseline
             if audience not in corpus.audiences:
                 continue  # an audience added since ``ref``: its brief shows as new
             try:
-                briefs = plan_briefs(corpus, audiences=[audience], themes=options.themes,
-                                     findings=options.findings, title=options.title)
+                briefs = plan_briefs(
+                    corpus,
+                    audiences=[audience],
+                    themes=options.themes,
+                    findings=options.findings,
+                    title=options.title,
+                )
             except BriefsError:
                 continue  # its --theme/--finding filters name things added since ``ref``
             entries.update({b.slug: {"title": b.title, "inputs": hasher.of(b)} for b in briefs})
-        return Baseline(f"the findings and templates at git revision {ref} ({rev[:12]})",
-                        entries, labels_of(corpus), complete=True)
+        return Baseline(
+            f"the findings and templates at git revision {ref} ({rev[:12]})",
+            entries,
+            labels_of(corpus),
+            complete=True,
+        )
 
 
 def _extract(data: bytes, into: Path) -> None:

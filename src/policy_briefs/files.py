@@ -53,11 +53,10 @@ def utc_stamp(moment: dt.datetime | None = None) -> str:
     if moment is None:
         epoch = os.environ.get("SOURCE_DATE_EPOCH")
         if epoch and epoch.isdigit():
-            moment = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+            moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC)
         else:
-            moment = dt.datetime.now(dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace(
-        "+00:00", "Z")
+            moment = dt.datetime.now(dt.UTC)
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 class Locked:
@@ -77,12 +76,15 @@ class Locked:
         try:
             self.lock.acquire(timeout=LOCK_TIMEOUT)
         except Timeout:
-            raise BriefsError(f"{self.what} is busy in another process "
-                              f"({self.lock.lock_file}); try again when it ends") from None
+            raise BriefsError(
+                f"{self.what} is busy in another process "
+                f"({self.lock.lock_file}); try again when it ends"
+            ) from None
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.lock.release()
 
 

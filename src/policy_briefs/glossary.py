@@ -42,8 +42,7 @@ class Glossary:
             # "SMEs" also covers "SME": a plural acronym's singular is the same term.
             if re.fullmatch(r"[A-Z&]{2,}s", entry.term) and entry.expansion.endswith("s"):
                 singular = entry.term[:-1]
-                self._acronyms.setdefault(
-                    singular, _Form(entry, singular, entry.expansion[:-1]))
+                self._acronyms.setdefault(singular, _Form(entry, singular, entry.expansion[:-1]))
         self._acronym_re = _alternation(self._acronyms, flags=0)
         self._terms = {e.term.lower(): e for e in self.entries if not e.acronym}
         self._term_re = _alternation(self._terms, flags=re.IGNORECASE, plural=True)
@@ -62,10 +61,10 @@ class Glossary:
             if entry.term in self._introduced:
                 continue
             self._introduced.add(entry.term)
-            before = text[pos:match.start()]
+            before = text[pos : match.start()]
             out.append(before)
             pos = match.end()
-            if _spelled_out_before(text[:match.start()], form.expansion):
+            if _spelled_out_before(text[: match.start()], form.expansion):
                 out.append(match.group(0))  # the author already wrote "expansion (ACR)"
                 continue
             possessive = _POSSESSIVE.match(text[pos:])

@@ -15,23 +15,31 @@ FORMAT_VERSION = 1
 def inventory(corpus: Corpus) -> dict[str, Any]:
     findings = []
     for finding_id, finding in corpus.findings.items():
-        findings.append({
-            "id": finding_id,
-            "theme": corpus.finding_theme[finding_id],
-            "headline": finding.headline,
-            "confidence": finding.confidence,
-            "audiences": {
-                audience: {"priority": rel.priority, "actions": len(rel.actions)}
-                for audience, rel in finding.audiences.items()
-            },
-            "evidence": [
-                {"source": ev.source, "locator": ev.locator, "quote": ev.quote,
-                 "stance": ev.stance, "speaker": ev.speaker, "as_of": ev.as_of}
-                for ev in finding.evidence
-            ],
-            "figures": [fig.model_dump(exclude_none=True) for fig in finding.figures],
-            "contrasts": [c.finding for c in finding.contrasts],
-        })
+        findings.append(
+            {
+                "id": finding_id,
+                "theme": corpus.finding_theme[finding_id],
+                "headline": finding.headline,
+                "confidence": finding.confidence,
+                "audiences": {
+                    audience: {"priority": rel.priority, "actions": len(rel.actions)}
+                    for audience, rel in finding.audiences.items()
+                },
+                "evidence": [
+                    {
+                        "source": ev.source,
+                        "locator": ev.locator,
+                        "quote": ev.quote,
+                        "stance": ev.stance,
+                        "speaker": ev.speaker,
+                        "as_of": ev.as_of,
+                    }
+                    for ev in finding.evidence
+                ],
+                "figures": [fig.model_dump(exclude_none=True) for fig in finding.figures],
+                "contrasts": [c.finding for c in finding.contrasts],
+            }
+        )
     return {
         "format_version": FORMAT_VERSION,
         "audiences": [
@@ -60,8 +68,9 @@ def inventory(corpus: Corpus) -> dict[str, Any]:
                 "id": s.id,
                 "csl": s.to_csl(),
                 "snapshot": s.snapshot,
-                "findings": sum(any(ev.source == s.id for ev in f.evidence)
-                                for f in corpus.findings.values()),
+                "findings": sum(
+                    any(ev.source == s.id for ev in f.evidence) for f in corpus.findings.values()
+                ),
             }
             for s in corpus.sources.values()
         ],

@@ -26,29 +26,68 @@ def _words(*stems: str) -> re.Pattern:
 
 # Order breaks ties between words at the same place in an action.
 LEVERS: tuple[Lever, ...] = (
-    Lever("rd-portfolio", "R&D portfolio",
-          "What federal research and development funds, and how it is reviewed as a whole.",
-          _words(r"R&D", r"research", r"foresight", r"indicator", r"analys", r"portfolio",
-                 r"emerging production technolog", r"diffusion")),
-    Lever("investment", "Investment",
-          "Where federal money and the private capital it draws in should go.",
-          _words(r"invest", r"fund", r"financ", r"capital")),
-    Lever("partnerships", "Partnerships",
-          "How agencies, regions, firms, colleges and international bodies work together.",
-          _words(r"partner", r"interagency", r"multi-agency", r"network", r"links\b",
-                 r"regional cluster", r"cluster initiative", r"regions?\b", r"international",
-                 r"collaborat", r"convening")),
-    Lever("programs", "Programs",
-          "How federal programs are designed, delivered and judged.",
-          _words(r"program", r"institute", r"competition", r"training", r"education",
-                 r"workforce", r"polic", r"measure")),
+    Lever(
+        "rd-portfolio",
+        "R&D portfolio",
+        "What federal research and development funds, and how it is reviewed as a whole.",
+        _words(
+            r"R&D",
+            r"research",
+            r"foresight",
+            r"indicator",
+            r"analys",
+            r"portfolio",
+            r"emerging production technolog",
+            r"diffusion",
+        ),
+    ),
+    Lever(
+        "investment",
+        "Investment",
+        "Where federal money and the private capital it draws in should go.",
+        _words(r"invest", r"fund", r"financ", r"capital"),
+    ),
+    Lever(
+        "partnerships",
+        "Partnerships",
+        "How agencies, regions, firms, colleges and international bodies work together.",
+        _words(
+            r"partner",
+            r"interagency",
+            r"multi-agency",
+            r"network",
+            r"links\b",
+            r"regional cluster",
+            r"cluster initiative",
+            r"regions?\b",
+            r"international",
+            r"collaborat",
+            r"convening",
+        ),
+    ),
+    Lever(
+        "programs",
+        "Programs",
+        "How federal programs are designed, delivered and judged.",
+        _words(
+            r"program",
+            r"institute",
+            r"competition",
+            r"training",
+            r"education",
+            r"workforce",
+            r"polic",
+            r"measure",
+        ),
+    ),
 )
 
 
 def lever_of(action: str, levers: tuple[Lever, ...] = LEVERS) -> Lever:
     """The lever whose words come first in the action; the last lever if none does."""
-    found = [(m.start(), n) for n, lever in enumerate(levers)
-             if (m := lever.pattern.search(action))]
+    found = [
+        (m.start(), n) for n, lever in enumerate(levers) if (m := lever.pattern.search(action))
+    ]
     return levers[min(found)[1]] if found else levers[-1]
 
 

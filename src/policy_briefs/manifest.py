@@ -61,15 +61,18 @@ class FileRecord:
         """The file's bytes, refused if they are not the ones the build recorded."""
         path = self.location(out_dir)
         if path.is_symlink():
-            raise ManifestError(f"{path} is a symbolic link, not a file the build wrote; "
-                                "run `briefs build` again")
+            raise ManifestError(
+                f"{path} is a symbolic link, not a file the build wrote; run `briefs build` again"
+            )
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise ManifestError(f"cannot read {path}: {exc.strerror}; run `briefs build`")
+            raise ManifestError(f"cannot read {path}: {exc.strerror}; run `briefs build`") from None
         if sha256_bytes(data) != self.sha256:
-            raise ManifestError(f"{path} changed since it was built (its sha256 differs from "
-                                f"{MANIFEST_FILE}); run `briefs build` again")
+            raise ManifestError(
+                f"{path} changed since it was built (its sha256 differs from "
+                f"{MANIFEST_FILE}); run `briefs build` again"
+            )
         return data
 
     def as_json(self) -> dict[str, Any]:
@@ -112,11 +115,17 @@ class BriefEntry:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "audience": self.audience, "audience_title": self.audience_title,
-            "title": self.title, "custom": self.custom,
+            "audience": self.audience,
+            "audience_title": self.audience_title,
+            "title": self.title,
+            "custom": self.custom,
             "files": {fmt: record.as_json() for fmt, record in self.files.items()},
-            "pages": self.pages, "findings": self.findings, "headlines": self.headlines,
-            "sources": self.sources, "input_hash": self.input_hash, "inputs": self.inputs,
+            "pages": self.pages,
+            "findings": self.findings,
+            "headlines": self.headlines,
+            "sources": self.sources,
+            "input_hash": self.input_hash,
+            "inputs": self.inputs,
             "built_at": self.built_at,
         }
 
@@ -147,8 +156,10 @@ class Manifest:
         return {
             "briefs": {slug: entry.as_json() for slug, entry in self.briefs.items()},
             "requests": {key: record.as_json() for key, record in self.requests.items()},
-            "tool": self.tool, "environment": self.environment,
-            "publication": self.publication, "audiences": self.audiences,
+            "tool": self.tool,
+            "environment": self.environment,
+            "publication": self.publication,
+            "audiences": self.audiences,
         }
 
     def text(self) -> str:
@@ -179,7 +190,9 @@ def read(out_dir: Path, *, strict: bool = False) -> Manifest:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         if strict:
-            raise ManifestError(f"{path} cannot be read ({exc}); run `briefs build` again")
+            raise ManifestError(
+                f"{path} cannot be read ({exc}); run `briefs build` again"
+            ) from None
         return Manifest(path=path)
     return parse(data, path, strict=strict)
 
@@ -193,7 +206,7 @@ def parse(data: object, path: Path, *, strict: bool = False) -> Manifest:
 
     manifest = Manifest(path=path)
     if not isinstance(data, dict) or not isinstance(data.get("briefs"), dict):
-        refuse("not a briefs manifest (no \"briefs\" table)")
+        refuse('not a briefs manifest (no "briefs" table)')
         return manifest
     for slug, raw in data["briefs"].items():
         try:
@@ -201,12 +214,16 @@ def parse(data: object, path: Path, *, strict: bool = False) -> Manifest:
         except ValueError as exc:
             refuse(f"the entry for brief {json.dumps(slug)} {exc}")
     for key, raw in (data.get("requests") or {}).items():
-        if (isinstance(raw, dict) and isinstance(raw.get("tree"), str)
-                and isinstance(raw.get("briefs"), list)
-                and all(valid_slug(s) for s in raw["briefs"])
-                and isinstance(raw.get("warnings", []), list)):
-            manifest.requests[str(key)] = RequestRecord(raw["tree"], list(raw["briefs"]),
-                                                        list(raw.get("warnings", [])))
+        if (
+            isinstance(raw, dict)
+            and isinstance(raw.get("tree"), str)
+            and isinstance(raw.get("briefs"), list)
+            and all(valid_slug(s) for s in raw["briefs"])
+            and isinstance(raw.get("warnings", []), list)
+        ):
+            manifest.requests[str(key)] = RequestRecord(
+                raw["tree"], list(raw["briefs"]), list(raw.get("warnings", []))
+            )
     for name in ("tool", "environment", "publication", "audiences"):
         value = data.get(name)
         if isinstance(value, dict):
@@ -216,8 +233,9 @@ def parse(data: object, path: Path, *, strict: bool = False) -> Manifest:
 
 def _entry(slug: object, raw: object) -> BriefEntry:
     if not valid_slug(slug):
-        raise ValueError("has a name that is not a brief slug (lower-case letters, digits "
-                         "and hyphens)")
+        raise ValueError(
+            "has a name that is not a brief slug (lower-case letters, digits and hyphens)"
+        )
     assert isinstance(slug, str)
     if not isinstance(raw, dict):
         raise ValueError("is not a table")
@@ -247,18 +265,25 @@ def _entry(slug: object, raw: object) -> BriefEntry:
         raise ValueError("has a page count that is not a number")
     if not (isinstance(findings, list) and all(isinstance(f, str) for f in findings)):
         raise ValueError("has a malformed findings list")
-    if not (isinstance(headlines, dict)
-            and all(isinstance(v, str) for v in headlines.values())):
+    if not (isinstance(headlines, dict) and all(isinstance(v, str) for v in headlines.values())):
         raise ValueError("has malformed headlines")
     if not isinstance(inputs, dict):
         raise ValueError("has a malformed inputs table")
     return BriefEntry(
-        slug=slug, audience=str(raw.get("audience", "")), title=str(raw.get("title", slug)),
-        custom=bool(raw.get("custom", False)), files=files, pages=pages,
-        findings=list(findings), sources=[str(s) for s in raw.get("sources") or []],
-        input_hash=str(raw.get("input_hash", "")), inputs=inputs,
+        slug=slug,
+        audience=str(raw.get("audience", "")),
+        title=str(raw.get("title", slug)),
+        custom=bool(raw.get("custom", False)),
+        files=files,
+        pages=pages,
+        findings=list(findings),
+        sources=[str(s) for s in raw.get("sources") or []],
+        input_hash=str(raw.get("input_hash", "")),
+        inputs=inputs,
         built_at=str(raw.get("built_at") or ""),
-        audience_title=str(raw.get("audience_title") or ""), headlines=dict(headlines))
+        audience_title=str(raw.get("audience_title") or ""),
+        headlines=dict(headlines),
+    )
 
 
 def write(out_dir: Path, manifest: Manifest) -> Path:

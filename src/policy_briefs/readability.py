@@ -4,7 +4,8 @@ The measure is taken on the HTML a reader gets, not on the YAML, because the tem
 decides which words reach that reader (an SME brief leaves out the analysts' summaries;
 acronyms are spelled out). Prose is the paragraphs, list items and definitions inside
 ``<main>``, where an element marked ``data-readability="sentence"`` (a run-in headline
-with no full stop) counts as a sentence of its own; headings, notes (``role="doc-endnotes"``), the bibliography
+with no full stop) counts as a sentence of its own; headings, notes
+(``role="doc-endnotes"``), the bibliography
 (``role="doc-bibliography"``), note markers and anything a template marks
 ``data-readability="skip"`` (labels such as "Finding 3 · Strong evidence") are not.
 Words and syllables are counted by textstat; the grade is the standard formula over
@@ -30,17 +31,46 @@ HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 # Elements whose end closes a run of prose (headings too, though they are not measured).
 BLOCKS = {"p", "li", "dd", "dt", "td", "th", "blockquote", "figcaption", "caption"} | HEADINGS
 # Terms in a definition list are labels, not sentences; their definitions are prose.
-NOT_PROSE_TAGS = HEADINGS | {"dt", "sup", "script", "style", "head", "title", "nav", "code",
-                             "pre"}
+NOT_PROSE_TAGS = HEADINGS | {"dt", "sup", "script", "style", "head", "title", "nav", "code", "pre"}
 NOT_PROSE_ROLES = {"doc-endnotes", "doc-bibliography", "doc-noteref"}
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr"}
+VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 HARDEST = 3  # sentences quoted in a warning: enough to act on, few enough to read
 
 # A sentence ends at . ! or ? (and any closing quote or bracket) before white space and
 # a capital, digit or opening quote; not after the abbreviations briefs commonly use.
-_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "U.S.", "U.K.", "vs.", "para.", "al.", "No.",
-                  "Dr.", "Mr.", "Ms.", "St.", "Inc.", "Co.", "Ltd.", "approx.")
+_ABBREVIATIONS = (
+    "e.g.",
+    "i.e.",
+    "etc.",
+    "U.S.",
+    "U.K.",
+    "vs.",
+    "para.",
+    "al.",
+    "No.",
+    "Dr.",
+    "Mr.",
+    "Ms.",
+    "St.",
+    "Inc.",
+    "Co.",
+    "Ltd.",
+    "approx.",
+)
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 
 
@@ -67,8 +97,9 @@ class Reading:
 
     @property
     def grade(self) -> float:
-        return flesch_kincaid(self.words, len(self.sentences),
-                              sum(s.syllables for s in self.sentences))
+        return flesch_kincaid(
+            self.words, len(self.sentences), sum(s.syllables for s in self.sentences)
+        )
 
     def hardest(self, count: int = HARDEST) -> list[Sentence]:
         return sorted(self.sentences, key=lambda s: s.grade, reverse=True)[:count]
@@ -99,9 +130,12 @@ class _Prose(HTMLParser):
                 self._buffer.append(" ")
             return
         attributes = dict(attrs)
-        skip = (tag in NOT_PROSE_TAGS or attributes.get("role") in NOT_PROSE_ROLES
-                or attributes.get("data-readability") == "skip"
-                or attributes.get("aria-hidden") == "true")
+        skip = (
+            tag in NOT_PROSE_TAGS
+            or attributes.get("role") in NOT_PROSE_ROLES
+            or attributes.get("data-readability") == "skip"
+            or attributes.get("aria-hidden") == "true"
+        )
         if tag in BLOCKS or attributes.get("data-readability") == "sentence":
             self._flush()
         if tag == "main":
@@ -150,10 +184,10 @@ def sentences_of(block: str) -> list[str]:
     parts: list[str] = []
     start = 0
     for match in _BOUNDARY.finditer(block):
-        head = block[start:match.start()].rstrip("\"'”’)]")
+        head = block[start : match.start()].rstrip("\"'”’)]")
         if head.endswith(_ABBREVIATIONS):
             continue
-        parts.append(block[start:match.start()].strip())
+        parts.append(block[start : match.start()].strip())
         start = match.end()
     parts.append(block[start:].strip())
     return [p for p in parts if p]
@@ -209,8 +243,10 @@ def _offline_cmu_dictionary() -> None:
         if str(root) not in nltk.data.path:
             nltk.data.path.insert(0, str(root))
         return
-    raise BriefsError("cannot store the pronouncing dictionary the reading check needs: "
-                      f"neither {roots[0]} nor {roots[1]} is writable")
+    raise BriefsError(
+        "cannot store the pronouncing dictionary the reading check needs: "
+        f"neither {roots[0]} nor {roots[1]} is writable"
+    )
 
 
 def measurable(language: str) -> bool:
@@ -218,15 +254,16 @@ def measurable(language: str) -> bool:
     return language.lower().split("-")[0] == "en"
 
 
-def check_reading(project: Project, corpus: Corpus, *, strict: bool = False
-                  ) -> tuple[dict[str, Reading], list[Problem]]:
+def check_reading(
+    project: Project, corpus: Corpus, *, strict: bool = False
+) -> tuple[dict[str, Reading], list[Problem]]:
     """Render each audience's brief (HTML only) and warn where it reads above its target.
 
     Warnings sit on the audience's ``reading_grade`` in audiences.yaml: the grade, then
     the hardest sentences, each with its own grade, so an editor knows what to rewrite.
     """
-    from .templating import citations_for, jinja_environment, render_html
     from .selection import select
+    from .templating import citations_for, jinja_environment, render_html
 
     readings: dict[str, Reading] = {}
     problems: list[Problem] = []
@@ -246,19 +283,27 @@ def check_reading(project: Project, corpus: Corpus, *, strict: bool = False
         if target is None or round(reading.grade, 1) <= target:
             continue
         at = corpus.where[("audience", audience_id)]
-        problems.append(at.problem(
-            f"reading_grade: the {audience_id} brief reads at grade {reading.grade:.1f} "
-            f"(Flesch-Kincaid, {reading.words} words in {len(reading.sentences)} sentences), "
-            f"above its target of {target:g}; shorten the hardest sentences below",
-            at=("reading_grade",), severity=severity))
+        problems.append(
+            at.problem(
+                f"reading_grade: the {audience_id} brief reads at grade {reading.grade:.1f} "
+                f"(Flesch-Kincaid, {reading.words} words in {len(reading.sentences)} sentences), "
+                f"above its target of {target:g}; shorten the hardest sentences below",
+                at=("reading_grade",),
+                severity=severity,
+            )
+        )
         origins = _prose_origins(corpus, audience_id)
         for sentence in (s for s in reading.hardest() if s.grade > target):
             origin = _origin(sentence.text, origins)
-            problems.append(at.problem(
-                f"reading_grade: hard sentence in the {audience_id} brief (grade "
-                f"{sentence.grade:.1f}{', from ' + origin if origin else ''}): "
-                f"\"{_clip(sentence.text)}\"",
-                at=("reading_grade",), severity=severity))
+            problems.append(
+                at.problem(
+                    f"reading_grade: hard sentence in the {audience_id} brief (grade "
+                    f"{sentence.grade:.1f}{', from ' + origin if origin else ''}): "
+                    f'"{_clip(sentence.text)}"',
+                    at=("reading_grade",),
+                    severity=severity,
+                )
+            )
     return readings, problems
 
 
@@ -293,10 +338,10 @@ def _origin(sentence: str, origins: list[tuple[str, list[str]]], span: int = 5) 
     Runs, not the whole sentence, because rendering changes words (acronyms spelled out).
     """
     words = _words(sentence)
-    runs = {tuple(words[i:i + span]) for i in range(max(1, len(words) - span + 1))}
+    runs = {tuple(words[i : i + span]) for i in range(max(1, len(words) - span + 1))}
     best, best_hits = None, 0
     for label, source in origins:
-        have = {tuple(source[i:i + span]) for i in range(max(1, len(source) - span + 1))}
+        have = {tuple(source[i : i + span]) for i in range(max(1, len(source) - span + 1))}
         hits = len(runs & have)
         if hits > best_hits:
             best, best_hits = label, hits

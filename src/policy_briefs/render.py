@@ -40,8 +40,9 @@ class Job:
     key: str
 
 
-def render_brief(project: Project, brief: Brief, formats: tuple[str, ...], *,
-                 identifier: str) -> RenderedBrief:
+def render_brief(
+    project: Project, brief: Brief, formats: tuple[str, ...], *, identifier: str
+) -> RenderedBrief:
     """Render one brief in memory: the HTML twin and/or the PDF.
 
     ``identifier`` (the input hash) seeds the PDF's /ID, so equal inputs give equal bytes.
@@ -60,16 +61,21 @@ def render_brief(project: Project, brief: Brief, formats: tuple[str, ...], *,
 
         citations = citations_for(brief, project)
         html = render_html(env, brief, citations, medium="print")
-        rendered = render_pdf(html, base_dir=project.template_dirs[0],
-                              allowed=project.template_dirs, identifier=identifier)
+        rendered = render_pdf(
+            html,
+            base_dir=project.template_dirs[0],
+            allowed=project.template_dirs,
+            identifier=identifier,
+        )
         files["pdf"] = rendered.data
         pages = rendered.pages
         messages = rendered.messages
     return RenderedBrief(brief, identifier, files, pages, citations.cited_sources, messages)
 
 
-def render_all(project: Project, jobs: list[Job], formats: tuple[str, ...], workers: int,
-               say: Progress) -> list[RenderedBrief]:
+def render_all(
+    project: Project, jobs: list[Job], formats: tuple[str, ...], workers: int, say: Progress
+) -> list[RenderedBrief]:
     """Render ``jobs`` in plan order; in up to ``workers`` processes when > 1."""
     workers = min(workers if workers > 0 else (os.cpu_count() or 1), len(jobs))
     if workers <= 1:
@@ -83,29 +89,34 @@ def render_all(project: Project, jobs: list[Job], formats: tuple[str, ...], work
     return _render_parallel(project, jobs, formats, workers, say)
 
 
-def _render_parallel(project: Project, jobs: list[Job], formats: tuple[str, ...],
-                     workers: int, say: Progress) -> list[RenderedBrief]:
+def _render_parallel(
+    project: Project, jobs: list[Job], formats: tuple[str, ...], workers: int, say: Progress
+) -> list[RenderedBrief]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     results: list[RenderedBrief | None] = [None] * len(jobs)
     root = str(project.root)
     with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
-        futures = {pool.submit(_render_job, root, job.brief, formats, job.key): n
-                   for n, job in enumerate(jobs)}
+        futures = {
+            pool.submit(_render_job, root, job.brief, formats, job.key): n
+            for n, job in enumerate(jobs)
+        }
         try:
             for done, future in enumerate(as_completed(futures), 1):
                 job = jobs[futures[future]]
                 try:
                     outcome, error = future.result()
                 except BrokenProcessPool:
-                    raise BriefsError("a rendering worker process stopped unexpectedly; "
-                                      "try again with --jobs 1") from None
+                    raise BriefsError(
+                        "a rendering worker process stopped unexpectedly; try again with --jobs 1"
+                    ) from None
                 if error is not None:
                     raise BriefsError(error)
                 files, pages, cited, messages = outcome
-                results[futures[future]] = RenderedBrief(job.brief, job.key, files, pages,
-                                                         cited, messages, job.inputs)
+                results[futures[future]] = RenderedBrief(
+                    job.brief, job.key, files, pages, cited, messages, job.inputs
+                )
                 say(f"rendered {job.brief.slug} ({done}/{len(jobs)})")
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -56,8 +56,10 @@ def unsupported(path: Path) -> str | None:
     if "author-only" in sections.get("CITATION-ITEMS", "") + sections.get("CITATIONS", ""):
         return "author-only citations"
     if "CITATIONS" in sections and 'class="note"' in sections["CSL"]:
-        notes = [c[0].get("properties", {}).get("noteIndex", 0)
-                 for c in json.loads(sections["CITATIONS"])]
+        notes = [
+            c[0].get("properties", {}).get("noteIndex", 0)
+            for c in json.loads(sections["CITATIONS"])
+        ]
         if notes != list(range(1, len(notes) + 1)):
             return f"several citations in one note (note numbers {notes})"
     return None
@@ -69,8 +71,9 @@ def load(path: Path) -> Case:
     points = None
     numbered = False
     if "CITATION-ITEMS" in sections:
-        points = [tuple(_item(i) for i in cluster)
-                  for cluster in json.loads(sections["CITATION-ITEMS"])]
+        points = [
+            tuple(_item(i) for i in cluster) for cluster in json.loads(sections["CITATION-ITEMS"])
+        ]
     elif "CITATIONS" in sections:
         numbered = True
         clusters = json.loads(sections["CITATIONS"])
@@ -78,16 +81,28 @@ def load(path: Path) -> Case:
     items = json.loads(sections["INPUT"])
     for n, item in enumerate(items, 1):  # as citeproc-js's test runner does
         item["id"] = str(item.get("id", f"ITEM-{n}"))
-    return Case(path.stem, sections["MODE"].strip(), sections["RESULT"], sections["CSL"],
-                items, points, numbered)
+    return Case(
+        path.stem,
+        sections["MODE"].strip(),
+        sections["RESULT"],
+        sections["CSL"],
+        items,
+        points,
+        numbered,
+    )
 
 
 def _item(data: dict) -> csl.Item:
     mode = "suppress-author" if data.get("suppress-author") else "normal"
     locator = data.get("locator")
-    return csl.Item(str(data["id"]), data.get("label", "page") if locator else None,
-                    str(locator) if locator else None, data.get("prefix", ""),
-                    data.get("suffix", ""), mode)
+    return csl.Item(
+        str(data["id"]),
+        data.get("label", "page") if locator else None,
+        str(locator) if locator else None,
+        data.get("prefix", ""),
+        data.get("suffix", ""),
+        mode,
+    )
 
 
 def run(case: Case, tmp: Path) -> tuple[list[str], list[str]]:
@@ -98,8 +113,10 @@ def run(case: Case, tmp: Path) -> tuple[list[str], list[str]]:
     if case.mode == "bibliography":
         result = csl.process(style, case.items, [], bibliography=True)
         actual = [normalise(entry) for _id, entry in result.bibliography]
-        expected = [normalise(e) for e in
-                    re.findall(r'<div class="csl-entry">(.*?)</div>\n', case.result, re.S)]
+        expected = [
+            normalise(e)
+            for e in re.findall(r'<div class="csl-entry">(.*?)</div>\n', case.result, re.S)
+        ]
         return expected, actual
     points = case.points or [tuple(csl.Item(i["id"]) for i in case.items)]
     result = csl.process(style, case.items, points, bibliography=False)

@@ -37,8 +37,11 @@ def main() -> int:
     GOLDEN.mkdir(parents=True)
     for name, data in files.items():
         (GOLDEN / name).write_bytes(data)
-        print(GOLDEN.relative_to(Path.cwd()) / name if GOLDEN.is_relative_to(Path.cwd())
-              else GOLDEN / name)
+        print(
+            GOLDEN.relative_to(Path.cwd()) / name
+            if GOLDEN.is_relative_to(Path.cwd())
+            else GOLDEN / name
+        )
     return 0
 
 

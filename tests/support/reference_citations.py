@@ -38,10 +38,10 @@ def text(fragment: str) -> str:
 
 def render(project: Path, audience: str):
     """The brief's screen HTML and its Citations, rendered by the project's code."""
-    from policy_briefs.validate import load_valid_corpus
-    from policy_briefs.templating import citations_for, jinja_environment, render_html
     from policy_briefs.project import Project
     from policy_briefs.selection import select
+    from policy_briefs.templating import citations_for, jinja_environment, render_html
+    from policy_briefs.validate import load_valid_corpus
 
     proj = Project.at(project)
     corpus, _warnings = load_valid_corpus(proj)
@@ -56,8 +56,11 @@ def rendered_parts(page: str) -> dict[str, list[str]]:
     notes = re.findall(r'<li id="note-\d+">(.*?)</li>', page, re.S)
     cites = re.findall(r'<span class="citation">(.*?)</span>', page, re.S)
     entries = re.findall(r'<li id="source-[^"]+">(.*?)</li>', page, re.S)
-    return {"notes": [text(n) for n in notes], "citations": [text(c) for c in cites],
-            "bibliography": [text(e) for e in entries]}
+    return {
+        "notes": [text(n) for n in notes],
+        "citations": [text(c) for c in cites],
+        "bibliography": [text(e) for e in entries],
+    }
 
 
 def _markdown_point(point) -> str:
@@ -79,25 +82,48 @@ def reference_parts(citations, brief) -> dict[str, list[str]]:
     exe, _version = pandoc()
     style = citations.style
     references = [s.to_csl() for s in brief.sources.values()]
-    body = "\n\n".join(f"::: {{#p{n}}}\n{_markdown_point(p)}\n:::"
-                       for n, p in enumerate(citations.points))
-    document = (f"---\nlang: {brief.publication.language}\nnocite: '@*'\n---\n\n{body}\n")
+    body = "\n\n".join(
+        f"::: {{#p{n}}}\n{_markdown_point(p)}\n:::" for n, p in enumerate(citations.points)
+    )
+    document = f"---\nlang: {brief.publication.language}\nnocite: '@*'\n---\n\n{body}\n"
     with tempfile.TemporaryDirectory() as tmp:
         refs = Path(tmp) / "refs.json"
         refs.write_text(json.dumps(references), "utf-8")
         out = subprocess.run(
-            [str(exe), "--from=markdown", "--to=html", "--citeproc", f"--csl={style.path}",
-             f"--bibliography={refs}", "--wrap=none", f"--data-dir={tmp}"],
-            input=document, capture_output=True, text=True, check=True, timeout=120).stdout
-    notes = [re.sub(r'<a href="#fnref\d+"[^>]*>.*?</a>', "", n)
-             for n in re.findall(r'<li id="fn\d+">(.*?)</li>', out, re.S)]
-    cites = [] if style.note else [
-        re.sub(r'^<span class="citation"[^>]*>|</span>$', "", c)
-        for c in re.findall(r'<div id="p\d+">\s*<p>(.*?)</p>', out, re.S)]
-    entries = re.findall(r'<div id="ref-(?!_)[^"]+" class="csl-entry"[^>]*>(.*?)</div>',
-                         out, re.S)
-    return {"notes": [text(n) for n in notes], "citations": [text(c) for c in cites],
-            "bibliography": [text(e) for e in entries]}
+            [
+                str(exe),
+                "--from=markdown",
+                "--to=html",
+                "--citeproc",
+                f"--csl={style.path}",
+                f"--bibliography={refs}",
+                "--wrap=none",
+                f"--data-dir={tmp}",
+            ],
+            input=document,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+    notes = [
+        re.sub(r'<a href="#fnref\d+"[^>]*>.*?</a>', "", n)
+        for n in re.findall(r'<li id="fn\d+">(.*?)</li>', out, re.S)
+    ]
+    cites = (
+        []
+        if style.note
+        else [
+            re.sub(r'^<span class="citation"[^>]*>|</span>$', "", c)
+            for c in re.findall(r'<div id="p\d+">\s*<p>(.*?)</p>', out, re.S)
+        ]
+    )
+    entries = re.findall(r'<div id="ref-(?!_)[^"]+" class="csl-entry"[^>]*>(.*?)</div>', out, re.S)
+    return {
+        "notes": [text(n) for n in notes],
+        "citations": [text(c) for c in cites],
+        "bibliography": [text(e) for e in entries],
+    }
 
 
 def golden_text(parts: dict[str, list[str]], version: str) -> str:

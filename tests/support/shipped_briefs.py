@@ -17,10 +17,10 @@ import pikepdf
 import pytest
 from filelock import FileLock
 
-from support.mini import weasyprint_log
 from policy_briefs.build import BuildOptions, build
 from policy_briefs.corpus import Corpus, load_corpus
 from policy_briefs.project import Project
+from support.mini import weasyprint_log
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIENCES = ("federal", "regional", "sme")

@@ -79,9 +79,17 @@ class Site:
         if path in ("/article", "/moved/article", "/private/page"):
             return 200, html, page(ARTICLE_BODY)
         if path == "/furniture":  # the quote survives only in the navigation
-            return 200, html, page(CHANGED_BODY, nav_extra=(
-                "<li><a href='/n'>42 percent of orders now arrive through shared supplier "
-                "networks</a></li>"))
+            return (
+                200,
+                html,
+                page(
+                    CHANGED_BODY,
+                    nav_extra=(
+                        "<li><a href='/n'>42 percent of orders now arrive through shared supplier "
+                        "networks</a></li>"
+                    ),
+                ),
+            )
         if path == "/old":
             return 301, {"Location": "/older"}, b""
         if path == "/older":
@@ -110,9 +118,14 @@ class Site:
         if path == "/changing":
             return 200, html, self.changing
         if path == "/plain":
-            return 200, {"Content-Type": "text/plain; charset=utf-8"}, (
-                b"Beta Review of Cluster Policy\n\nCluster programmes have failed in many "
-                b"places because they picked sectors too narrowly.\n")
+            return (
+                200,
+                {"Content-Type": "text/plain; charset=utf-8"},
+                (
+                    b"Beta Review of Cluster Policy\n\nCluster programmes have failed in many "
+                    b"places because they picked sectors too narrowly.\n"
+                ),
+            )
         if path == "/report.pdf":
             return 200, {"Content-Type": "application/pdf"}, b"%PDF-1.7\n"
         return 404, html, b"<h1>Not found</h1>"

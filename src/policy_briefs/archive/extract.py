@@ -37,15 +37,18 @@ def trafilatura_name() -> str:
     return f"trafilatura {version('trafilatura')}"
 
 
-def extract(body: bytes, content_type: str, charset: str | None = None,
-            url: str | None = None) -> Extracted:
+def extract(
+    body: bytes, content_type: str, charset: str | None = None, url: str | None = None
+) -> Extracted:
     """The main text of a response body. Raises ExtractionError when there is none."""
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind in TEXT_TYPES:
         return Extracted(_layout(_decode(body, charset).splitlines()), "plain text")
     if kind and kind not in HTML_TYPES:
-        raise ExtractionError(f"cannot take text from a '{kind}' response; only HTML and plain "
-                              "text pages are archived (save other documents as text by hand)")
+        raise ExtractionError(
+            f"cannot take text from a '{kind}' response; only HTML and plain "
+            "text pages are archived (save other documents as text by hand)"
+        )
     text = _main_text(body, charset, url)
     if not text.strip():
         raise ExtractionError("found no main text on the page")
@@ -66,19 +69,22 @@ def page_text(body: bytes, content_type: str, charset: str | None = None) -> str
 def _main_text(body: bytes, charset: str | None, url: str | None) -> str:
     import trafilatura
 
-    return trafilatura.extract(
-        _html_input(body, charset),
-        url=url,
-        output_format="txt",
-        include_comments=False,
-        include_tables=True,
-        include_images=False,
-        include_links=False,
-        include_formatting=False,
-        # No cross-document deduplication: it keeps state between calls.
-        deduplicate=False,
-        with_metadata=False,
-    ) or ""
+    return (
+        trafilatura.extract(
+            _html_input(body, charset),
+            url=url,
+            output_format="txt",
+            include_comments=False,
+            include_tables=True,
+            include_images=False,
+            include_links=False,
+            include_formatting=False,
+            # No cross-document deduplication: it keeps state between calls.
+            deduplicate=False,
+            with_metadata=False,
+        )
+        or ""
+    )
 
 
 def _html_input(body: bytes, charset: str | None) -> bytes | str:

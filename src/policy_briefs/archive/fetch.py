@@ -34,8 +34,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ROBOTS_MAX_BYTES = 500 * 1024
 ROBOTS_MAX_REDIRECTS = 5
 
-ErrorKind = Literal["timeout", "connection", "server", "too-large", "robots", "url",
-                    "redirects"]
+ErrorKind = Literal["timeout", "connection", "server", "too-large", "robots", "url", "redirects"]
 
 
 def user_agent(contact: str | None = None) -> str:
@@ -214,8 +213,13 @@ class Fetcher:
             result.charset = response.charset
             result.body = response.body
             return result
-        return self._failed(result, current, _Failure(
-            "redirects", f"more than {self.settings.max_redirects} redirects", transient=False))
+        return self._failed(
+            result,
+            current,
+            _Failure(
+                "redirects", f"more than {self.settings.max_redirects} redirects", transient=False
+            ),
+        )
 
     @staticmethod
     def _failed(result: FetchResult, url: str, failure: _Failure) -> FetchResult:
@@ -276,14 +280,22 @@ class Fetcher:
                     if size > max_bytes:
                         raise _too_large(max_bytes)
                     if time.monotonic() - started > self.settings.deadline:
-                        raise _Failure("timeout", f"no complete response within "
-                                       f"{self.settings.deadline:g} s", transient=True)
+                        raise _Failure(
+                            "timeout",
+                            f"no complete response within {self.settings.deadline:g} s",
+                            transient=True,
+                        )
                     chunks.append(chunk)
-                return _Response(response.status_code, response.headers, b"".join(chunks),
-                                 response.charset_encoding)
+                return _Response(
+                    response.status_code,
+                    response.headers,
+                    b"".join(chunks),
+                    response.charset_encoding,
+                )
         except httpx.TimeoutException:
-            raise _Failure("timeout", f"timed out after {self.settings.timeout:g} s",
-                           transient=True) from None
+            raise _Failure(
+                "timeout", f"timed out after {self.settings.timeout:g} s", transient=True
+            ) from None
         except httpx.TransportError as exc:  # refused, reset, DNS, TLS, protocol errors
             raise _Failure("connection", _describe(exc), transient=True) from None
         except httpx.HTTPError as exc:  # e.g. a header no client could accept
@@ -311,8 +323,9 @@ class Fetcher:
         if isinstance(rules, _Failure):
             raise rules
         if not rules.can_fetch(self.settings.user_agent, url):
-            raise _Failure("robots", f"{origin}/robots.txt does not allow fetching this page",
-                           transient=False)
+            raise _Failure(
+                "robots", f"{origin}/robots.txt does not allow fetching this page", transient=False
+            )
 
     def _load_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | _Failure:
         parser = urllib.robotparser.RobotFileParser(f"{origin}/robots.txt")
@@ -323,8 +336,9 @@ class Fetcher:
             except _Failure as failure:
                 # RFC 9309: an unreachable robots.txt means "assume nothing is allowed";
                 # one too large to read is treated the same, to stay on the polite side.
-                return _Failure(failure.kind, f"robots.txt could not be read: {failure}",
-                                transient=False)
+                return _Failure(
+                    failure.kind, f"robots.txt could not be read: {failure}", transient=False
+                )
             location = response.headers.get("location")
             if response.status in REDIRECT_STATUSES and location:
                 url = urljoin(url, location.strip())
@@ -332,8 +346,9 @@ class Fetcher:
                     break
                 continue
             if response.status >= 500 or response.status == 429:
-                return _Failure("server", f"robots.txt answered HTTP {response.status}",
-                                transient=False)
+                return _Failure(
+                    "server", f"robots.txt answered HTTP {response.status}", transient=False
+                )
             if response.status >= 400:  # no robots.txt: everything is allowed
                 parser.allow_all = True
                 return parser
@@ -352,8 +367,11 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _too_large(max_bytes: int) -> _Failure:
-    return _Failure("too-large", f"the response is larger than {max_bytes // (1024 * 1024) or 1}"
-                    f" MB", transient=False)
+    return _Failure(
+        "too-large",
+        f"the response is larger than {max_bytes // (1024 * 1024) or 1} MB",
+        transient=False,
+    )
 
 
 def _origin(url: str) -> str:

@@ -86,12 +86,16 @@ def archive_source(
     corpus = _load_sources(project)
     source = corpus.sources.get(source_id)
     if source is None:
-        raise BriefsError(f"no source '{source_id}' in findings/{SOURCES_FILE}"
-                          f"{_did_you_mean(source_id, corpus.sources)}")
+        raise BriefsError(
+            f"no source '{source_id}' in findings/{SOURCES_FILE}"
+            f"{_did_you_mean(source_id, corpus.sources)}"
+        )
     url = url or source.URL
     if not url:
-        raise BriefsError(f"source '{source_id}' has no URL: give the address, "
-                          f"`briefs sources archive {source_id} https://...`")
+        raise BriefsError(
+            f"source '{source_id}' has no URL: give the address, "
+            f"`briefs sources archive {source_id} https://...`"
+        )
 
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings_for(settings, corpus.publication))
@@ -109,11 +113,15 @@ def archive_source(
     data = extracted.text.encode("utf-8")
     digest = sha256_bytes(data)
     retrieved = result.retrieved
-    name, write, replaced = _snapshot_name(sources_dir, source_id, source.snapshot, digest,
-                                           retrieved.date().isoformat(), replace)
+    name, write, replaced = _snapshot_name(
+        sources_dir, source_id, source.snapshot, digest, retrieved.date().isoformat(), replace
+    )
     provenance = Provenance(
-        url=url, final_url=result.final_url, status=result.status,
-        retrieved=retrieved.strftime("%Y-%m-%dT%H:%M:%SZ"), sha256=digest,
+        url=url,
+        final_url=result.final_url,
+        status=result.status,
+        retrieved=retrieved.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        sha256=digest,
         extractor=extracted.extractor,
     )
     path = sources_dir / name
@@ -130,30 +138,51 @@ def archive_source(
     if url_added:
         changes["URL"] = url
     # Line ranges of another text would point at the wrong lines (or none) in this one.
-    layout_reset = bool((source.body or source.sections) and name != source.snapshot
-                        or (source.body or source.sections) and replaced)
+    layout_reset = bool(
+        (source.body or source.sections)
+        and name != source.snapshot
+        or (source.body or source.sections)
+        and replaced
+    )
     if layout_reset:
         changes["body"] = None
         changes["sections"] = None
     reformatted = update_source_entry(located.document.path, entry_index, source_id, changes)
 
-    snapshot = Snapshot(name, extracted.text) if layout_reset else Snapshot(
-        name, extracted.text, tuple(source.body) if source.body else None,  # type: ignore[arg-type]
-        {k: (v[0], v[1]) for k, v in source.sections.items()})
+    snapshot = (
+        Snapshot(name, extracted.text)
+        if layout_reset
+        else Snapshot(
+            name,
+            extracted.text,
+            tuple(source.body) if source.body else None,  # type: ignore[arg-type]
+            {k: (v[0], v[1]) for k, v in source.sections.items()},
+        )
+    )
     missing = [q for q in quotes_citing(corpus, source_id) if not snapshot.paragraphs_with(q.quote)]
     return ArchiveReport(
-        source_id=source_id, snapshot=path, provenance=provenance, written=write,
-        replaced=replaced, previous=source.snapshot if source.snapshot != name else None,
-        url_added=url_added, hops=result.hops, missing_quotes=missing,
-        sources_file=located.document.path, reformatted=reformatted,
+        source_id=source_id,
+        snapshot=path,
+        provenance=provenance,
+        written=write,
+        replaced=replaced,
+        previous=source.snapshot if source.snapshot != name else None,
+        url_added=url_added,
+        hops=result.hops,
+        missing_quotes=missing,
+        sources_file=located.document.path,
+        reformatted=reformatted,
         layout_reset=layout_reset,
     )
 
 
 def quotes_citing(corpus: Corpus, source_id: str) -> list[QuoteRef]:
-    return [QuoteRef(finding_id, i, ev.quote)
-            for finding_id, finding in corpus.findings.items()
-            for i, ev in enumerate(finding.evidence) if ev.source == source_id]
+    return [
+        QuoteRef(finding_id, i, ev.quote)
+        for finding_id, finding in corpus.findings.items()
+        for i, ev in enumerate(finding.evidence)
+        if ev.source == source_id
+    ]
 
 
 def _load_sources(project: Project) -> Corpus:
@@ -162,8 +191,11 @@ def _load_sources(project: Project) -> Corpus:
     corpus, problems = load_corpus(project)
     in_sources = [p for p in problems if Path(p.path).name == SOURCES_FILE]
     if has_errors(in_sources) or not corpus.sources:
-        raise ValidationFailed(in_sources or problems or [Problem(
-            f"findings/{SOURCES_FILE}", 1, 1, "error", "no sources")])
+        raise ValidationFailed(
+            in_sources
+            or problems
+            or [Problem(f"findings/{SOURCES_FILE}", 1, 1, "error", "no sources")]
+        )
     return corpus
 
 
@@ -175,8 +207,9 @@ def _require_page(result: FetchResult) -> None:
         raise BriefsError(f"{result.final_url}{via}: HTTP {result.status}; nothing archived")
 
 
-def _snapshot_name(sources_dir: Path, source_id: str, current: str | None, digest: str,
-                   date: str, replace: bool) -> tuple[str, bool, str | None]:
+def _snapshot_name(
+    sources_dir: Path, source_id: str, current: str | None, digest: str, date: str, replace: bool
+) -> tuple[str, bool, str | None]:
     """(file name, whether to write it, the file replaced). Never a silent overwrite."""
     if current and _inside(sources_dir, current):
         path = sources_dir / current
@@ -187,18 +220,23 @@ def _snapshot_name(sources_dir: Path, source_id: str, current: str | None, diges
         if replace:
             return current, True, current
     elif current and replace:
-        raise BriefsError(f"snapshot '{current}' is outside {sources_dir}; it is not replaced. "
-                          "Run without --replace to archive to a new file there")
+        raise BriefsError(
+            f"snapshot '{current}' is outside {sources_dir}; it is not replaced. "
+            "Run without --replace to archive to a new file there"
+        )
     candidates = ([] if current else [f"{source_id}.txt"]) + [
-        f"{source_id}-{date}.txt", f"{source_id}-{date}-{digest[:12]}.txt"]
+        f"{source_id}-{date}.txt",
+        f"{source_id}-{date}-{digest[:12]}.txt",
+    ]
     for name in candidates:
         path = sources_dir / name
         if not path.exists():
             return name, True, None
         if path.is_file() and sha256_file(path) == digest:
             return name, False, None
-    raise BriefsError(f"{sources_dir / candidates[-1]} exists with other content; "
-                      "move it away or pass --replace")
+    raise BriefsError(
+        f"{sources_dir / candidates[-1]} exists with other content; move it away or pass --replace"
+    )
 
 
 def _inside(folder: Path, name: str) -> bool:
@@ -220,16 +258,24 @@ def _did_you_mean(value: str, choices) -> str:
 
 # Where a key goes when the entry does not have it yet: after the last of these present.
 _PLACE_AFTER = {
-    "URL": ("ISBN", "DOI", "issued", "publisher-place", "publisher", "container-title",
-            "editor", "author", "title"),
+    "URL": (
+        "ISBN",
+        "DOI",
+        "issued",
+        "publisher-place",
+        "publisher",
+        "container-title",
+        "editor",
+        "author",
+        "title",
+    ),
     "accessed": ("URL", "ISBN", "DOI", "issued"),
     "snapshot": (),
     "provenance": ("snapshot",),
 }
 
 
-def update_source_entry(path: Path, index: int, source_id: str,
-                        changes: dict[str, Any]) -> bool:
+def update_source_entry(path: Path, index: int, source_id: str, changes: dict[str, Any]) -> bool:
     """Set keys of ``sources[index]`` in a sources.yaml file, keeping everything else as
     written. Returns True when the rest of the file could not be kept byte for byte."""
     from ruamel.yaml.comments import CommentedMap
@@ -347,8 +393,12 @@ def _move_comment(entry, old_last: str, target, new_last: str) -> None:
         comments[2] = None
         if not any(comments):
             del entry.ca.items[old_last]
-    target.ca.items[new_last] = [None, None, CommentToken("\n" + rest, token.start_mark,
-                                                          None), None]
+    target.ca.items[new_last] = [
+        None,
+        None,
+        CommentToken("\n" + rest, token.start_mark, None),
+        None,
+    ]
 
 
 def _verify(text: str, path: Path, index: int, changes: dict[str, Any]) -> None:
@@ -360,9 +410,12 @@ def _verify(text: str, path: Path, index: int, changes: dict[str, Any]) -> None:
     parsed = SourcesFile.model_validate(data)
     entry = parsed.sources[index]
     got = {
-        "accessed": entry.accessed, "snapshot": entry.snapshot, "URL": entry.URL,
+        "accessed": entry.accessed,
+        "snapshot": entry.snapshot,
+        "URL": entry.URL,
         "provenance": entry.provenance.model_dump() if entry.provenance else None,
-        "body": entry.body, "sections": entry.sections or None,
+        "body": entry.body,
+        "sections": entry.sections or None,
     }
     for key, value in changes.items():
         if got[key] != value:

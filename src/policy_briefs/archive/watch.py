@@ -26,8 +26,14 @@ from .fetch import Fetcher, FetchResult, FetchSettings, Hop, settings_for
 from .store import quotes_citing
 
 Status = Literal["reachable", "redirected", "gone", "failing", "disallowed", "no-url"]
-STATUSES: tuple[Status, ...] = ("reachable", "redirected", "gone", "failing", "disallowed",
-                                "no-url")
+STATUSES: tuple[Status, ...] = (
+    "reachable",
+    "redirected",
+    "gone",
+    "failing",
+    "disallowed",
+    "no-url",
+)
 GONE_STATUSES = frozenset({404, 410})
 
 
@@ -48,10 +54,15 @@ class QuoteCheck:
     similarity: float | None = None
 
     def as_dict(self) -> dict:
-        return {"finding": self.finding, "evidence": self.index, "quote": self.quote,
-                "present": self.present, "outside_main_text": self.outside_main_text,
-                "closest": self.closest,
-                "similarity": None if self.similarity is None else round(self.similarity, 2)}
+        return {
+            "finding": self.finding,
+            "evidence": self.index,
+            "quote": self.quote,
+            "present": self.present,
+            "outside_main_text": self.outside_main_text,
+            "closest": self.closest,
+            "similarity": None if self.similarity is None else round(self.similarity, 2),
+        }
 
 
 @dataclass
@@ -101,11 +112,16 @@ class SourceCheck:
 
     def as_dict(self) -> dict:
         return {
-            "id": self.id, "url": self.url, "status": self.status,
-            "http_status": self.http_status, "final_url": self.final_url,
-            "redirects": [{"url": h.url, "status": h.status, "location": h.location}
-                          for h in self.hops],
-            "error": self.error, "attempts": self.attempts,
+            "id": self.id,
+            "url": self.url,
+            "status": self.status,
+            "http_status": self.http_status,
+            "final_url": self.final_url,
+            "redirects": [
+                {"url": h.url, "status": h.status, "location": h.location} for h in self.hops
+            ],
+            "error": self.error,
+            "attempts": self.attempts,
             "changed_since_archive": self.changed_since_archive,
             "quotes": [q.as_dict() for q in self.quotes],
         }
@@ -141,8 +157,16 @@ class WatchReport:
             "user_agent": self.user_agent,
             "ok": not self.failed,
             "summary": self.counts(),
-            "vanished": [{"source": s.id, "finding": q.finding, "evidence": q.index,
-                          "quote": q.quote, "url": s.final_url} for s, q in self.vanished],
+            "vanished": [
+                {
+                    "source": s.id,
+                    "finding": q.finding,
+                    "evidence": q.index,
+                    "quote": q.quote,
+                    "url": s.final_url,
+                }
+                for s, q in self.vanished
+            ],
             "problems": [p.as_dict() for p in self.problems],
             "sources": [s.as_dict() for s in self.sources],
         }
@@ -169,8 +193,9 @@ def check_sources(
         raise ValidationFailed(problems)
     unknown = [i for i in only or [] if i not in corpus.sources]
     if unknown:
-        raise ValidationFailed([Problem("findings/sources.yaml", 1, 1, "error",
-                                        f"no source '{i}'") for i in unknown])
+        raise ValidationFailed(
+            [Problem("findings/sources.yaml", 1, 1, "error", f"no source '{i}'") for i in unknown]
+        )
     say = progress or (lambda message: None)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings_for(settings, corpus.publication))
@@ -181,9 +206,17 @@ def check_sources(
         for n, source_id in enumerate(ids, 1):
             source = corpus.sources[source_id]
             if not source.URL:
-                checks.append(SourceCheck(source_id, None, "no-url", quotes=[
-                    QuoteCheck(q.finding, q.index, q.quote, None)
-                    for q in quotes_citing(corpus, source_id)]))
+                checks.append(
+                    SourceCheck(
+                        source_id,
+                        None,
+                        "no-url",
+                        quotes=[
+                            QuoteCheck(q.finding, q.index, q.quote, None)
+                            for q in quotes_citing(corpus, source_id)
+                        ],
+                    )
+                )
                 continue
             say(f"[{n}/{len(ids)}] {source_id}: {source.URL}")
             if source.URL not in fetched:
@@ -199,8 +232,16 @@ def check_sources(
 
 def _check_one(corpus: Corpus, source_id: str, result: FetchResult) -> SourceCheck:
     source = corpus.sources[source_id]
-    check = SourceCheck(source_id, source.URL, _status(result), result.status,
-                        result.final_url, result.hops, result.error, result.attempts)
+    check = SourceCheck(
+        source_id,
+        source.URL,
+        _status(result),
+        result.status,
+        result.final_url,
+        result.hops,
+        result.error,
+        result.attempts,
+    )
     refs = quotes_citing(corpus, source_id)
     if check.status not in ("reachable", "redirected"):
         check.quotes = [QuoteCheck(q.finding, q.index, q.quote, None) for q in refs]
@@ -224,12 +265,21 @@ def _check_one(corpus: Corpus, source_id: str, result: FetchResult) -> SourceChe
         if text.paragraphs_with(ref.quote):
             check.quotes.append(QuoteCheck(ref.finding, ref.index, ref.quote, True))
         elif whole.paragraphs_with(ref.quote):
-            check.quotes.append(QuoteCheck(ref.finding, ref.index, ref.quote, True,
-                                           outside_main_text=True))
+            check.quotes.append(
+                QuoteCheck(ref.finding, ref.index, ref.quote, True, outside_main_text=True)
+            )
         else:
             _number, passage, ratio = text.closest(ref.quote)
-            check.quotes.append(QuoteCheck(ref.finding, ref.index, ref.quote, False,
-                                           closest=passage or None, similarity=ratio))
+            check.quotes.append(
+                QuoteCheck(
+                    ref.finding,
+                    ref.index,
+                    ref.quote,
+                    False,
+                    closest=passage or None,
+                    similarity=ratio,
+                )
+            )
     return check
 
 
@@ -252,18 +302,34 @@ def _problems(corpus: Corpus, checks: list[SourceCheck]) -> list[Problem]:
         at = corpus.where[("source", check.id)]
         if check.status == "gone":
             where = f" at {check.final_url}" if check.hops else ""
-            problems.append(at.problem(
-                f"URL: the page is gone (HTTP {check.http_status}{where}); find its new address "
-                "or an archived copy", at=("URL",), severity="warning"))
+            problems.append(
+                at.problem(
+                    f"URL: the page is gone (HTTP {check.http_status}{where}); find its new "
+                    "address or an archived copy",
+                    at=("URL",),
+                    severity="warning",
+                )
+            )
         elif check.status == "redirected":
-            problems.append(at.problem(f"URL: the page moved to {check.final_url}; update the "
-                                       "address", at=("URL",), severity="warning"))
+            problems.append(
+                at.problem(
+                    f"URL: the page moved to {check.final_url}; update the address",
+                    at=("URL",),
+                    severity="warning",
+                )
+            )
         for quote in check.vanished:
             where = corpus.where[("finding", quote.finding)]
-            hint = (f"; closest passage now ({quote.similarity:.0%} alike): \"{quote.closest}\""
-                    if quote.closest and (quote.similarity or 0) > 0.5 else "")
-            problems.append(where.problem(
-                f"evidence[{quote.index}].quote: no longer on {check.final_url} (source "
-                f"'{check.id}' changed since it was quoted){hint}",
-                at=("evidence", quote.index, "quote")))
+            hint = (
+                f'; closest passage now ({quote.similarity:.0%} alike): "{quote.closest}"'
+                if quote.closest and (quote.similarity or 0) > 0.5
+                else ""
+            )
+            problems.append(
+                where.problem(
+                    f"evidence[{quote.index}].quote: no longer on {check.final_url} (source "
+                    f"'{check.id}' changed since it was quoted){hint}",
+                    at=("evidence", quote.index, "quote"),
+                )
+            )
     return sorted(problems)

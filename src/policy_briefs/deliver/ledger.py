@@ -96,7 +96,9 @@ class Ledger:
             self._db.execute("SELECT count(*) FROM deliveries").fetchone()
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise BriefsError(f"ledger {path} cannot be used: {exc} (is it a briefs ledger?)")
+            raise BriefsError(
+                f"ledger {path} cannot be used: {exc} (is it a briefs ledger?)"
+            ) from None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -107,12 +109,14 @@ class Ledger:
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise BriefsError(f"ledger {self.path} was written by a newer policy-briefs; "
-                              "upgrade before sending")
+            raise BriefsError(
+                f"ledger {self.path} was written by a newer policy-briefs; upgrade before sending"
+            )
         if version == 0:
             # One script, one transaction: a ledger either has the whole schema or none.
-            self.db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} "
-                                   f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            self.db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
 
     def close(self) -> None:
         if self._db is not None:
@@ -122,7 +126,7 @@ class Ledger:
             self._lock.__exit__(None, None, None)
             self._lock = None
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -135,38 +139,58 @@ class Ledger:
         row = self.db.execute(
             "SELECT * FROM deliveries WHERE brief = ? AND recipient = ? AND transport = ? "
             "AND status = 'sent' ORDER BY id DESC LIMIT 1",
-            (brief, recipient, transport)).fetchone()
+            (brief, recipient, transport),
+        ).fetchone()
         return _delivery(row)
 
-    def open_delivery(self, brief: str, sha256: str, recipient: str,
-                      transport: str) -> Delivery | None:
+    def open_delivery(
+        self, brief: str, sha256: str, recipient: str, transport: str
+    ) -> Delivery | None:
         """An unfinished delivery of this very version, started after the last sent one."""
         row = self.db.execute(
             "SELECT * FROM deliveries WHERE brief = ? AND sha256 = ? AND recipient = ? "
             "AND transport = ? AND status != 'sent' AND id > coalesce((SELECT max(id) FROM "
             "deliveries WHERE brief = ? AND recipient = ? AND transport = ? AND "
             "status = 'sent'), 0) ORDER BY id DESC LIMIT 1",
-            (brief, sha256, recipient, transport, brief, recipient, transport)).fetchone()
+            (brief, sha256, recipient, transport, brief, recipient, transport),
+        ).fetchone()
         return _delivery(row)
 
     def times_sent(self, brief: str, sha256: str, recipient: str, transport: str) -> int:
         return self.db.execute(
             "SELECT count(*) FROM deliveries WHERE brief = ? AND sha256 = ? AND recipient = ? "
             "AND transport = ? AND status = 'sent'",
-            (brief, sha256, recipient, transport)).fetchone()[0]
+            (brief, sha256, recipient, transport),
+        ).fetchone()[0]
 
     # --- writing: each call is one committed transaction ---------------------------
 
-    def start(self, brief: str, sha256: str, recipient: str, transport: str,
-              message_id: str, findings: dict[str, list[str]]) -> Delivery:
+    def start(
+        self,
+        brief: str,
+        sha256: str,
+        recipient: str,
+        transport: str,
+        message_id: str,
+        findings: dict[str, list[str]],
+    ) -> Delivery:
         stamp = utc_stamp()
         with self._transaction():
             cursor = self.db.execute(
                 "INSERT INTO deliveries (brief, sha256, recipient, transport, status, "
                 "message_id, findings, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
-                (brief, sha256, recipient, transport, message_id,
-                 json.dumps(findings, sort_keys=True), stamp, stamp))
+                (
+                    brief,
+                    sha256,
+                    recipient,
+                    transport,
+                    message_id,
+                    json.dumps(findings, sort_keys=True),
+                    stamp,
+                    stamp,
+                ),
+            )
         assert cursor.lastrowid is not None
         return self.get(cursor.lastrowid)
 
@@ -183,22 +207,29 @@ class Ledger:
         self._set(delivery_id, "failed", error)
 
     def get(self, delivery_id: int) -> Delivery:
-        row = self.db.execute("SELECT * FROM deliveries WHERE id = ?",
-                              (delivery_id,)).fetchone()
+        row = self.db.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
         found = _delivery(row)
         if found is None:
             raise BriefsError(f"ledger {self.path} has no delivery {delivery_id}")
         return found
 
-    def _set(self, delivery_id: int, status: str, error: str | None, *,
-             attempts: bool = False, sent: bool = False) -> None:
+    def _set(
+        self,
+        delivery_id: int,
+        status: str,
+        error: str | None,
+        *,
+        attempts: bool = False,
+        sent: bool = False,
+    ) -> None:
         stamp = utc_stamp()
         with self._transaction():
             self.db.execute(
                 "UPDATE deliveries SET status = ?, error = ?, updated_at = ?, "
                 "attempts = attempts + ?, sent_at = CASE WHEN ? THEN ? ELSE sent_at END "
                 "WHERE id = ?",
-                (status, error, stamp, int(attempts), int(sent), stamp, delivery_id))
+                (status, error, stamp, int(attempts), int(sent), stamp, delivery_id),
+            )
 
     def _transaction(self):
         if self.read_only:

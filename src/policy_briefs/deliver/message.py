@@ -51,8 +51,11 @@ class RecipientChanges:
         if not self.findings_changed:
             return "revised (same findings)"
         parts = []
-        for label, items in (("added", self.added), ("edited", self.edited),
-                             ("removed", self.removed)):
+        for label, items in (
+            ("added", self.added),
+            ("edited", self.edited),
+            ("removed", self.removed),
+        ):
             if items:
                 parts.append(f"{len(items)} {label}")
         return "findings " + ", ".join(parts)
@@ -65,25 +68,41 @@ def findings_record(brief: BriefEntry) -> dict[str, list[str]]:
     prefix marks its kind, so records of another kind are never compared with it.
     """
     hashes = brief.finding_hashes
-    return {fid: [brief.headline(fid), f"build:{hashes[fid]}" if fid in hashes else ""]
-            for fid in brief.findings}
+    return {
+        fid: [brief.headline(fid), f"build:{hashes[fid]}" if fid in hashes else ""]
+        for fid in brief.findings
+    }
 
 
 def _comparable(a: str, b: str) -> bool:
     return bool(a and b) and a.split(":", 1)[0] == b.split(":", 1)[0]
 
 
-def changes_since(before: dict[str, list[str]] | None, after: dict[str, list[str]],
-                  order: list[str], note: str = "") -> RecipientChanges:
+def changes_since(
+    before: dict[str, list[str]] | None,
+    after: dict[str, list[str]],
+    order: list[str],
+    note: str = "",
+) -> RecipientChanges:
     """What a recipient holding the ``before`` findings will find changed in ``after``."""
     if before is None:
         return RecipientChanges(first=True, note=note)
     added, removed, _ = split(before, after)
-    edited = [f for f in order if f in before and f in after
-              and _comparable(before[f][1], after[f][1]) and before[f][1] != after[f][1]]
-    return RecipientChanges(first=False, added=[after[f][0] for f in order if f in added],
-                            removed=[before[f][0] for f in removed],
-                            edited=[after[f][0] for f in edited], note=note)
+    edited = [
+        f
+        for f in order
+        if f in before
+        and f in after
+        and _comparable(before[f][1], after[f][1])
+        and before[f][1] != after[f][1]
+    ]
+    return RecipientChanges(
+        first=False,
+        added=[after[f][0] for f in order if f in added],
+        removed=[before[f][0] for f in removed],
+        edited=[after[f][0] for f in edited],
+        note=note,
+    )
 
 
 def change_note(report: ChangeReport | None, brief: BriefEntry) -> str:
@@ -116,12 +135,22 @@ def message_id(brief: str, sha256: str, recipient: str, round_: int, domain: str
     return f"<briefs.{brief}.{sha256[:16]}.{who}@{domain}>"
 
 
-def compose(env: jinja2.Environment, *, stakeholder: Stakeholder, brief: BriefEntry,
-            files: dict[str, bytes], build: Build, changes: RecipientChanges, sender: Address,
-            msgid: str, site_url: str | None, date) -> EmailMessage:
+def compose(
+    env: jinja2.Environment,
+    *,
+    stakeholder: Stakeholder,
+    brief: BriefEntry,
+    files: dict[str, bytes],
+    build: Build,
+    changes: RecipientChanges,
+    sender: Address,
+    msgid: str,
+    site_url: str | None,
+    date,
+) -> EmailMessage:
     """The message for one recipient and one brief version."""
     pub = build.publication
-    subject = (f"{brief.title}" if changes.first else f"Updated: {brief.title}")
+    subject = f"{brief.title}" if changes.first else f"Updated: {brief.title}"
     why = header_text_problem(subject)
     if why:
         raise BriefsError(f"the title of brief '{brief.slug}' {why}")
@@ -131,12 +160,16 @@ def compose(env: jinja2.Environment, *, stakeholder: Stakeholder, brief: BriefEn
         publication=pub,
         audience_title=build.audience_title(brief.audience),
         changes=changes,
-        attachments=[(f"{brief.slug}.{fmt}", fmt, human_size(len(files[fmt])))
-                     for fmt in stakeholder.attachments],
-        page_url=(site_url + page_path(brief.slug, "html")
-                  if site_url and "html" in brief.files else None),
-        pdf_url=(site_url + page_path(brief.slug, "pdf")
-                 if site_url and "pdf" in brief.files else None),
+        attachments=[
+            (f"{brief.slug}.{fmt}", fmt, human_size(len(files[fmt])))
+            for fmt in stakeholder.attachments
+        ],
+        page_url=(
+            site_url + page_path(brief.slug, "html") if site_url and "html" in brief.files else None
+        ),
+        pdf_url=(
+            site_url + page_path(brief.slug, "pdf") if site_url and "pdf" in brief.files else None
+        ),
         site_url=site_url,
         date=display_date(pub.date),
     )
@@ -144,8 +177,7 @@ def compose(env: jinja2.Environment, *, stakeholder: Stakeholder, brief: BriefEn
     message["From"] = sender
     message["To"] = stakeholder.address
     if pub.contact and not address_problem(pub.contact) and pub.contact != sender.addr_spec:
-        message["Reply-To"] = Address(display_name=pub.publisher,
-                                      addr_spec=pub.contact)
+        message["Reply-To"] = Address(display_name=pub.publisher, addr_spec=pub.contact)
     message["Subject"] = subject
     message["Date"] = format_datetime(date)
     message["Message-ID"] = msgid
@@ -158,6 +190,7 @@ def compose(env: jinja2.Environment, *, stakeholder: Stakeholder, brief: BriefEn
     message.add_alternative(render_template(env, HTML_TEMPLATE, **context), subtype="html")
     for fmt in stakeholder.attachments:
         maintype, subtype = MIME_TYPES[fmt]
-        message.add_attachment(files[fmt], maintype=maintype, subtype=subtype,
-                               filename=f"{brief.slug}.{fmt}")
+        message.add_attachment(
+            files[fmt], maintype=maintype, subtype=subtype, filename=f"{brief.slug}.{fmt}"
+        )
     return message

@@ -97,12 +97,18 @@ class _Planned:
 Progress = Callable[[str], None]
 
 
-def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str] | None = None,
-                progress: Progress | None = None, clock=None) -> SendReport:
+def send_briefs(
+    project: Project,
+    options: SendOptions,
+    *,
+    env: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    clock=None,
+) -> SendReport:
     """Send every brief version each stakeholder has not yet received."""
     env = os.environ if env is None else env
     say = progress or (lambda _msg: None)
-    clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+    clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     # --- check everything before sending anything --------------------------------
     build = read_build(project.output_dir)
@@ -127,13 +133,16 @@ def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str
     _preflight(people, briefs, files, build, sender, site_url, mail_env, clock)
 
     with Ledger(ledger_path, read_only=options.dry_run) as ledger:
-        plan, up_to_date, outcomes = _plan(ledger, transport.name, people, briefs, changes,
-                                           options.retry_failed)
-        report = SendReport(transport.name, transport.describe(), outcomes, up_to_date,
-                            options.dry_run, ledger_path)
+        plan, up_to_date, outcomes = _plan(
+            ledger, transport.name, people, briefs, changes, options.retry_failed
+        )
+        report = SendReport(
+            transport.name, transport.describe(), outcomes, up_to_date, options.dry_run, ledger_path
+        )
         if options.dry_run:
-            report.outcomes += [Outcome(p.stakeholder, p.brief, WOULD_SEND, p.changes.summary())
-                                for p in plan]
+            report.outcomes += [
+                Outcome(p.stakeholder, p.brief, WOULD_SEND, p.changes.summary()) for p in plan
+            ]
             return report
         unavailable: str | None = None
         try:
@@ -145,8 +154,9 @@ def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str
                     report.outcomes.append(Outcome(who, brief, PENDING, unavailable))
                     continue
                 say(f"{brief.slug} -> {who.email}")
-                outcome, down = _deliver(ledger, transport, item, sender, files, build,
-                                         site_url, mail_env, retry, clock)
+                outcome, down = _deliver(
+                    ledger, transport, item, sender, files, build, site_url, mail_env, retry, clock
+                )
                 if down:
                     # Every later message would meet the same closed door: leave them
                     # pending now instead of spending the retries on each one.
@@ -160,20 +170,24 @@ def send_briefs(project: Project, options: SendOptions, *, env: Mapping[str, str
 def _chosen_briefs(build: Build, options: SendOptions) -> list[BriefEntry]:
     for audience in options.audiences:
         if audience not in build.audiences:
-            raise BriefsError(f"unknown audience '{audience}'; audiences: "
-                              f"{', '.join(build.audiences)}")
+            raise BriefsError(
+                f"unknown audience '{audience}'; audiences: {', '.join(build.audiences)}"
+            )
     for slug in options.briefs:
         if build.get(slug) is None:
-            raise BriefsError(f"no brief '{slug}' in {build.manifest_path}; built: "
-                              f"{', '.join(b.slug for b in build.briefs)}")
+            raise BriefsError(
+                f"no brief '{slug}' in {build.manifest_path}; built: "
+                f"{', '.join(b.slug for b in build.briefs)}"
+            )
     chosen = []
     for brief in build.briefs:
         if options.briefs:
             wanted = brief.slug in options.briefs
         else:
             # Custom briefs (made with --theme/--finding) are one-offs: sent only by name.
-            wanted = not brief.custom and (not options.audiences
-                                           or brief.audience in options.audiences)
+            wanted = not brief.custom and (
+                not options.audiences or brief.audience in options.audiences
+            )
         if wanted:
             chosen.append(brief)
     return chosen
@@ -187,16 +201,15 @@ def _sender(env: Mapping[str, str], build: Build, smtp: bool):
     if not smtp and contact:
         # The outbox is for review: the series' contact address is a fine stand-in.
         try:
-            return parse_sender(f"{build.publication.publisher} <{contact}>",
-                                "publication.contact")
+            return parse_sender(f"{build.publication.publisher} <{contact}>", "publication.contact")
         except BriefsError:
             pass
-    raise BriefsError(f"set {ENV_FROM} to the sender address, e.g. "
-                      f"{ENV_FROM}='Policy Unit <briefs@example.org>'")
+    raise BriefsError(
+        f"set {ENV_FROM} to the sender address, e.g. {ENV_FROM}='Policy Unit <briefs@example.org>'"
+    )
 
 
-def _files_to_attach(build: Build, briefs: list[BriefEntry],
-                     people: list[Stakeholder]) -> dict:
+def _files_to_attach(build: Build, briefs: list[BriefEntry], people: list[Stakeholder]) -> dict:
     """Read (and check against the manifest) every file some recipient will get."""
     needed: dict[str, set[str]] = {}
     for who in people:
@@ -206,10 +219,14 @@ def _files_to_attach(build: Build, briefs: list[BriefEntry],
                     if fmt not in brief.files:
                         raise BriefsError(
                             f"{who.email} receives the {fmt.upper()} of '{brief.slug}', "
-                            f"which was not built: run `briefs build --format all`")
+                            f"which was not built: run `briefs build --format all`"
+                        )
                     needed.setdefault(brief.slug, set()).add(fmt)
-    return {(slug, fmt): build.read(next(b for b in briefs if b.slug == slug), fmt)
-            for slug, fmts in needed.items() for fmt in fmts}
+    return {
+        (slug, fmt): build.read(next(b for b in briefs if b.slug == slug), fmt)
+        for slug, fmts in needed.items()
+        for fmt in fmts
+    }
 
 
 def _read_changes(build: Build) -> ChangeReport | None:
@@ -221,8 +238,14 @@ def _read_changes(build: Build) -> ChangeReport | None:
         return None  # a damaged report only costs the messages their change note
 
 
-def _plan(ledger: Ledger, transport: str, people: list[Stakeholder],
-          briefs: list[BriefEntry], report: ChangeReport | None, retry_failed: bool):
+def _plan(
+    ledger: Ledger,
+    transport: str,
+    people: list[Stakeholder],
+    briefs: list[BriefEntry],
+    report: ChangeReport | None,
+    retry_failed: bool,
+):
     plan: list[_Planned] = []
     outcomes: list[Outcome] = []
     up_to_date = 0
@@ -236,26 +259,56 @@ def _plan(ledger: Ledger, transport: str, people: list[Stakeholder],
                 continue
             open_ = ledger.open_delivery(brief.slug, brief.version, who.key, transport)
             if open_ is not None and open_.status == "failed" and not retry_failed:
-                outcomes.append(Outcome(who, brief, FAILED, f"{open_.error} (in an earlier "
-                                        "run; --retry-failed tries again)"))
+                outcomes.append(
+                    Outcome(
+                        who,
+                        brief,
+                        FAILED,
+                        f"{open_.error} (in an earlier run; --retry-failed tries again)",
+                    )
+                )
                 continue
             findings = findings_record(brief)
-            changes = changes_since(last.findings if last else None, findings, brief.findings,
-                                    change_note(report, brief))
-            plan.append(_Planned(who, brief, changes, findings, open_,
-                                 ledger.times_sent(brief.slug, brief.version, who.key,
-                                                   transport)))
+            changes = changes_since(
+                last.findings if last else None,
+                findings,
+                brief.findings,
+                change_note(report, brief),
+            )
+            plan.append(
+                _Planned(
+                    who,
+                    brief,
+                    changes,
+                    findings,
+                    open_,
+                    ledger.times_sent(brief.slug, brief.version, who.key, transport),
+                )
+            )
     return plan, up_to_date, outcomes
 
 
-def _preflight(people: list[Stakeholder], briefs: list[BriefEntry], files, build: Build,
-               sender, site_url, mail_env, clock) -> None:
+def _preflight(
+    people: list[Stakeholder],
+    briefs: list[BriefEntry],
+    files,
+    build: Build,
+    sender,
+    site_url,
+    mail_env,
+    clock,
+) -> None:
     """Compose a first and an updated message for each brief and format before anything is
     sent or recorded: a broken mail template or a title that cannot be a subject stops
     the run before it starts."""
     seen = set()
-    example = RecipientChanges(first=False, added=["(a new finding)"], removed=["(an old finding)"],
-                      edited=["(a revised finding)"], note="(a change report)")
+    example = RecipientChanges(
+        first=False,
+        added=["(a new finding)"],
+        removed=["(an old finding)"],
+        edited=["(a revised finding)"],
+        note="(a change report)",
+    )
     for who in people:
         for brief in briefs:
             key = (brief.slug, who.attachments)
@@ -263,31 +316,58 @@ def _preflight(people: list[Stakeholder], briefs: list[BriefEntry], files, build
                 continue
             seen.add(key)
             for changes in (RecipientChanges(first=True), example):
-                compose(mail_env, stakeholder=who, brief=brief,
-                        files={fmt: files[(brief.slug, fmt)] for fmt in who.attachments},
-                        build=build, changes=changes, sender=sender,
-                        msgid="<preflight@localhost>", site_url=site_url, date=clock())
+                compose(
+                    mail_env,
+                    stakeholder=who,
+                    brief=brief,
+                    files={fmt: files[(brief.slug, fmt)] for fmt in who.attachments},
+                    build=build,
+                    changes=changes,
+                    sender=sender,
+                    msgid="<preflight@localhost>",
+                    site_url=site_url,
+                    date=clock(),
+                )
 
 
 def _start(ledger: Ledger, transport: str, item: _Planned, sender) -> Delivery:
-    msgid = message_id(item.brief.slug, item.brief.version, item.stakeholder.key, item.round,
-                       sender.domain)
-    return ledger.start(item.brief.slug, item.brief.version, item.stakeholder.key, transport,
-                        msgid, item.findings)
+    msgid = message_id(
+        item.brief.slug, item.brief.version, item.stakeholder.key, item.round, sender.domain
+    )
+    return ledger.start(
+        item.brief.slug, item.brief.version, item.stakeholder.key, transport, msgid, item.findings
+    )
 
 
-def _deliver(ledger: Ledger, transport, item: _Planned, sender, files, build: Build,
-             site_url: str | None, mail_env, retry: Retry, clock) -> tuple[Outcome, bool]:
+def _deliver(
+    ledger: Ledger,
+    transport,
+    item: _Planned,
+    sender,
+    files,
+    build: Build,
+    site_url: str | None,
+    mail_env,
+    retry: Retry,
+    clock,
+) -> tuple[Outcome, bool]:
     """Deliver one message; also says whether the server is unusable for the rest."""
     who, brief = item.stakeholder, item.brief
     # A delivery left open by an earlier run keeps its Message-ID: if that run's message
     # did reach the server, the receiving side sees the same id twice and can drop one.
     delivery = item.open or _start(ledger, transport.name, item, sender)
     message = compose(
-        mail_env, stakeholder=who, brief=brief,
+        mail_env,
+        stakeholder=who,
+        brief=brief,
         files={fmt: files[(brief.slug, fmt)] for fmt in who.attachments},
-        build=build, changes=item.changes, sender=sender, msgid=delivery.message_id,
-        site_url=site_url, date=clock())
+        build=build,
+        changes=item.changes,
+        sender=sender,
+        msgid=delivery.message_id,
+        site_url=site_url,
+        date=clock(),
+    )
     retrying = Retrying(
         stop=stop_after_attempt(retry.attempts),
         wait=wait_exponential(multiplier=retry.wait, min=retry.wait, max=retry.wait * 30),
@@ -298,8 +378,13 @@ def _deliver(ledger: Ledger, transport, item: _Planned, sender, files, build: Bu
         for attempt in retrying:
             with attempt:
                 ledger.mark_sending(delivery.id)
-                transport.send(message, sender=sender, recipient=who.email,
-                               brief=brief.slug, sha256=brief.version)
+                transport.send(
+                    message,
+                    sender=sender,
+                    recipient=who.email,
+                    brief=brief.slug,
+                    sha256=brief.version,
+                )
                 # The server has the message. Until the next line commits, a crash would
                 # leave the row 'sending'; the next run then sends it again under the same
                 # Message-ID. That window (one message, one commit long) is the only way
@@ -310,8 +395,9 @@ def _deliver(ledger: Ledger, transport, item: _Planned, sender, files, build: Bu
         return Outcome(who, brief, PENDING, f"server unavailable: {exc}"), True
     except TemporaryFailure as exc:
         ledger.mark_pending(delivery.id, str(exc))
-        return Outcome(who, brief, PENDING, f"{exc} (after {retry.attempts} tries; "
-                                            "the next run tries again)"), False
+        return Outcome(
+            who, brief, PENDING, f"{exc} (after {retry.attempts} tries; the next run tries again)"
+        ), False
     except PermanentFailure as exc:
         ledger.mark_failed(delivery.id, str(exc))
         return Outcome(who, brief, FAILED, str(exc)), False

@@ -114,13 +114,15 @@ def header_text_problem(value: str) -> str | None:
     return None
 
 
-def load_stakeholders(path: Path, root: Path, audiences: Iterable[str]) -> tuple[
-        list[Stakeholder], list[Problem]]:
+def load_stakeholders(
+    path: Path, root: Path, audiences: Iterable[str]
+) -> tuple[list[Stakeholder], list[Problem]]:
     """Read and check the stakeholders file against the project's audience ids."""
     if not path.is_file():
         raise BriefsError(
             f"no stakeholders file at {path}: copy {EXAMPLE_FILE} to {STAKEHOLDERS_FILE} "
-            "and list the people who receive briefs, or pass --stakeholders FILE")
+            "and list the people who receive briefs, or pass --stakeholders FILE"
+        )
     doc, problems = load_yaml(path, root)
     if doc is None or problems:
         return [], problems
@@ -133,8 +135,9 @@ def load_stakeholders(path: Path, root: Path, audiences: Iterable[str]) -> tuple
     return _check(doc, parsed, sorted(set(audiences)))
 
 
-def _check(doc: Document, parsed: StakeholdersFile, known: list[str]) -> tuple[
-        list[Stakeholder], list[Problem]]:
+def _check(
+    doc: Document, parsed: StakeholdersFile, known: list[str]
+) -> tuple[list[Stakeholder], list[Problem]]:
     problems: list[Problem] = []
     people: list[Stakeholder] = []
     first_at: dict[str, int] = {}
@@ -148,31 +151,49 @@ def _check(doc: Document, parsed: StakeholdersFile, known: list[str]) -> tuple[
                 problems.append(doc.problem((*at, key), f"stakeholders[{i}].{key}: {why}"))
         why = address_problem(entry.email)
         if why:
-            problems.append(doc.problem((*at, "email"),
-                                        f"stakeholders[{i}].email: '{entry.email}' {why}"))
+            problems.append(
+                doc.problem((*at, "email"), f"stakeholders[{i}].email: '{entry.email}' {why}")
+            )
         else:
             key = entry.email.lower()
             if key in first_at:
                 line, _ = doc.locate(("stakeholders", first_at[key], "email"))
-                problems.append(doc.problem(
-                    (*at, "email"), f"stakeholders[{i}].email: duplicate recipient "
-                    f"'{entry.email}' (first listed at line {line}); merge their audiences"))
+                problems.append(
+                    doc.problem(
+                        (*at, "email"),
+                        f"stakeholders[{i}].email: duplicate recipient "
+                        f"'{entry.email}' (first listed at line {line}); merge their audiences",
+                    )
+                )
             else:
                 first_at[key] = i
         seen: set[str] = set()
         for j, audience in enumerate(entry.audiences):
             where = (*at, "audiences", j)
             if audience in seen:
-                problems.append(doc.problem(where, f"stakeholders[{i}].audiences[{j}]: "
-                                            f"'{audience}' is listed twice"))
+                problems.append(
+                    doc.problem(
+                        where, f"stakeholders[{i}].audiences[{j}]: '{audience}' is listed twice"
+                    )
+                )
             elif audience not in known:
                 hint = did_you_mean(audience, known)
                 message = f"stakeholders[{i}].audiences[{j}]: unknown audience '{audience}'"
-                message += (f" (a typo? did you mean '{hint}'?)" if hint
-                            else f"; audiences in findings/audiences.yaml: {', '.join(known)}")
+                message += (
+                    f" (a typo? did you mean '{hint}'?)"
+                    if hint
+                    else f"; audiences in findings/audiences.yaml: {', '.join(known)}"
+                )
                 problems.append(doc.problem(where, message))
             seen.add(audience)
         if len(problems) == before:
-            people.append(Stakeholder(entry.name, entry.organisation, entry.email,
-                                      tuple(entry.audiences), entry.format))
+            people.append(
+                Stakeholder(
+                    entry.name,
+                    entry.organisation,
+                    entry.email,
+                    tuple(entry.audiences),
+                    entry.format,
+                )
+            )
     return people, problems

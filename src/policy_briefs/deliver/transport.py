@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import smtplib
-import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,7 +59,7 @@ class Retry:
     wait: float = 2.0  # seconds before the first retry; doubles each time, capped
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Retry":
+    def from_env(cls, env: Mapping[str, str]) -> Retry:
         attempts = _number(env, ENV_RETRIES, int, cls.attempts, low=1, high=20)
         wait = _number(env, ENV_RETRY_WAIT, float, cls.wait, low=0, high=600)
         return cls(int(attempts), float(wait))
@@ -77,7 +76,7 @@ class SmtpSettings:
     timeout: float
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "SmtpSettings | None":
+    def from_env(cls, env: Mapping[str, str]) -> SmtpSettings | None:
         """The SMTP settings, or None when BRIEFS_SMTP_HOST is not set (use the outbox)."""
         host = env.get(ENV_HOST, "").strip()
         if not host:
@@ -92,15 +91,17 @@ class SmtpSettings:
         if bool(user) != bool(password):
             raise BriefsError(f"set both {ENV_USER} and {ENV_PASSWORD}, or neither")
         if user and not (starttls or implicit_tls) and not _is_loopback(host):
-            raise BriefsError(f"refusing to send the SMTP password unencrypted to {host}: "
-                              f"remove {ENV_STARTTLS}=0 or use a relay on this machine")
+            raise BriefsError(
+                f"refusing to send the SMTP password unencrypted to {host}: "
+                f"remove {ENV_STARTTLS}=0 or use a relay on this machine"
+            )
         timeout = _number(env, ENV_TIMEOUT, float, 30.0, low=1, high=600)
-        return cls(host, port, starttls and not implicit_tls, implicit_tls, user, password,
-                   float(timeout))
+        return cls(
+            host, port, starttls and not implicit_tls, implicit_tls, user, password, float(timeout)
+        )
 
     def describe(self) -> str:
-        security = ("TLS" if self.implicit_tls else "STARTTLS" if self.starttls
-                    else "no encryption")
+        security = "TLS" if self.implicit_tls else "STARTTLS" if self.starttls else "no encryption"
         login = ", with login" if self.user else ""
         return f"smtp://{self.host}:{self.port} ({security}{login})"
 
@@ -112,7 +113,7 @@ def _number(env: Mapping[str, str], name: str, kind, default, *, low, high):
     try:
         value = kind(raw)
     except ValueError:
-        raise BriefsError(f"{name} must be a number, not '{raw}'")
+        raise BriefsError(f"{name} must be a number, not '{raw}'") from None
     if not low <= value <= high:
         raise BriefsError(f"{name} must be between {low} and {high}, not {raw}")
     return value
@@ -142,12 +143,13 @@ class OutboxTransport:
         who = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient)
         return self.folder / f"{brief}-{sha256[:12]}-{who}.eml"
 
-    def send(self, message: EmailMessage, *, sender: Address, recipient: str,
-             brief: str, sha256: str) -> None:
+    def send(
+        self, message: EmailMessage, *, sender: Address, recipient: str, brief: str, sha256: str
+    ) -> None:
         try:
             write_atomic(self.file_for(brief, sha256, recipient), message.as_bytes())
         except OSError as exc:
-            raise PermanentFailure(f"cannot write to the outbox: {exc.strerror}")
+            raise PermanentFailure(f"cannot write to the outbox: {exc.strerror}") from None
 
     def close(self) -> None:
         pass
@@ -165,30 +167,30 @@ class SmtpTransport:
     def describe(self) -> str:
         return self.settings.describe()
 
-    def send(self, message: EmailMessage, *, sender: Address, recipient: str,
-             brief: str, sha256: str) -> None:
+    def send(
+        self, message: EmailMessage, *, sender: Address, recipient: str, brief: str, sha256: str
+    ) -> None:
         smtp = self._session()
         try:
-            refused = smtp.send_message(message, from_addr=sender.addr_spec,
-                                        to_addrs=[recipient])
+            refused = smtp.send_message(message, from_addr=sender.addr_spec, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
-            raise _by_code(code, reply, "recipient refused")
+            raise _by_code(code, reply, "recipient refused") from None
         except smtplib.SMTPSenderRefused as exc:
-            raise _by_code(exc.smtp_code, exc.smtp_error, "sender refused")
+            raise _by_code(exc.smtp_code, exc.smtp_error, "sender refused") from None
         except smtplib.SMTPServerDisconnected as exc:
             self._drop()
-            raise TemporaryFailure(f"connection dropped ({exc or 'no reason given'})")
+            raise TemporaryFailure(f"connection dropped ({exc or 'no reason given'})") from None
         except smtplib.SMTPResponseException as exc:
             if exc.smtp_code == 421:  # the server is closing the session
                 self._drop()
-            raise _by_code(exc.smtp_code, exc.smtp_error, "refused")
-        except (TimeoutError, socket.timeout, ConnectionError, ssl.SSLError) as exc:
+            raise _by_code(exc.smtp_code, exc.smtp_error, "refused") from None
+        except (TimeoutError, ConnectionError, ssl.SSLError) as exc:
             self._drop()
-            raise TemporaryFailure(f"connection failed ({type(exc).__name__}: {exc})")
+            raise TemporaryFailure(f"connection failed ({type(exc).__name__}: {exc})") from None
         except smtplib.SMTPException as exc:
             self._drop()
-            raise TemporaryFailure(f"SMTP error ({exc})")
+            raise TemporaryFailure(f"SMTP error ({exc})") from None
         if refused:  # only possible with several recipients; kept for completeness
             code, reply = next(iter(refused.values()))
             raise _by_code(code, reply, "recipient refused")
@@ -205,32 +207,42 @@ class SmtpTransport:
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         except (OSError, smtplib.SMTPException) as exc:
-            raise ServerUnavailable(f"cannot connect to {s.host}:{s.port} ({_reason(exc)})")
+            raise ServerUnavailable(
+                f"cannot connect to {s.host}:{s.port} ({_reason(exc)})"
+            ) from None
         try:
             smtp.ehlo()
             if s.starttls:
                 if not smtp.has_extn("starttls"):
                     raise ServerUnavailable(
                         f"{s.host} does not offer STARTTLS; for a relay on this machine "
-                        f"set {ENV_STARTTLS}=0", retry_now=False)
+                        f"set {ENV_STARTTLS}=0",
+                        retry_now=False,
+                    )
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if s.user:
                 smtp.login(s.user, s.password or "")
         except smtplib.SMTPAuthenticationError as exc:
             _quit(smtp)
-            raise ServerUnavailable(f"login refused by {s.host} ({exc.smtp_code}); check "
-                                    f"{ENV_USER} and {ENV_PASSWORD}", retry_now=False)
+            raise ServerUnavailable(
+                f"login refused by {s.host} ({exc.smtp_code}); check {ENV_USER} and {ENV_PASSWORD}",
+                retry_now=False,
+            ) from None
         except ServerUnavailable:
             _quit(smtp)
             raise
         except ssl.SSLCertVerificationError as exc:
             _quit(smtp)
-            raise ServerUnavailable(f"the TLS certificate of {s.host} is not trusted "
-                                    f"({exc.verify_message})", retry_now=False)
+            raise ServerUnavailable(
+                f"the TLS certificate of {s.host} is not trusted ({exc.verify_message})",
+                retry_now=False,
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             _quit(smtp)
-            raise ServerUnavailable(f"cannot open a session with {s.host} ({_reason(exc)})")
+            raise ServerUnavailable(
+                f"cannot open a session with {s.host} ({_reason(exc)})"
+            ) from None
         self._smtp = smtp
         return smtp
 
@@ -269,4 +281,3 @@ def _by_code(code: int, reply: bytes | str, what: str) -> Exception:
     if 500 <= code < 600:
         return PermanentFailure(message)
     return TemporaryFailure(message)  # an odd reply: safer to try again than to give up
-

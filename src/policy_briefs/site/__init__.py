@@ -11,9 +11,9 @@ from .assemble import SiteReport, publish_site
 __all__ = ["SiteReport", "publish", "publish_site"]
 
 
-def publish(project: Project, out: Path | None = None,
-            base_url: str | None = None) -> SiteReport:
+def publish(project: Project, out: Path | None = None, base_url: str | None = None) -> SiteReport:
     """Publish the last build of ``project`` as a static site (default: output/site)."""
     build = read_build(project.output_dir)
-    return publish_site(project, build, out or project.output_dir / "site",
-                        build.site_url(base_url))
+    return publish_site(
+        project, build, out or project.output_dir / "site", build.site_url(base_url)
+    )

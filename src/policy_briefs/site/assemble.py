@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..built import Build
@@ -47,8 +47,9 @@ class SiteReport:
     base_url: str | None
 
 
-def publish_site(project: Project, build: Build, out: Path,
-                 base_url: str | None = None) -> SiteReport:
+def publish_site(
+    project: Project, build: Build, out: Path, base_url: str | None = None
+) -> SiteReport:
     """Write the site to ``out``, replacing the previous one only once all of it is ready."""
     out = out.resolve()
     _refuse_unsafe_target(project, build, out)
@@ -66,26 +67,35 @@ def publish_site(project: Project, build: Build, out: Path,
 def _refuse_unsafe_target(project: Project, build: Build, out: Path) -> None:
     # Publishing replaces the whole folder: never let that folder be one holding inputs
     # or the build itself, and never overwrite a folder this tool did not write.
-    for precious in (project.root, build.out_dir.resolve(), project.findings_dir,
-                     project.templates_dir):
+    for precious in (
+        project.root,
+        build.out_dir.resolve(),
+        project.findings_dir,
+        project.templates_dir,
+    ):
         if out == precious or precious.is_relative_to(out):
-            raise BriefsError(f"--out {out} would replace {precious}; choose a folder of "
-                              "its own, such as output/site")
+            raise BriefsError(
+                f"--out {out} would replace {precious}; choose a folder of "
+                "its own, such as output/site"
+            )
     if out.exists():
         if not out.is_dir():
             raise BriefsError(f"--out {out} is a file, not a folder")
         if any(out.iterdir()) and not (out / HISTORY).is_file():
-            raise BriefsError(f"{out} is not empty and was not written by `briefs publish`; "
-                              "choose another folder or empty it")
+            raise BriefsError(
+                f"{out} is not empty and was not written by `briefs publish`; "
+                "choose another folder or empty it"
+            )
 
 
-def _assemble(staging: Path, project: Project, build: Build, out: Path,
-              base_url: str | None) -> SiteReport:
+def _assemble(
+    staging: Path, project: Project, build: Build, out: Path, base_url: str | None
+) -> SiteReport:
     env = jinja_environment(project)
     env.filters["size"] = human_size
     env.filters["display_date"] = display_date
     now = build.manifest_path.stat().st_mtime
-    fallback_time = utc_stamp(dt.datetime.fromtimestamp(now, dt.timezone.utc))
+    fallback_time = utc_stamp(dt.datetime.fromtimestamp(now, dt.UTC))
 
     current: list[Version] = []
     for brief in build.briefs:
@@ -98,16 +108,18 @@ def _assemble(staging: Path, project: Project, build: Build, out: Path,
     history = carry_history(out, staging, current)
     (staging / MANIFEST_FILE).write_bytes(build.manifest_path.read_bytes())
     (staging / HISTORY).write_text(
-        json.dumps([v.as_dict() for v in history], indent=2, ensure_ascii=False) + "\n", "utf-8")
+        json.dumps([v.as_dict() for v in history], indent=2, ensure_ascii=False) + "\n", "utf-8"
+    )
     (staging / FEED).write_bytes(atom_feed(build.publication, history, base_url))
 
     earlier: dict[str, list[Version]] = {v.slug: [] for v in current}
-    for version in history[len(current):]:  # carry_history puts the current ones first
+    for version in history[len(current) :]:  # carry_history puts the current ones first
         if version.slug in earlier:
             earlier[version.slug].append(version)
     pub = build.publication
     html = render_template(
-        env, INDEX_TEMPLATE,
+        env,
+        INDEX_TEMPLATE,
         publication=pub,
         briefs=[(v, build.get(v.slug), earlier[v.slug]) for v in current],
         feed=FEED,
@@ -123,8 +135,9 @@ def _assemble(staging: Path, project: Project, build: Build, out: Path,
 def _version(build: Build, brief: BriefEntry, fallback_time: str) -> Version:
     facts = page_facts(build.read(brief, "html")) if "html" in brief.files else None
     audience = build.manifest.audiences.get(brief.audience) or {}
-    summary = (facts.description if facts and facts.description
-               else str(audience.get("reader") or ""))
+    summary = (
+        facts.description if facts and facts.description else str(audience.get("reader") or "")
+    )
     return Version(
         slug=brief.slug,
         sha256=brief.version,
@@ -134,15 +147,17 @@ def _version(build: Build, brief: BriefEntry, fallback_time: str) -> Version:
         summary=summary,
         date=(facts.date if facts and facts.date else build.publication.date),
         first_seen=brief.built_at or fallback_time,
-        files={fmt: {"path": page_path(brief.slug, fmt), "bytes": built.size}
-               for fmt, built in brief.files.items()},
+        files={
+            fmt: {"path": page_path(brief.slug, fmt), "bytes": built.size}
+            for fmt, built in brief.files.items()
+        },
     )
 
 
 def _highlights(brief: BriefEntry) -> list[str]:
     """The first findings' headlines, a glimpse of what the brief says."""
     headlines = [brief.headline(fid) for fid in brief.findings]
-    return [h for h, fid in zip(headlines, brief.findings) if h != fid][:HIGHLIGHTS]
+    return [h for h, fid in zip(headlines, brief.findings, strict=False) if h != fid][:HIGHLIGHTS]
 
 
 def _swap(staging: Path, out: Path) -> None:
@@ -161,5 +176,3 @@ def _swap(staging: Path, out: Path) -> None:
     finally:
         if retired is not None:
             shutil.rmtree(retired, ignore_errors=True)
-
-

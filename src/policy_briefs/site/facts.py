@@ -65,7 +65,8 @@ class _FactsParser(HTMLParser):
             if name == "description":
                 self.facts.description = attributes.get("content", "").strip()
             elif name in ("dcterms.modified", "dcterms.created") and not (
-                    name == "dcterms.created" and self.facts.date):
+                name == "dcterms.created" and self.facts.date
+            ):
                 self.facts.date = attributes.get("content", "").strip()
 
     def handle_endtag(self, tag):

@@ -10,7 +10,6 @@ from ..models import Publication
 from .facts import display_date
 from .history import Version
 
-
 FEED = "feed.xml"
 ATOM = "http://www.w3.org/2005/Atom"
 _NAMESPACE = uuid.UUID("5b0c3d2e-6f1a-4f55-9a57-2f0d3c1e8b71")  # this tool's ids
@@ -25,8 +24,9 @@ def atom_feed(pub: Publication, versions: list[Version], base_url: str | None) -
     ET.register_namespace("", ATOM)
 
     def sub(parent, tag, text=None, **attrs):
-        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k.rstrip("_"): v
-                                                             for k, v in attrs.items()})
+        element = ET.SubElement(
+            parent, f"{{{ATOM}}}{tag}", {k.rstrip("_"): v for k, v in attrs.items()}
+        )
         if text is not None:
             element.text = text
         return element
@@ -58,15 +58,29 @@ def atom_feed(pub: Publication, versions: list[Version], base_url: str | None) -
         sub(entry, "updated", version.first_seen)
         sub(entry, "published", version.first_seen)
         main = version.files.get("html") or version.files["pdf"]
-        sub(entry, "link", rel="alternate",
+        sub(
+            entry,
+            "link",
+            rel="alternate",
             type="text/html" if "html" in version.files else "application/pdf",
-            href=href(main["path"]))
+            href=href(main["path"]),
+        )
         if "pdf" in version.files:
             pdf = version.files["pdf"]
-            sub(entry, "link", rel="enclosure", type="application/pdf",
-                length=str(pdf["bytes"]), href=href(pdf["path"]))
+            sub(
+                entry,
+                "link",
+                rel="enclosure",
+                type="application/pdf",
+                length=str(pdf["bytes"]),
+                href=href(pdf["path"]),
+            )
         sub(entry, "category", term=version.audience, label=version.audience_title)
-        sub(entry, "summary", f"{version.summary} ({display_date(version.date)}; version "
-                              f"{version.sha256[:12]})".strip())
+        sub(
+            entry,
+            "summary",
+            f"{version.summary} ({display_date(version.date)}; version "
+            f"{version.sha256[:12]})".strip(),
+        )
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"

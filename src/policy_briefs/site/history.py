@@ -49,16 +49,19 @@ def read_history(out: Path) -> list[Version]:
     try:
         items = json.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BriefsError(f"{path} cannot be read ({exc}); remove the site folder {out} "
-                          "to start the feed afresh") from None
+        raise BriefsError(
+            f"{path} cannot be read ({exc}); remove the site folder {out} to start the feed afresh"
+        ) from None
     if not isinstance(items, list):
         raise BriefsError(f"{path} is not a list of versions; remove {out} to start afresh")
     versions = []
     for n, item in enumerate(items):
         why = _invalid(item)
         if why:
-            raise BriefsError(f"{path}: entry {n + 1} {why}; this file was not written by "
-                              f"`briefs publish` as it is; remove {out} to start afresh")
+            raise BriefsError(
+                f"{path}: entry {n + 1} {why}; this file was not written by "
+                f"`briefs publish` as it is; remove {out} to start afresh"
+            )
         versions.append(Version(**item))
     return versions
 
