@@ -136,7 +136,7 @@ def _words(*forms: str) -> re.Pattern[str]:
 
 
 OPINION = _words(r"contend(?:s|ed)?", r"argu(?:e|es|ed)", r"urg(?:e|es|ed)",
-                 r"believ(?:e|es|ed)", r"claim(?:s|ed)?", r"should", r"must",
+                 r"believ(?:e|es|ed)", r"claim(?:s|ed)?", r"should",
                  r"recogni[sz](?:e|es|ed|ing)")
 PLAN = _words(r"plans?", r"strateg(?:y|ies)", r"objectives?", r"goals?", r"aims?",
               r"propos(?:e|es|ed)", r"recommend\w*")
@@ -148,7 +148,7 @@ HEDGE = _words(r"could", r"may", r"might", r"signs?", r"suggest(?:s|ed)?",
 # In the analyst's own text, these keep a hedge.
 HEDGED_PROSE = _words(r"could", r"may", r"might", r"signs?", r"suggest(?:s|ed)?",
                       r"concerns?", r"likely", r"possibly", r"appears?",
-                      r"potential(?:ly)?", r"perhaps", r"some", r"can")
+                      r"potential(?:ly)?", r"perhaps", r"if", r"would")
 # How many words before a quote still belong to its stance ("contended that ...").
 CLIP_WINDOW = 4
 

@@ -253,6 +253,10 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
     problems = []
     backed = set().union(*(numbers_backed_by(ev.quote) for ev in finding.evidence),
                          *(numbers_in(fig.value) for fig in finding.figures))
+    # A year the evidence is dated by may be named: the date check asks for exactly that.
+    for ev in finding.evidence:
+        source = corpus.sources.get(ev.source)
+        backed |= {date[:4] for date in (ev.as_of, source.issued if source else None) if date}
     for field in ("headline", "summary"):
         for number in sorted(numbers_in(getattr(finding, field)) - backed):
             problems.append(at.problem(
@@ -398,6 +402,17 @@ def _check_quote(at, i: int, ev: Evidence, snapshot: Snapshot, source: Source) -
     return []
 
 
+def _clause(sentence: str, quote: str) -> str:
+    """The part of a sentence between the semicolons around the quote."""
+    needle = normalise(quote)
+    at = sentence.find(needle)
+    if at < 0:
+        return sentence
+    start = sentence.rfind(";", 0, at) + 1
+    end = sentence.find(";", at + len(needle))
+    return sentence[start:] if end < 0 else sentence[start:end]
+
+
 def _check_stance(at, i: int, ev: Evidence, finding: Finding,
                   snapshot: Snapshot) -> list[Problem]:
     """The stance must not overstate what the sentence holding the quote does with it."""
@@ -436,10 +451,13 @@ def _check_stance(at, i: int, ev: Evidence, finding: Finding,
             f"evidence[{i}].speaker: the source reports this from someone else ('{word}'); "
             f"name them in speaker. Sentence: \"{shown}\"", at=("evidence", i, "stance"),
             severity="warning"))
-    word = first_match(HEDGE, sentence)
-    if word and not first_match(HEDGED_PROSE, f"{finding.headline} {finding.summary}"):
+    # A hedge qualifies its own clause: in "traces X; explores Y; ... that could expand
+    # Z", the 'could' says nothing about X. The headline is what readers take away (and
+    # what executive summaries repeat), so the hedge must survive there.
+    word = first_match(HEDGE, _clause(sentence, ev.quote))
+    if word and not first_match(HEDGED_PROSE, finding.headline):
         problems.append(at.problem(
-            f"evidence[{i}].stance: the source hedges ('{word}') but the finding states the "
-            f"claim as fact; keep the hedge in its headline or summary. Sentence: "
+            f"evidence[{i}].stance: the source hedges ('{word}') but the finding's headline "
+            f"states the claim as fact; keep the hedge in the headline. Sentence: "
             f"\"{shown}\"", at=("evidence", i, "stance"), severity="warning"))
     return problems
