@@ -15,6 +15,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from .confine import confined
 from .models import Evidence, Source
 
 _URL = re.compile(r"(https?://[^\s<>\"]+?)(?=[.,;:)\]]*(?:\s|<|$))")
@@ -33,9 +34,12 @@ def _packaged_style(name: str) -> Path | None:
 def find_style(name: str, template_dirs: list[Path]) -> Path | None:
     """A style name from the CSL repository, or a .csl file under templates/styles/."""
     for folder in template_dirs:
-        candidate = folder / "styles" / (name if name.endswith(".csl") else f"{name}.csl")
+        file_name = name if name.endswith(".csl") else f"{name}.csl"
+        candidate = folder / "styles" / file_name
         if candidate.is_file():
-            return candidate
+            # The name comes from audiences.yaml: no '..', absolute path or symlink out.
+            return confined(folder / "styles", file_name, what="citation style",
+                            where=("findings/audiences.yaml", 1, 1))
     return _packaged_style(name.removesuffix(".csl"))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .confine import confinement_problem
 from .errors import Problem
 from .loader import Document, KeyPath, load_yaml
 from .models import (
@@ -75,6 +76,13 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
         return corpus, problems
     corpus.files = files
     for path in files:
+        # A findings file may be a symlink, but not to anything outside the project.
+        relative = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+        _, outside = confinement_problem(project.root, relative, what="findings file",
+                                         where=(relative.as_posix(), 1, 1))
+        if outside is not None:
+            problems.append(outside)
+            continue
         doc, found = load_yaml(path, project.root)
         problems += found
         if doc is None or any(p.severity == "error" for p in found):

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from . import __version__, glossary
 from .citations import Citations, find_style
+from .confine import confined
 from .errors import BriefsError, Problem, ValidationFailed
 from .levers import by_lever
 from .project import Project, default_templates_dir
@@ -62,15 +63,33 @@ class TemplateProblem(ValidationFailed):
         super().__init__([Problem(path, line, 1, "error", message)])
 
 
+class ConfinedLoader(jinja2.FileSystemLoader):
+    """A FileSystemLoader that refuses a template resolving outside its folder.
+
+    Jinja already refuses '..' in template names; this also refuses symlinks that lead
+    out, so a project's templates cannot read other files on the machine into a brief.
+    """
+
+    def get_source(self, environment, template):
+        pieces = jinja2.loaders.split_template_path(template)
+        for searchpath in self.searchpath:
+            candidate = Path(searchpath, *pieces)
+            if candidate.is_file():
+                confined(Path(searchpath), Path(*pieces), what="template",
+                         where=(_relative(str(candidate)), 1, 1))
+                break
+        return super().get_source(environment, template)
+
+
 def make_environment(project: Project) -> jinja2.Environment:
     dirs = project.template_dirs
-    default = jinja2.FileSystemLoader(str(default_templates_dir()))
+    default = ConfinedLoader(str(default_templates_dir()))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([
             # "default:base.html" always means the packaged one, so a project's base.html
             # can extend it instead of copying it.
             jinja2.PrefixLoader({"default": default}, delimiter=":"),
-            jinja2.FileSystemLoader([str(d) for d in dirs]),
+            ConfinedLoader([str(d) for d in dirs]),
         ]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,

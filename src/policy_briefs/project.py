@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .confine import confined
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -44,6 +46,8 @@ class Project:
         """Template folders, most specific first: the project's, then the packaged defaults."""
         dirs = []
         if self.templates_dir.is_dir():
+            # templates/ may be a symlink, but not to a folder outside the project.
+            confined(self.root, "templates", what="template folder", where=("templates", 1, 1))
             dirs.append(self.templates_dir)
         default = default_templates_dir()
         if default.is_dir() and default.resolve() not in [d.resolve() for d in dirs]:

@@ -6,10 +6,12 @@ import difflib
 from collections.abc import Callable
 from pathlib import Path
 
+from .confine import OutsideRoot, confinement_problem
 from .corpus import Corpus, load_corpus
 from .errors import Problem, ValidationFailed, has_errors
 from .evidence import (
     MAX_QUOTE_WORDS,
+    MAX_SNAPSHOT_BYTES,
     Snapshot,
     normalise,
     numbers_backed_by,
@@ -119,11 +121,24 @@ def cross_check(
 
     for audience_id, audience in corpus.audiences.items():
         at = corpus.where[("audience", audience_id)]
-        if template_exists is not None and not template_exists(audience.template):
+        try:
+            template_missing = template_exists is not None and not template_exists(
+                audience.template)
+        except OutsideRoot as exc:
+            problems.append(exc.problem)
+            template_missing = False
+        if template_missing:
             problems.append(at.problem(
                 f"template '{audience.template}' not found in templates/ or the packaged "
                 "defaults", at=("template",)))
-        if style_exists is not None and not style_exists(audience.citation_style):
+        try:
+            style_missing = style_exists is not None and not style_exists(
+                audience.citation_style)
+        except OutsideRoot as exc:
+            # Reported where the style is named, not at the style file.
+            problems.append(at.problem(exc.problem.message, at=("citation_style",)))
+            style_missing = False
+        if style_missing:
             problems.append(at.problem(
                 f"citation style '{audience.citation_style}' not found: use a CSL style name "
                 "such as 'chicago-notes-bibliography' or 'apa', or a .csl file in "
@@ -189,12 +204,20 @@ def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
                 f"source '{source_id}' has no snapshot, so its quotes cannot be verified",
                 at=("id",), severity="warning"))
             continue
-        path = sources_dir / source.snapshot
-        if not path.is_file():
+        # The name comes from sources.yaml: it must not reach outside the sources folder,
+        # and a refusal names the path only, never what it points at.
+        path, outside = confinement_problem(
+            sources_dir, source.snapshot, what="snapshot",
+            where=lambda message, at=at: at.problem(message, at=("snapshot",)))
+        if outside is not None:
+            problems.append(outside)
+            continue
+        if not path.exists():
             problems.append(at.problem(
                 f"snapshot '{source.snapshot}' not found in {sources_dir}", at=("snapshot",)))
             continue
-        text, errors = read_text(path, str(path))
+        text, errors = read_text(path, str(path), limit=MAX_SNAPSHOT_BYTES,
+                                 what="source snapshots")
         if text is None:
             problems += errors
             continue
