@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from .confine import confinement_problem
 from .errors import Problem
-from .loader import Document, KeyPath, load_yaml
+from .loader import MAX_FINDINGS_BYTES, Document, KeyPath, load_yaml
 from .models import (
     FILE_MODELS,
     THEME_MODEL,
@@ -65,16 +65,22 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
     folder = project.findings_dir
     files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")) if folder.is_dir() else []
     if not files:
-        where = folder.relative_to(project.root) if folder.is_relative_to(project.root) else folder
         problems.append(
             Problem(
-                str(where), 1, 1, "error",
+                _shown(folder, project), 1, 1, "error",
                 "no findings files here: run the command in a project folder, pass "
                 "--project DIR, or create findings/sources.yaml and a theme file",
             )
         )
         return corpus, problems
     corpus.files = files
+    total = sum(path.stat().st_size for path in files if path.is_file())
+    if total > MAX_FINDINGS_BYTES:
+        problems.append(Problem(
+            _shown(folder, project), 1, 1, "error",
+            f"the findings files hold {total:,} bytes together; at most {MAX_FINDINGS_BYTES:,} "
+            "are read (split the project, or remove files that are not findings)"))
+        return corpus, problems
     for path in files:
         # A findings file may be a symlink, but not to anything outside the project.
         relative = path.relative_to(project.root) if path.is_relative_to(project.root) else path
@@ -98,6 +104,10 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
         problems.append(Problem("findings", 1, 1, "error",
                                 "no findings: add a theme file such as findings/workforce.yaml"))
     return corpus, problems
+
+
+def _shown(folder: Path, project: Project) -> str:
+    return str(folder.relative_to(project.root) if folder.is_relative_to(project.root) else folder)
 
 
 def _parse(doc: Document, corpus: Corpus, problems: list[Problem]) -> None:

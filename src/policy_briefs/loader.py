@@ -26,7 +26,8 @@ from .errors import Problem
 # Limits on one YAML file. Each is far above what a real findings file needs (the largest
 # shipped one is 15 KB, 7 levels deep, with fields under 2,000 characters) and low
 # enough that a hostile file cannot make a check take more than a few seconds.
-MAX_FILE_BYTES = 1 << 20  # 1 MiB: PyYAML reads about 1 MB a second
+MAX_FILE_BYTES = 256 << 10  # 256 KiB per file: PyYAML parses about 200 KB a second
+MAX_FINDINGS_BYTES = 1 << 20  # 1 MiB for all of findings/ (shipped: 60 KB); bounds a check
 MAX_DEPTH = 32  # nesting levels; composing and validating recurse once per level
 MAX_NODES = 100_000  # values after expanding aliases, so "billion laughs" files stop early
 MAX_FIELD_CHARS = 10_000  # one value, about 1,500 words; prose checks grow with it
