@@ -213,6 +213,9 @@ def _pattern_hint(loc: KeyPath, error: dict[str, Any]) -> str:
         return f"'{value}' is not a date: write YYYY, YYYY-MM or YYYY-MM-DD"
     if name == "DOI":
         return f"'{value}' is not a DOI: write it without a prefix, e.g. '10.1787/abc-en'"
+    if name == "citation_style":
+        return (f"'{value}' is not a style name: use a CSL style such as 'apa', or the name "
+                "of a .csl file in templates/styles/ (a name, not a path)")
     if name in ("URL", "url"):
         return f"'{value}' is not a web address: start it with https:// or http://"
     return f"'{value}' does not have the expected form ({error['msg']})"

@@ -132,6 +132,8 @@ class _Loader(yaml.SafeLoader):
 
     def compose_node(self, parent, index):
         # Composing recurses once per level: bound it before Python's stack is exhausted.
+        if not self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent):
+            return super().compose_node(parent, index)
         if self._depth >= MAX_DEPTH:
             raise _LimitExceeded(problem=f"nested more than {MAX_DEPTH} levels deep; "
                                  "findings need only a few levels",
