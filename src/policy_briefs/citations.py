@@ -150,7 +150,8 @@ class Citations:
         for source_id, locator in keys:
             if locator:
                 label, value = locator.split(None, 1)
-                item = CitationItem(source_id, locator=Locator(label, value))
+                # The locator is data too, and citeproc-py copies it through unescaped.
+                item = CitationItem(source_id, locator=Locator(label, _escaped(value)))
             else:
                 item = CitationItem(source_id)
             citation = Citation([item])
