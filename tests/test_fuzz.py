@@ -33,7 +33,7 @@ TOKENS = [
     "*a", "*b", "&b ", "!!str ", "!!binary ", "!!python/object:os.system ", "!!set ", "!!omap ",
     "!!timestamp ", "!<tag:yaml.org,2002:int> ", "%YAML 1.1\n", "---\n", "...\n", "<<: *a\n",
     "\t", "\\0", "\\x1b", "\\u202e", "\x85", "\u2028", "\ufeff", "\u200b", "\u202e", "~", "null",
-    "2026-13-45", "9" * 40, "1e999", ".nan", "0x_", "theme", "findings", "id", "headline",
+    "2026-13-45", '"2026-02-30"', "9" * 40, "1e999", ".nan", "0x_", "theme", "findings", "id", "headline",
     "evidence", "source", "locator", "quote", "audiences", "sources", "publication",
     "paragraph 2", "alpha-2020", "federal", "snapshot: ../../etc/hostname",
     "template: ../x.html", "citation_style: /etc/x", "<script>x</script>", "\x00", "\x7f",
@@ -55,10 +55,46 @@ data = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=5)), max_leaves=30)
 
 
+VALID = ["networks.yaml", "sources.yaml", "audiences.yaml", "publication.yaml", "glossary.yaml"]
+ADVERSARIAL = st.sampled_from(["2026-02-30", "0000-01-01", "2026-13", "9999-12-31", "paragraph 0",
+                     "paragraph 99999999999999999999", "page ∞", "...", "!!!", "*", "`",
+                     "[x](javascript:alert(1))", "<b>x</b>", "&amp;", "{{ 7*7 }}", "{% if %}",
+                     "%s %d", "\\", "\u0000", "\u202e", "SME SMEs SME's", "a" * 300,
+                     "one two three four five six seven eight nine ten " * 4, "", " "])
+# Mostly strings that pass the schema's types, so rendering gets to see them.
+values = st.one_of(
+    ADVERSARIAL, ADVERSARIAL, ADVERSARIAL, st.text(max_size=30),
+    st.integers(-5, 10**6), st.floats(), st.booleans(), st.none(), st.lists(st.text(max_size=5)),
+)
+
+
+def _leaves(value, container=None, key=None):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, value, k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(v, value, i)
+    elif container is not None:
+        yield container, key
+
+
 @st.composite
-def documents(draw) -> bytes:
-    kind = draw(st.sampled_from(["data", "tokens", "mutated", "bytes", "deep"]))
-    if kind == "data":
+def documents(draw) -> tuple[str, bytes]:
+    """A file name in findings/ and what it holds."""
+    name = draw(st.sampled_from(FILES))
+    kind = draw(st.sampled_from(["data", "tokens", "mutated", "values", "values", "bytes",
+                                 "deep"]))
+    if kind == "values":
+        # A valid file whose values are replaced: reaches cross-checks and rendering.
+        name = draw(st.sampled_from(VALID))
+        doc = yaml.safe_load((MINI / "findings" / name).read_text("utf-8"))
+        leaves = list(_leaves(doc))
+        for _ in range(draw(st.integers(1, 6))):
+            container, key = draw(st.sampled_from(leaves))
+            container[key] = draw(values)
+        text = yaml.safe_dump(doc, allow_unicode=True)
+    elif kind == "data":
         text = yaml.safe_dump(draw(data), allow_unicode=draw(st.booleans()))
     elif kind == "tokens":
         text = "".join(draw(st.lists(st.sampled_from(TOKENS), max_size=60)))
@@ -74,8 +110,8 @@ def documents(draw) -> bytes:
         if opener == "- ":
             text = "".join("  " * i + "- \n" for i in range(depth)) + "  " * depth + "- x\n"
     else:
-        return draw(st.binary(max_size=200))
-    return text.encode("utf-8", errors="surrogatepass")
+        return name, draw(st.binary(max_size=200))
+    return name, text.encode("utf-8", errors="surrogatepass")
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +121,9 @@ def project(tmp_path_factory) -> Path:
 
 @settings(max_examples=80, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(name=st.sampled_from(FILES), content=documents())
-def test_any_findings_file_gives_located_problems_only(project, name, content):
+@given(document=documents())
+def test_any_findings_file_gives_located_problems_only(project, document):
+    name, content = document
     path = project / "findings" / name
     original = path.read_bytes() if path.exists() else None
     path.write_bytes(content)

@@ -209,6 +209,23 @@ def test_fields_that_reach_mail_headers_are_one_line(cli, mini_project, file, ol
     assert "this text is used in mail headers" in result.output
 
 
+@pytest.mark.parametrize("file, old, new, message", [
+    ("publication.yaml", 'date: "2026-01-15"', 'date: "2026-02-30"',
+     "publication.date: '2026-02-30' is not a calendar date (day is out of range for month)"),
+    ("publication.yaml", 'date: "2026-01-15"', 'date: "0000-01-01"',
+     "publication.date: '0000-01-01' is not a calendar date (year 0 is out of range)"),
+    ("sources.yaml", 'issued: "2020-03"', 'issued: "2020-13"',
+     "sources[0].issued: '2020-13' is not a calendar date (month must be in 1..12)"),
+])
+def test_impossible_dates_are_located_not_internal_errors(cli, mini_project, file, old, new,
+                                                          message):
+    line = _replace(mini_project / "findings" / file, old, new)
+    for command in (("check",), ("build", "--format", "html")):
+        result = cli(*command, "--project", mini_project)
+        assert result.exit_code == 1, result.output
+        assert f"findings/{file}:{line}:" in result.output and message in result.output
+
+
 def test_a_custom_title_with_a_line_break_is_refused(cli, mini_project):
     result = cli("build", "federal", "--theme", "networks", "--format", "html",
                  "--title", "Briefs\nBcc: x@example.org", "--project", mini_project)

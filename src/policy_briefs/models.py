@@ -47,13 +47,26 @@ def _date_to_text(value: Any) -> Any:
     return value
 
 
+def _real_date(value: str) -> str:
+    # The pattern admits 2026-02-30 and 2026-13; templates and the citation processor
+    # turn dates into calendar dates, so an impossible one must stop here, located.
+    parts = [int(p) for p in value.split("-")]
+    try:
+        dt.date(parts[0], *(parts[1:] + [1, 1])[:2])
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not a calendar date ({exc})") from None
+    return value
+
+
 IsoDate = Annotated[
     str,
     BeforeValidator(_date_to_text),
     Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD"),
+    AfterValidator(_real_date),
 ]
 FullDate = Annotated[
-    str, BeforeValidator(_date_to_text), Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    str, BeforeValidator(_date_to_text), Field(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    AfterValidator(_real_date),
 ]
 
 # CSL locator labels (CSL 1.0.2 "locator" terms) that a citation may carry.
