@@ -57,7 +57,7 @@ def test_confined_refuses_paths_that_leave_the_root(tmp_path, relative):
     problem = caught.value.problem
     assert (problem.path, problem.line, problem.column) == ("findings/sources.yaml", 7, 15)
     assert problem.message.startswith(f"snapshot '{relative}' ")
-    assert problem.message.endswith("it must stay inside root/")
+    assert problem.message.endswith("; it must stay inside root/")
 
 
 def test_confined_follows_symlinks_and_allows_what_stays_inside(tmp_path):
@@ -72,7 +72,7 @@ def test_confined_follows_symlinks_and_allows_what_stays_inside(tmp_path):
     assert confined(root, "sub/inner", what="f", where=where) == (root / "a.txt").resolve()
     assert confined(root, "not-yet.txt", what="f", where=where) == (root / "not-yet.txt").resolve()
     _path, problem = confinement_problem(root, "out", what="style", where=where)
-    assert "resolves outside it (through '..' or a symbolic link)" in problem.message
+    assert "leads outside it (through '..' or a symbolic link)" in problem.message
     assert SECRET not in problem.message
     _path, problem = confinement_problem(root, "loop", what="style", where=where)
     assert problem is not None and problem.severity == "error"
@@ -255,8 +255,9 @@ def test_findings_files_may_not_link_outside_the_project(cli, mini_project, tmp_
     (mini_project / "findings" / "extra.yaml").symlink_to(secret_outside(tmp_path))
     result = cli("check", "--project", mini_project)
     assert result.exit_code == 1
-    assert ("findings/extra.yaml:1:1: error: findings file 'findings/extra.yaml' resolves "
-            "outside it") in result.output
+    assert ("findings/extra.yaml:1:1: error: findings file 'findings/extra.yaml' leads "
+            "outside it (through '..' or a symbolic link); it must stay inside mini/"
+            ) in result.output
     assert SECRET not in result.output
 
 
@@ -267,7 +268,7 @@ def test_templates_may_not_link_outside_their_folder(cli, mini_project, tmp_path
     for command in (("check",), ("build", "federal", "--format", "html")):
         result = cli(*command, "--project", mini_project)
         assert result.exit_code == 1, result.output
-        assert "template 'federal.html' resolves outside it" in result.output
+        assert "template 'federal.html' leads outside it" in result.output
         assert SECRET not in result.output
     assert not (mini_project / "output").exists()
 
@@ -281,7 +282,7 @@ def test_a_partial_linked_outside_is_refused_while_rendering(cli, mini_project, 
     (templates / "_x.html").symlink_to(secret_outside(tmp_path))
     result = cli("build", "federal", "--format", "html", "--project", mini_project)
     assert result.exit_code == 1, result.output
-    assert "template '_x.html' resolves outside it" in result.output
+    assert "template '_x.html' leads outside it" in result.output
     assert SECRET not in result.output
 
 
@@ -290,7 +291,7 @@ def test_the_template_folder_itself_may_not_link_outside(cli, mini_project, tmp_
     (mini_project / "templates").symlink_to(tmp_path / "elsewhere")
     result = cli("check", "--project", mini_project)
     assert result.exit_code == 1
-    assert "templates:1:1: error: template folder 'templates' resolves outside it" in result.output
+    assert "templates:1:1: error: template folder 'templates' leads outside it" in result.output
 
 
 def test_citation_styles_stay_inside_templates_styles(cli, mini_project, tmp_path):
@@ -301,7 +302,7 @@ def test_citation_styles_stay_inside_templates_styles(cli, mini_project, tmp_pat
     line = _replace(path, "citation_style: apa", "citation_style: house")
     result = cli("check", "--project", mini_project)
     assert result.exit_code == 1
-    assert (f"findings/audiences.yaml:{line}:21: error: citation style 'house.csl' resolves "
+    assert (f"findings/audiences.yaml:{line}:21: error: citation style 'house.csl' leads "
             "outside it") in result.output
     _replace(path, "citation_style: house", "citation_style: ../../elsewhere/secret")
     result = cli("check", "--project", mini_project)

@@ -43,26 +43,24 @@ def confinement_problem(root: Path, relative: str | os.PathLike, *, what: str,
     anywhere on the way. A path that does not exist yet is fine if it would land inside.
     """
     text = os.fspath(relative)
-    why = None
+    folder = f"{Path(root).name or root}/"
     if not text:
         why = "is empty"
     elif "\0" in text:
         why = "contains a NUL byte"
     elif PurePosixPath(text).is_absolute() or PureWindowsPath(text).anchor:
-        why = "is an absolute path; give a path relative to that folder"
-    if why is None:
+        why = "is an absolute path"
+    else:
         try:
             base = Path(root).resolve(strict=True)
             target = (base / text).resolve()
         except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a missing root
             why = f"cannot be resolved ({type(exc).__name__})"
         else:
-            if target == base or not target.is_relative_to(base):
-                why = "resolves outside it (through '..' or a symbolic link)"
-            else:
+            if target != base and target.is_relative_to(base):
                 return target, None
-    message = f"{what} '{text}' {why}: it must stay inside {Path(root).name or root}/"
-    return None, _locate(where, message)
+            why = "leads outside it (through '..' or a symbolic link)"
+    return None, _locate(where, f"{what} '{text}' {why}; it must stay inside {folder}")
 
 
 def confined(root: Path, relative: str | os.PathLike, *, what: str, where: Where) -> Path:
