@@ -26,6 +26,7 @@ import jinja2
 from markupsafe import Markup
 
 from . import csl
+from .confine import confined
 from .csl import Item, Mode, Point, Style
 from .models import Source
 
@@ -41,7 +42,9 @@ def find_style(name: str, template_dirs: list[Path]) -> Path | None:
     for folder in template_dirs:
         candidate = folder / _STYLES_DIR / file_name
         if candidate.is_file():
-            return candidate
+            # The name comes from audiences.yaml: no symlink out of the styles folder.
+            return confined(folder / _STYLES_DIR, file_name, what="citation style",
+                            where=("findings/audiences.yaml", 1, 1))
     return None
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .confine import confinement_problem
 from .errors import Problem, did_you_mean
-from .loader import Document, KeyPath, load_yaml
+from .loader import MAX_FINDINGS_BYTES, Document, KeyPath, load_yaml
 from .models import (
     FILE_MODELS,
     THEME_MODEL,
@@ -67,17 +68,30 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
     folder = project.findings_dir
     files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")) if folder.is_dir() else []
     if not files:
-        where = folder.relative_to(project.root) if folder.is_relative_to(project.root) else folder
         problems.append(
             Problem(
-                str(where), 1, 1, "error",
+                _shown(folder, project), 1, 1, "error",
                 "no findings files here: run the command in a project folder, pass "
                 "--project DIR, or create findings/sources.yaml and a theme file",
             )
         )
         return corpus, problems
     corpus.files = files
+    total = sum(path.stat().st_size for path in files if path.is_file())
+    if total > MAX_FINDINGS_BYTES:
+        problems.append(Problem(
+            _shown(folder, project), 1, 1, "error",
+            f"the findings files hold {total:,} bytes together; at most {MAX_FINDINGS_BYTES:,} "
+            "are read (split the project, or remove files that are not findings)"))
+        return corpus, problems
     for path in files:
+        # A findings file may be a symlink, but not to anything outside the project.
+        relative = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+        _, outside = confinement_problem(project.root, relative, what="findings file",
+                                         where=(relative.as_posix(), 1, 1))
+        if outside is not None:
+            problems.append(outside)
+            continue
         doc, found = load_yaml(path, project.root)
         problems += found
         if doc is None or any(p.severity == "error" for p in found):
@@ -93,6 +107,10 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
         problems.append(Problem("findings", 1, 1, "error",
                                 "no findings: add a theme file such as findings/workforce.yaml"))
     return corpus, problems
+
+
+def _shown(folder: Path, project: Project) -> str:
+    return str(folder.relative_to(project.root) if folder.is_relative_to(project.root) else folder)
 
 
 def _parse(doc: Document, corpus: Corpus, problems: list[Problem]) -> None:
@@ -199,6 +217,9 @@ def _pattern_hint(loc: KeyPath, error: Mapping[str, Any]) -> str:
         return f"'{value}' is not a date: write YYYY, YYYY-MM or YYYY-MM-DD"
     if name == "DOI":
         return f"'{value}' is not a DOI: write it without a prefix, e.g. '10.1787/abc-en'"
+    if name == "citation_style":
+        return (f"'{value}' is not a style name: use a CSL style such as 'apa', or the name "
+                "of a .csl file in templates/styles/ (a name, not a path)")
     if name in ("URL", "url"):
         return f"'{value}' is not a web address: start it with https:// or http://"
     return f"'{value}' does not have the expected form ({error['msg']})"

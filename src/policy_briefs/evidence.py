@@ -20,6 +20,9 @@ _TRANSLATE = str.maketrans({
 _SPACE = re.compile(r"\s+")
 
 MAX_QUOTE_WORDS = 30
+# A snapshot is the archived text of one source; a long report is 1 to 2 MB of text.
+# Past this, finding the closest passage to a quote that is not found takes too long.
+MAX_SNAPSHOT_BYTES = 8 << 20
 
 
 def normalise(text: str) -> str:

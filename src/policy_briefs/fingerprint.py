@@ -25,11 +25,13 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .confine import TooLarge, read_regular
 from .project import PACKAGE_DIR, Project
 
 if TYPE_CHECKING:
@@ -78,10 +80,13 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def input_files(folder: Path, *, skip: tuple[str, ...] = ()) -> list[Path]:
+def input_files(folder: Path, *, skip: tuple[str, ...] = (), folders: bool = False) -> list[Path]:
     """The files under ``folder`` that can feed a build, in a stable order.
 
-    ``skip`` names top-level subfolders to leave out.
+    ``skip`` names top-level subfolders to leave out. With ``folders``, sub-folders are
+    listed too: an empty folder named like a findings file is an input error, and a tree
+    hash that left it out would let the no-op shortcut hide it. Entries that are not
+    regular files (folders, FIFOs, devices) are listed, never read: see ``entry_bytes``.
     """
     if not folder.is_dir():
         return []
@@ -90,11 +95,33 @@ def input_files(folder: Path, *, skip: tuple[str, ...] = ()) -> list[Path]:
         top = dirpath == str(folder)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__"
                              and not (top and d in skip))
+        if folders:
+            found += [Path(dirpath, d) for d in dirnames]
         for name in sorted(filenames):
             if name.startswith(".") or name.endswith(_IGNORED_SUFFIXES):
                 continue
             found.append(Path(dirpath, name))
     return found
+
+
+# Past this a file is hashed by size alone; no input or font comes near it.
+_MAX_HASHED_BYTES = 256 << 20
+
+
+def entry_bytes(path: Path) -> bytes:
+    """What a listed entry contributes to a hash: a regular file's bytes, or a marker of
+    what else it is. A FIFO is never read (that would block the build) and a device or an
+    enormous file never read to the end; the loader reports them as errors."""
+    try:
+        return read_regular(path, _MAX_HASHED_BYTES)
+    except TooLarge as exc:
+        return f"\0large file\0{exc.size}".encode()
+    except OSError:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return b"\0unreadable"
+        return f"\0not a regular file\0{stat.S_IFMT(mode):o}".encode()
 
 
 # -- the environment -------------------------------------------------------------------
@@ -188,19 +215,19 @@ def tree_hash(project: Project, request: dict, sources_dir: Path | None = None) 
 
     feed("request", json.dumps(request, sort_keys=True).encode())
     feed("environment", environment_hash().encode())
-    for path in input_files(project.findings_dir):
-        feed(f"findings/{path.relative_to(project.findings_dir).as_posix()}", path.read_bytes())
+    for path in input_files(project.findings_dir, folders=True):
+        feed(f"findings/{path.relative_to(project.findings_dir).as_posix()}", entry_bytes(path))
     for n, folder in enumerate(project.template_dirs):
-        for path in input_files(folder):
-            feed(f"templates{n}/{path.relative_to(folder).as_posix()}", path.read_bytes())
+        for path in input_files(folder, folders=True):
+            feed(f"templates{n}/{path.relative_to(folder).as_posix()}", entry_bytes(path))
     if project.settings_file.is_file():
-        feed("settings", project.settings_file.read_bytes())
+        feed("settings", entry_bytes(project.settings_file))
     # The snapshots' names and bytes count, not where the folder is: a copy of the project
     # elsewhere hashes the same.
     feed("sources_dir", b"set" if sources_dir is not None else b"none")
     if sources_dir is not None:
-        for path in input_files(sources_dir):
-            feed(f"sources/{path.relative_to(sources_dir).as_posix()}", path.read_bytes())
+        for path in input_files(sources_dir, folders=True):
+            feed(f"sources/{path.relative_to(sources_dir).as_posix()}", entry_bytes(path))
     return h.hexdigest()
 
 
@@ -223,7 +250,7 @@ def design_hash(template_dirs: list[Path], style: Path | None) -> str:
             name = path.relative_to(folder).as_posix()
             label = name if name not in seen else f"default:{name}"
             seen.add(name)
-            data = path.read_bytes()
+            data = entry_bytes(path)
             h.update(f"{label}\0{len(data)}\0".encode())
             h.update(data)
     if style is not None:

@@ -11,12 +11,31 @@ import json
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
 
 SCHEMA_FILE = "schema.json"
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
 Text = Annotated[str, Field(min_length=1)]
+
+# Characters that end a line somewhere: in a mail header (CR, LF), in Python's and
+# browsers' idea of a line (NEL, U+2028, U+2029), or any other control character.
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def one_line(value: str) -> str:
+    # Checked where the text is written, not where a message is sent: these fields
+    # become mail headers (Subject, Reply-To), where a line break starts a new header.
+    hit = _LINE_BREAKING.search(value)
+    if hit:
+        raise ValueError(f"contains a line break or control character (U+{ord(hit.group()):04X}, "
+                         f"character {hit.start() + 1}); this text is used in mail headers, "
+                         "so keep it on one line")
+    return value
+
+
+HeaderText = Annotated[str, Field(min_length=1), AfterValidator(one_line)]
+"""Text that may reach a mail header: one line, no control characters."""
 Priority = Literal["high", "medium", "low"]
 PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
@@ -28,13 +47,26 @@ def _date_to_text(value: Any) -> Any:
     return value
 
 
+def _real_date(value: str) -> str:
+    # The pattern admits 2026-02-30 and 2026-13; templates and the citation processor
+    # turn dates into calendar dates, so an impossible one must stop here, located.
+    parts = [int(p) for p in value.split("-")]
+    try:
+        dt.date(parts[0], *(parts[1:] + [1, 1])[:2])
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not a calendar date ({exc})") from None
+    return value
+
+
 IsoDate = Annotated[
     str,
     BeforeValidator(_date_to_text),
     Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD"),
+    AfterValidator(_real_date),
 ]
 FullDate = Annotated[
-    str, BeforeValidator(_date_to_text), Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    str, BeforeValidator(_date_to_text), Field(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    AfterValidator(_real_date),
 ]
 
 
@@ -306,13 +338,14 @@ class Audience(Model):
 
     id: Id
     """Audience id, used in findings and on the command line."""
-    title: Text
-    """Who the brief is for, as shown on its cover."""
+    title: HeaderText
+    """Who the brief is for, as shown on its cover (and in mail subjects: one line)."""
     reader: Text
     """Description of the reader and what they need."""
     template: Text
     """Template file of the brief, looked up in templates/ then the packaged defaults."""
-    citation_style: str = "chicago-notes-bibliography"
+    citation_style: str = Field("chicago-notes-bibliography",
+                                pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     """CSL style name (e.g. 'apa') or a .csl file under templates/styles/."""
     reading_grade: float | None = Field(None, gt=0, le=20)
     """Target Flesch-Kincaid grade for the brief's prose; over it is a warning."""
@@ -335,12 +368,12 @@ class AudiencesFile(Model):
 class Publication(Model):
     """The series every brief belongs to."""
 
-    series: Text
-    """Name of the brief series."""
-    publisher: Text
-    """Organisation publishing the briefs (PDF author)."""
-    contact: str | None = None
-    """Contact address shown on the brief."""
+    series: HeaderText
+    """Name of the brief series (in mail subjects: one line)."""
+    publisher: HeaderText
+    """Organisation publishing the briefs (PDF author; in mail headers: one line)."""
+    contact: HeaderText | None = None
+    """Contact address shown on the brief (the Reply-To of mail: one line)."""
     licence: str | None = None
     """Licence of the briefs, e.g. 'CC BY 4.0'."""
     language: str = Field("en-US", pattern=r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$")

@@ -10,32 +10,55 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import weasyprint
 from weasyprint.urls import URLFetcher, URLFetchingError
 
+from .confine import is_inside, regular_file_problem
 from .errors import BriefsError
 
 PDF_VARIANT = "pdf/ua-1"  # tagged, with /Lang and /MarkInfo: readable by screen readers
 
 
 class AllowlistFetcher(URLFetcher):
-    """Fetch only data: URLs and files inside the allowed folders; nothing from a network."""
+    """Fetch only data: URLs and files inside the allowed folders; nothing from a network.
+
+    The decision depends on the URL and the allowed folders alone, never on the working
+    directory: a ``file:`` URL must carry an absolute path (``file:///x`` or ``file:/x``),
+    with no host (``file://host/x`` names another machine's share), and the path, with
+    symlinks followed, must be a regular file inside an allowed folder. What is then
+    opened is that resolved path, not the URL as written.
+    """
 
     def __init__(self, allowed: list[Path]):
         super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False)
         self.allowed = [p.resolve() for p in allowed]
 
     def fetch(self, url, headers=None):
-        if url.startswith("file:"):
-            from urllib.request import url2pathname
+        verdict = self.check(url)
+        return super().fetch(verdict, headers)
 
-            path = Path(url2pathname(url.split("?", 1)[0].removeprefix("file://"))).resolve()
-            if not any(path.is_relative_to(root) for root in self.allowed):
-                raise URLFetchingError(f"blocked: {url} is outside the template folders")
-        elif not url.startswith("data:"):
+    def check(self, url: str) -> str:
+        """The URL to open for ``url``, or URLFetchingError saying why it is refused."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "data":
+            return url
+        if scheme != "file":
             raise URLFetchingError(f"blocked: {url} (briefs fetch nothing from the network)")
-        return super().fetch(url, headers)
+        if parts.netloc:
+            raise URLFetchingError(f"blocked: {url} names a host; only local files are read")
+        path = unquote(parts.path)
+        if not path.startswith("/") or path.startswith("//") or "\0" in path:
+            raise URLFetchingError(f"blocked: {url} is not an absolute file path")
+        resolved = Path(path).resolve()
+        if not is_inside(resolved, self.allowed):
+            raise URLFetchingError(f"blocked: {url} is outside the template folders")
+        why = regular_file_problem(resolved)
+        if why is not None:
+            raise URLFetchingError(f"blocked: {url} {why}")
+        return resolved.as_uri()
 
 
 @dataclass

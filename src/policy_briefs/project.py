@@ -11,6 +11,8 @@ from typing import Any
 
 from .errors import Problem, ValidationFailed
 
+from .confine import confined
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 SETTINGS_FILE = "briefs.toml"
 SOURCES_DIR_ENV = "BRIEFS_SOURCES_DIR"
@@ -53,6 +55,8 @@ class Project:
         """Template folders, most specific first: the project's, then the packaged defaults."""
         dirs = []
         if self.templates_dir.is_dir():
+            # templates/ may be a symlink, but not to a folder outside the project.
+            confined(self.root, "templates", what="template folder", where=("templates", 1, 1))
             dirs.append(self.templates_dir)
         default = default_templates_dir()
         if default.is_dir() and default.resolve() not in [d.resolve() for d in dirs]:

@@ -10,6 +10,7 @@ from .attribution import Attribution, attribute
 from .corpus import Corpus
 from .errors import BriefsError, did_you_mean
 from .models import PRIORITY_RANK, Audience, Finding, Figure, Publication, Relevance, Source, Theme
+from .models import one_line
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,11 @@ def select(
         if finding_id not in corpus.findings:
             raise BriefsError(_unknown("finding", finding_id, corpus.findings))
     assert corpus.publication is not None
+    if title is not None:
+        try:
+            one_line(title)
+        except ValueError as exc:
+            raise BriefsError(f"--title {exc}") from None
 
     order = {fid: n for n, fid in enumerate(corpus.findings)}
     chosen: list[Item] = []

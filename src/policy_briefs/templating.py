@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from . import __version__, glossary
 from .citations import Citations, brief_reference, find_style
+from .confine import confined
 from .csl import load_style
 from .localization import format_numbers, long_date
 from .errors import BriefsError, Problem, ValidationFailed
@@ -55,16 +56,34 @@ class TemplateProblem(ValidationFailed):
         super().__init__([Problem(path, line, 1, "error", message)])
 
 
+class ConfinedLoader(jinja2.FileSystemLoader):
+    """A FileSystemLoader that refuses a template resolving outside its folder.
+
+    Jinja already refuses '..' in template names; this also refuses symlinks that lead
+    out, so a project's templates cannot read other files on the machine into a brief.
+    """
+
+    def get_source(self, environment, template):
+        pieces = jinja2.loaders.split_template_path(template)
+        for searchpath in self.searchpath:
+            candidate = Path(searchpath, *pieces)
+            if candidate.is_file():
+                confined(Path(searchpath), Path(*pieces), what="template",
+                         where=(_relative(str(candidate)), 1, 1))
+                break
+        return super().get_source(environment, template)
+
+
 def jinja_environment(project: Project) -> jinja2.Environment:
     """The template environment: the project's folders first, packaged defaults behind."""
     dirs = project.template_dirs
-    default = jinja2.FileSystemLoader(str(default_templates_dir()))
+    default = ConfinedLoader(str(default_templates_dir()))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([
             # "default:base.html" always means the packaged one, so a project's base.html
             # can extend it instead of copying it.
             jinja2.PrefixLoader({"default": default}, delimiter=":"),
-            jinja2.FileSystemLoader([str(d) for d in dirs]),
+            ConfinedLoader([str(d) for d in dirs]),
         ]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .attribution import dated_year
+from .confine import OutsideRoot, confinement_problem
 from .corpus import Corpus, load_corpus
 from .errors import Problem, ValidationFailed, apply_strict, did_you_mean, has_errors
 from .evidence import (
@@ -17,6 +18,7 @@ from .evidence import (
     OPINION,
     PLAN,
     REPORTED,
+    MAX_SNAPSHOT_BYTES,
     Snapshot,
     first_match,
     normalise,
@@ -169,11 +171,24 @@ def cross_check(
 
     for audience_id, audience in corpus.audiences.items():
         at = corpus.where[("audience", audience_id)]
-        if template_exists is not None and not template_exists(audience.template):
+        try:
+            template_missing = template_exists is not None and not template_exists(
+                audience.template)
+        except OutsideRoot as exc:
+            problems.append(exc.problem)
+            template_missing = False
+        if template_missing:
             problems.append(at.problem(
                 f"template '{audience.template}' not found in templates/ or the packaged "
                 "defaults", at=("template",)))
-        if style_exists is not None and not style_exists(audience.citation_style):
+        try:
+            style_missing = style_exists is not None and not style_exists(
+                audience.citation_style)
+        except OutsideRoot as exc:
+            # Reported where the style is named, not at the style file.
+            problems.append(at.problem(exc.problem.message, at=("citation_style",)))
+            style_missing = False
+        if style_missing:
             problems.append(at.problem(
                 f"citation style '{audience.citation_style}' not found: use a CSL style name "
                 "such as 'chicago-notes-bibliography' or 'apa', or a .csl file in "
@@ -205,7 +220,10 @@ def check_styles(project: Project, corpus: Corpus) -> list[Problem]:
     problems: list[Problem] = []
     note_styles: dict[str, list[str]] = {}
     for audience_id, audience in corpus.audiences.items():
-        path = find_style(audience.citation_style, project.template_dirs)
+        try:
+            path = find_style(audience.citation_style, project.template_dirs)
+        except OutsideRoot:
+            continue  # reported by cross_check, at the audience
         if path is None:
             continue  # reported by cross_check
         found = style_problems(path)
@@ -310,8 +328,15 @@ def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
                 f"source '{source_id}' has no snapshot, so its quotes cannot be verified",
                 at=("id",), severity="warning"))
             continue
-        path = sources_dir / source.snapshot
-        if not path.is_file():
+        # The name comes from sources.yaml: it must not reach outside the sources folder,
+        # and a refusal names the path only, never what it points at.
+        path, outside = confinement_problem(
+            sources_dir, source.snapshot, what="snapshot",
+            where=lambda message, at=at: at.problem(message, at=("snapshot",)))
+        if outside is not None:
+            problems.append(outside)
+            continue
+        if not path.exists():
             problems.append(at.problem(
                 f"snapshot '{source.snapshot}' not found in {sources_dir}", at=("snapshot",)))
             continue
@@ -322,7 +347,8 @@ def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
                 f"record (sha256 {source.provenance.sha256[:12]}...): it was edited or replaced "
                 f"after archiving; restore the archived file, or run `briefs sources archive "
                 f"{source_id}` to archive the page again", at=("provenance", "sha256")))
-        text, errors = read_text(path, str(path))
+        text, errors = read_text(path, str(path), limit=MAX_SNAPSHOT_BYTES,
+                                 what="source snapshots")
         if text is None:
             problems += errors
             continue
