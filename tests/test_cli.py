@@ -103,7 +103,7 @@ def test_check_json_clean(cli):
         "summary": "no problems",
         "problems": [],
         "verified": True,
-        "reading_grades": {"federal": 6.6, "sme": 6.4},
+        "reading_grades": {"federal": 6.4, "sme": 5.7},
         "briefs": {
             "federal": {
                 "findings": [

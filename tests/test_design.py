@@ -213,7 +213,7 @@ def test_stat_call_outs_are_never_split(briefs):
             # Value, label and source note together on one page.
             value = format_numbers(figure.value, briefs.corpus.publication.language)
             whole = re.compile(re.escape(value) + r".{0,240}?" + re.escape(last)
-                               + r".{0,120}?Source: ")
+                               + r".{0,120}?Source( \(\w+\))?: ")
             assert any(whole.search(text) for text in pages), (slug, value)
             shown += 1
     assert shown, "no brief shows a key figure"

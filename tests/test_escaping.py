@@ -2,7 +2,7 @@
 
 Every string field of the schema (and of stakeholders.yaml) is given a marker that would
 become an element, or break out of an attribute, if it were copied into HTML unescaped:
-``"'><xmarkN>``. The briefs are then built and published and the messages written; every
+``"'><xmarkX>``. The briefs are then built and published and the messages written; every
 HTML output is parsed, and no ``xmark*`` element may exist in any of them: the HTML twin, the
 PDF's source HTML, the site pages, the feed and the mail. The test also checks that the
 markers did arrive, as text, so it cannot pass by leaving fields out. It goes through the
@@ -36,8 +36,13 @@ def marker(n: int) -> str:
 
 def element(n: int) -> str:
     # No hyphen: typographic processing turns one into a dash, which would hide the marker
-    # from this test but not from a browser.
-    return f"<xmark{n}>"
+    # from this test but not from a browser. No digits either: numbers in a figure must be
+    # backed by a quote, and a marker's digits would not be.
+    letters = ""
+    while n:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(ord("a") + rest) + letters
+    return f"<xmark{letters}>"
 
 
 class Markers:
@@ -148,6 +153,8 @@ def scan(html: str, name: str) -> tuple[set[str], str]:
 
 
 def found(text: str, markers: Markers) -> set[str]:
+    # Case-blind: a title-case style may capitalise a marker's first letter.
+    text = text.lower()
     return {where for n, where in markers.fields.items() if element(n) in text}
 
 
@@ -162,6 +169,8 @@ def marked(tmp_path_factory):
     from policy_briefs.cli import app
 
     project = Path(shutil.copytree(MINI, tmp_path_factory.mktemp("escaping") / "p"))
+    # Marked quotes are no longer in the snapshots: build unverified (the briefs say so).
+    (project / "briefs.toml").unlink()
     markers = Markers()
     for path in sorted((project / "findings").glob("*.yaml")):
         inject(path, FILE_MODELS.get(path.name, THEME_MODEL), markers)

@@ -93,11 +93,15 @@ def attribute(
     says where it comes from. Everything else names who says it and when.
     """
     parts: list[str] = []
+    speakers: set[tuple[str | None, str]] = set()
     for ev in finding.evidence:
         source = sources.get(ev.source)
         if source is None or (ev.stance in ("finds", "reports") and not ev.speaker):
             continue
-        words = phrase(ev, source)
-        if words not in parts:
-            parts.append(words)
+        # One phrase per speaker: the first stance they take is the claim's; repeating
+        # "Argued by Muro; Contended by Muro" would only add words.
+        if (ev.speaker, ev.source) in speakers:
+            continue
+        speakers.add((ev.speaker, ev.source))
+        parts.append(phrase(ev, source))
     return Attribution("; ".join(parts), dated_year(finding, sources, publication, horizon))
