@@ -28,7 +28,7 @@ def _tags(pdf: pikepdf.Pdf) -> list[tuple[str, pikepdf.Dictionary]]:
 
     def walk(element):
         kids = element.get("/K")
-        for kid in (kids if isinstance(kids, pikepdf.Array) else [kids]):
+        for kid in kids if isinstance(kids, pikepdf.Array) else [kids]:
             if isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
                 out.append((str(kid.S)[1:], kid))
                 walk(kid)
@@ -80,6 +80,7 @@ def _html(briefs, slug) -> _Html:
 
 # --- the PDF --------------------------------------------------------------------------
 
+
 def test_weasyprint_logged_no_warning_or_error(briefs):
     assert briefs.log == {slug: [] for slug in (*AUDIENCES, "(logger)")}
 
@@ -113,8 +114,7 @@ def test_structure_has_headings_lists_and_links(briefs, slug):
 @pytest.mark.parametrize("slug", AUDIENCES)
 def test_headings_follow_the_html_in_order_without_skipping(briefs, slug):
     html_levels = _html(briefs, slug).headings
-    pdf_levels = [int(tag[1]) for tag, _ in _tags(briefs.pdf(slug))
-                  if re.fullmatch(r"H[1-6]", tag)]
+    pdf_levels = [int(tag[1]) for tag, _ in _tags(briefs.pdf(slug)) if re.fullmatch(r"H[1-6]", tag)]
     assert pdf_levels == html_levels, "the tags read in the HTML's order"
     assert html_levels[0] == 1
     for before, after in zip(html_levels, html_levels[1:], strict=False):
@@ -145,11 +145,14 @@ def test_every_link_has_text_and_an_annotation(briefs, slug):
     for element in links:
         kids = list(element.K) if isinstance(element.K, pikepdf.Array) else [element.K]
         # The clickable annotation and the words shown (marked content) both belong to it.
-        assert any(isinstance(k, pikepdf.Dictionary) and k.get("/Type") == "/OBJR"
-                   for k in kids), f"{slug}: a Link tag without its annotation"
-        assert any(isinstance(k, int) or (isinstance(k, pikepdf.Dictionary)
-                                           and (k.get("/Type") == "/MCR" or "/S" in k))
-                   for k in kids), f"{slug}: a Link tag without text"
+        assert any(isinstance(k, pikepdf.Dictionary) and k.get("/Type") == "/OBJR" for k in kids), (
+            f"{slug}: a Link tag without its annotation"
+        )
+        assert any(
+            isinstance(k, int)
+            or (isinstance(k, pikepdf.Dictionary) and (k.get("/Type") == "/MCR" or "/S" in k))
+            for k in kids
+        ), f"{slug}: a Link tag without text"
     for page in pdf.pages:
         for annot in page.get("/Annots", []):
             if annot.get("/Subtype") == "/Link":
@@ -168,6 +171,7 @@ def test_images_have_alternative_text(briefs, slug):
 
 
 # --- the HTML twin --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("slug", AUDIENCES)
 def test_html_stands_alone(briefs, slug):
@@ -196,16 +200,23 @@ def axe(briefs):
             pytest.fail(f"browser test set-up missing ({missing}): run `make test`")
         pytest.skip(f"browser test set-up missing ({missing}): run `make test`")
     files = [str(briefs.out / f"{slug}.html") for slug in AUDIENCES]
-    result = subprocess.run(["node", str(ROOT / "tests" / "axe_check.mjs"), *files],
-                            capture_output=True, text=True, timeout=180, cwd=ROOT)
+    result = subprocess.run(
+        ["node", str(ROOT / "tests" / "axe_check.mjs"), *files],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     return {Path(path).stem: entry for path, entry in report.items()}
 
 
 def _violations(view: dict) -> list[str]:
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-            for v in view["violations"]]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in view["violations"]
+    ]
 
 
 @pytest.mark.parametrize("slug", AUDIENCES)

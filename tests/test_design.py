@@ -21,7 +21,7 @@ PAGE_BUDGET = {"federal": (2, 6), "regional": (2, 6), "sme": (2, 4)}
 
 
 def _main(html: str) -> str:
-    return html[html.index("<main"):html.index("</main>")]
+    return html[html.index("<main") : html.index("</main>")]
 
 
 def _text(html: str) -> str:
@@ -29,6 +29,7 @@ def _text(html: str) -> str:
 
 
 # --- pages --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("slug", AUDIENCES)
 def test_page_budget(briefs, slug):
@@ -43,8 +44,12 @@ def test_cover_names_series_audience_date_and_version(briefs, slug):
     publication = briefs.corpus.publication
     audience = briefs.corpus.audiences[slug]
     first = briefs.pages_text(slug)[0]
-    for expected in (publication.series, audience.title, long_date(publication.date),
-                     publication.publisher):
+    for expected in (
+        publication.series,
+        audience.title,
+        long_date(publication.date),
+        publication.publisher,
+    ):
         assert expected in first, (slug, expected)
     # Labels are set in capitals by the style sheet, so the text layer has them so too.
     assert "VERSION" in first and f" {publication.version} " in first, slug
@@ -88,13 +93,15 @@ def test_only_the_named_fonts_are_used_and_all_are_embedded(briefs, slug):
         assert any(name.startswith(family) for name in fonts), (slug, family)
     for name, font in fonts.items():
         descriptor = font.FontDescriptor
-        assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")), \
+        assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")), (
             f"{slug}: {name} is not embedded"
+        )
 
 
 def test_fonts_are_installed_by_the_setup():
-    families = subprocess.run(["fc-list", ":", "family"], check=True, capture_output=True,
-                              text=True).stdout
+    families = subprocess.run(
+        ["fc-list", ":", "family"], check=True, capture_output=True, text=True
+    ).stdout
     assert "Inter" in families and "Charis SIL" in families
     deps = (ROOT / ".ci" / "system-deps").read_text("utf-8")
     assert "fonts-inter" in deps and "fonts-sil-charis" in deps
@@ -106,7 +113,7 @@ def test_fonts_are_named_exactly_and_set_on_html():
     assert '--serif: "Charis SIL"' in root and '--sans: "Inter"' in root
     assert "font-family: var(--serif)" in _block(css, "html")
     # Margin boxes do not inherit from html in every engine: they name the face themselves.
-    page = css[css.index("@page {"):css.index("@page :first")]
+    page = css[css.index("@page {") : css.index("@page :first")]
     assert page.count('font-family: "Inter"') == page.count("content:")
 
 
@@ -118,8 +125,9 @@ def _block(css: str, selector: str) -> str:
 
 # --- colour ---------------------------------------------------------------------------
 
+
 def _luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -146,7 +154,7 @@ def test_palette_meets_wcag_aa():
         ratio = contrast(palette[text], palette["band"])
         assert ratio >= 4.5, f"--{text} on --band: {ratio:.2f}"
     # Page furniture names its colour literally (no custom properties in margin boxes).
-    page = css[css.index("@page {"):css.index("html {")]
+    page = css[css.index("@page {") : css.index("html {")]
     for colour in re.findall(r"color:\s*(#[0-9a-fA-F]{6})", page):
         assert contrast(colour, palette["paper"]) >= 4.5, colour
 
@@ -157,11 +165,12 @@ def test_colours_come_from_the_palette():
         css = (TEMPLATES / name).read_text("utf-8")
         if name == "brief.css":
             css = css.replace(_block(css, ":root"), "")
-            css = css[:css.index("@page {")] + css[css.index("html {"):]
+            css = css[: css.index("@page {")] + css[css.index("html {") :]
         assert not re.findall(r"#[0-9a-fA-F]{3,6}\b|rgb\(|hsl\(", css), name
 
 
 # --- breaks ---------------------------------------------------------------------------
+
 
 def _struct(pdf: pikepdf.Pdf) -> list[tuple[int, str, int]]:
     """(depth, tag, page) of every structure element, in reading order."""
@@ -170,7 +179,7 @@ def _struct(pdf: pikepdf.Pdf) -> list[tuple[int, str, int]]:
 
     def walk(element, depth):
         kids = element.get("/K")
-        for kid in (kids if isinstance(kids, pikepdf.Array) else [kids]):
+        for kid in kids if isinstance(kids, pikepdf.Array) else [kids]:
             if isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
                 page = pages[kid.Pg.objgen] if "/Pg" in kid else -1
                 out.append((depth, str(kid.S)[1:], page))
@@ -193,15 +202,19 @@ def test_no_heading_is_left_at_the_foot_of_a_page(briefs, slug):
             end = max(end, elements[j][2])
             j += 1
         if j < len(elements):
-            assert elements[j][2] == end, \
+            assert elements[j][2] == end, (
                 f"{slug}: a {tag} at the foot of page {end + 1} is parted from its text"
+            )
     assert headings > 5
 
 
 def _end_matter(html: str) -> int:
     """Where the notes (note styles) or the reference list (in-text styles) begin."""
-    return min(html.index(role) for role in ('role="doc-endnotes"', 'role="doc-bibliography"')
-               if role in html)
+    return min(
+        html.index(role)
+        for role in ('role="doc-endnotes"', 'role="doc-bibliography"')
+        if role in html
+    )
 
 
 def test_stat_call_outs_are_never_split(briefs):
@@ -212,8 +225,9 @@ def test_stat_call_outs_are_never_split(briefs):
             last = plain_markdown(figure.label).split()[-1]
             # Value, label and source note together on one page.
             value = format_numbers(figure.value, briefs.corpus.publication.language)
-            whole = re.compile(re.escape(value) + r".{0,240}?" + re.escape(last)
-                               + r".{0,120}?Source( \(\w+\))?: ")
+            whole = re.compile(
+                re.escape(value) + r".{0,240}?" + re.escape(last) + r".{0,120}?Source( \(\w+\))?: "
+            )
             assert any(whole.search(text) for text in pages), (slug, value)
             shown += 1
     assert shown, "no brief shows a key figure"
@@ -228,9 +242,10 @@ def test_break_rules_cover_headings_and_call_outs():
 
 # --- what each audience gets ----------------------------------------------------------
 
+
 def test_federal_policy_options_are_grouped_by_lever(briefs):
     html = briefs.html("federal")
-    options = html[html.index('id="options-h"'):_end_matter(html)]
+    options = html[html.index('id="options-h"') : _end_matter(html)]
     titles = re.findall(r'<h3 id="lever-([a-z-]+)-h">', options)
     assert titles, "no lever groups"
     order = [lever.id for lever in LEVERS]
@@ -246,9 +261,12 @@ def test_federal_findings_show_evidence_strength(briefs):
     html = briefs.html("federal")
     words = {"high": "Strong", "medium": "Moderate", "low": "Limited"}
     for item in select(briefs.corpus, "federal").items:
-        article = html[html.index(f'<article class="finding confidence-'
-                                  f'{item.finding.confidence}" id="{item.id}"'):]
-        article = article[:article.index("</article>")]
+        article = html[
+            html.index(
+                f'<article class="finding confidence-{item.finding.confidence}" id="{item.id}"'
+            ) :
+        ]
+        article = article[: article.index("</article>")]
         assert f"{words[item.finding.confidence]} evidence" in article, item.id
     assert 'id="takeaways-h">Executive summary</h2>' in html
 
@@ -275,15 +293,18 @@ def test_regional_brief_opens_with_the_debate_both_sides_equal(briefs):
 
 def test_sme_brief_is_plain_and_practical(briefs):
     html = briefs.html("sme")
-    for heading in ("What this means for your firm", "Practical next steps",
-                    "Words used in this brief"):
+    for heading in (
+        "What this means for your firm",
+        "Practical next steps",
+        "Words used in this brief",
+    ):
         assert f">{heading}</h2>" in html
     brief = select(briefs.corpus, "sme")
     main_text = _text(_main(html))
     for item in brief.items:
         # The analysts' summaries stay out; the card says what the finding means.
         assert " ".join(item.finding.summary.split()[:8]) not in main_text, item.id
-    steps = html[html.index('id="steps-h"'):html.index('id="glossary-h"')]
+    steps = html[html.index('id="steps-h"') : html.index('id="glossary-h"')]
     for _item, action in brief.recommendations:
         assert plain_markdown(action) in _text(steps).replace("’", "'"), action
 
@@ -291,8 +312,8 @@ def test_sme_brief_is_plain_and_practical(briefs):
 def test_sme_glossary_lists_only_terms_the_brief_uses(briefs):
     html = briefs.html("sme")
     main = _main(html)
-    glossary = main[main.index('id="glossary-h"'):_end_matter(main)]
-    before = _text(main[:main.index('id="glossary-h"')]).lower()
+    glossary = main[main.index('id="glossary-h"') : _end_matter(main)]
+    before = _text(main[: main.index('id="glossary-h"')]).lower()
     terms = re.findall(r"<dt>([^<]+)</dt>", glossary)
     assert terms
     known = {e.term for e in briefs.corpus.glossary}
@@ -307,7 +328,7 @@ def test_each_acronym_is_spelled_out_where_a_reader_first_meets_it(briefs, slug)
     # Citations (notes, bibliography, in-text citations, source lines under key figures)
     # keep names as cited.
     main = _main(briefs.html(slug))
-    main = main[:_end_matter(main)]
+    main = main[: _end_matter(main)]
     main = re.sub(r'<span class="citation">.*?</span>', "", main, flags=re.S)
     text = _text(re.sub(r'<p class="stat-source"[^>]*>.*?</p>', "", main, flags=re.S))
     checked = 0
@@ -317,14 +338,18 @@ def test_each_acronym_is_spelled_out_where_a_reader_first_meets_it(briefs, slug)
         first = re.search(rf"(?<![\w&-]){re.escape(entry.term)}(?![\w&])", text)
         if first is None:
             continue
-        before = text[:first.start()]
-        assert re.search(rf"{re.escape(entry.expansion)}(['’]s)? \($", before), \
-            (slug, entry.term, before[-80:])
+        before = text[: first.start()]
+        assert re.search(rf"{re.escape(entry.expansion)}(['’]s)? \($", before), (
+            slug,
+            entry.term,
+            before[-80:],
+        )
         checked += 1
     assert checked, f"{slug}: no acronym to check"
 
 
 # --- the lever sorting ----------------------------------------------------------------
+
 
 def test_lever_named_first_in_an_action_takes_it():
     assert lever_of("Invest in shared facilities.").id == "investment"
@@ -336,16 +361,23 @@ def test_lever_named_first_in_an_action_takes_it():
 
 
 def test_by_lever_keeps_every_action_once_in_order():
-    pairs = [("a", "Invest in plants."), ("b", "Support research on tools."),
-             ("c", "Fund the next round."), ("d", "Meet quarterly.")]
+    pairs = [
+        ("a", "Invest in plants."),
+        ("b", "Support research on tools."),
+        ("c", "Fund the next round."),
+        ("d", "Meet quarterly."),
+    ]
     grouped = by_lever(pairs)
     assert [lever.id for lever, _ in grouped] == ["rd-portfolio", "investment", "programs"]
-    assert dict((lever.id, items) for lever, items in grouped)["investment"] == \
-        [("a", "Invest in plants."), ("c", "Fund the next round.")]
+    assert dict((lever.id, items) for lever, items in grouped)["investment"] == [
+        ("a", "Invest in plants."),
+        ("c", "Fund the next round."),
+    ]
     assert sorted(p for _, items in grouped for p in items) == sorted(pairs)
 
 
 # --- pictures for the README ----------------------------------------------------------
+
 
 def test_readme_pictures_exist_and_are_small():
     for slug in AUDIENCES:

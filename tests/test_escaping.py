@@ -23,8 +23,8 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from policy_briefs.models import FILE_MODELS, THEME_MODEL
 from policy_briefs.deliver.stakeholders import StakeholdersFile
+from policy_briefs.models import FILE_MODELS, THEME_MODEL
 
 # Names of files and settings rather than text: a marker there only breaks the lookup.
 NOT_TEXT = {"template", "citation_style", "snapshot", "email"}
@@ -165,8 +165,8 @@ def marked(tmp_path_factory):
 
     from typer.testing import CliRunner
 
-    from support.mini import MINI
     from policy_briefs.cli import app
+    from support.mini import MINI
 
     project = Path(shutil.copytree(MINI, tmp_path_factory.mktemp("escaping") / "p"))
     # Marked quotes are no longer in the snapshots: build unverified (the briefs say so).
@@ -174,17 +174,33 @@ def marked(tmp_path_factory):
     markers = Markers()
     for path in sorted((project / "findings").glob("*.yaml")):
         inject(path, FILE_MODELS.get(path.name, THEME_MODEL), markers)
-    (project / "stakeholders.yaml").write_text(yaml.safe_dump({"stakeholders": [
-        {"name": "Ada Lovelace", "organisation": "Office", "email": "ada@example.gov",
-         "audiences": ["federal", "sme"], "format": "html"}]}), "utf-8")
+    (project / "stakeholders.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "stakeholders": [
+                    {
+                        "name": "Ada Lovelace",
+                        "organisation": "Office",
+                        "email": "ada@example.gov",
+                        "audiences": ["federal", "sme"],
+                        "format": "html",
+                    }
+                ]
+            }
+        ),
+        "utf-8",
+    )
     inject(project / "stakeholders.yaml", StakeholdersFile, markers)
 
     runner = CliRunner()
     outputs: dict[str, str] = {}
     for args in (["build", "--format", "html"], ["publish"], ["send"]):
-        result = runner.invoke(app, [*args, "--project", str(project)], catch_exceptions=False,
-                               env={"BRIEFS_FROM": "Briefs <briefs@example.org>",
-                                    "BRIEFS_SMTP_HOST": None})
+        result = runner.invoke(
+            app,
+            [*args, "--project", str(project)],
+            catch_exceptions=False,
+            env={"BRIEFS_FROM": "Briefs <briefs@example.org>", "BRIEFS_SMTP_HOST": None},
+        )
         assert result.exit_code == 0, (args, result.output)
     out = project / "output"
     for path in sorted(out.glob("*.html")) + sorted((out / "site").rglob("*.html")):
@@ -197,10 +213,10 @@ def marked(tmp_path_factory):
     assert any(name.startswith("outbox/") for name in outputs), "no message was written"
 
     # The PDF's source HTML: the same brief rendered for print, without WeasyPrint.
-    from policy_briefs.validate import load_valid_corpus
-    from policy_briefs.templating import citations_for, jinja_environment, render_html
     from policy_briefs.project import Project
     from policy_briefs.selection import select
+    from policy_briefs.templating import citations_for, jinja_environment, render_html
+    from policy_briefs.validate import load_valid_corpus
 
     p = Project.at(project)
     corpus, _ = load_valid_corpus(p)
@@ -208,7 +224,8 @@ def marked(tmp_path_factory):
     for audience in corpus.audiences:
         brief = select(corpus, audience)
         outputs[f"{audience}.pdf (source HTML)"] = render_html(
-            env, brief, citations_for(brief, p), medium="print")
+            env, brief, citations_for(brief, p), medium="print"
+        )
     return project, markers, outputs
 
 
@@ -226,24 +243,34 @@ def test_the_markers_did_reach_every_kind_of_output_as_text(marked):
     twin = reached["federal.html"] | reached["sme.html"]
     # Values that pass through the citation processor, and the rest of the brief.
     for field in [
-        "sources.yaml.sources[0].title", "sources.yaml.sources[0].author[0].family",
-        "sources.yaml.sources[0].publisher", "sources.yaml.sources[0].container-title",
-        "sources.yaml.sources[0].DOI", "sources.yaml.sources[0].medium",
+        "sources.yaml.sources[0].title",
+        "sources.yaml.sources[0].author[0].family",
+        "sources.yaml.sources[0].publisher",
+        "sources.yaml.sources[0].container-title",
+        "sources.yaml.sources[0].DOI",
+        "sources.yaml.sources[0].medium",
         "networks.yaml.findings[0].evidence[0].locator",
-        "networks.yaml.findings[0].headline", "networks.yaml.findings[0].summary",
-        "networks.yaml.findings[0].figures[0].value", "networks.yaml.findings[0].figures[0].label",
+        "networks.yaml.findings[0].headline",
+        "networks.yaml.findings[0].summary",
+        "networks.yaml.findings[0].figures[0].value",
+        "networks.yaml.findings[0].figures[0].label",
         "networks.yaml.findings[0].audiences.federal.implication",
-        "networks.yaml.findings[0].audiences.federal.actions", "networks.yaml.theme.title",
-        "publication.yaml.publication.series", "publication.yaml.publication.contact",
-        "publication.yaml.publication.licence", "audiences.yaml.audiences[0].title",
+        "networks.yaml.findings[0].audiences.federal.actions",
+        "networks.yaml.theme.title",
+        "publication.yaml.publication.series",
+        "publication.yaml.publication.contact",
+        "publication.yaml.publication.licence",
+        "audiences.yaml.audiences[0].title",
     ]:
         assert field in twin, f"{field} did not reach the HTML twin"
     print_html = reached["federal.pdf (source HTML)"]
     assert "networks.yaml.findings[0].evidence[0].locator" in print_html
     assert "sources.yaml.sources[0].title" in print_html
     assert "networks.yaml.findings[0].headline" in reached["site/index.html"] or any(
-        "networks.yaml.findings[0].headline" in found_ for name, found_ in reached.items()
-        if name.startswith("site/"))
+        "networks.yaml.findings[0].headline" in found_
+        for name, found_ in reached.items()
+        if name.startswith("site/")
+    )
     mail = set().union(*(v for k, v in reached.items() if k.startswith("outbox/")))
     assert "audiences.yaml.audiences[0].title" in mail
     assert "publication.yaml.publication.series" in mail

@@ -17,23 +17,32 @@ from policy_briefs.validate import load_valid_corpus
 from support.mini import MINI
 
 ENTRIES = [
-    GlossaryEntry(term="MIT", expansion="Massachusetts Institute of Technology",
-                  definition="A university."),
-    GlossaryEntry(term="SMEs", expansion="small and medium-sized enterprises",
-                  definition="Smaller firms."),
+    GlossaryEntry(
+        term="MIT", expansion="Massachusetts Institute of Technology", definition="A university."
+    ),
+    GlossaryEntry(
+        term="SMEs", expansion="small and medium-sized enterprises", definition="Smaller firms."
+    ),
     GlossaryEntry(term="R&D", expansion="research and development", definition="Research."),
     GlossaryEntry(term="US", expansion="United States", definition="The country."),
-    GlossaryEntry(term="supply chain", expansion="supply chain", definition="Suppliers.",
-                  acronym=False),
-    GlossaryEntry(term="industrial commons", expansion="industrial commons",
-                  definition="Shared know-how.", acronym=False),
+    GlossaryEntry(
+        term="supply chain", expansion="supply chain", definition="Suppliers.", acronym=False
+    ),
+    GlossaryEntry(
+        term="industrial commons",
+        expansion="industrial commons",
+        definition="Shared know-how.",
+        acronym=False,
+    ),
 ]
 
 
 def test_first_use_is_spelled_out_and_later_uses_are_not():
     terms = glossary.Glossary(ENTRIES)
-    assert terms.expand("MIT studied it. MIT agreed.") == \
-        "Massachusetts Institute of Technology (MIT) studied it. MIT agreed."
+    assert (
+        terms.expand("MIT studied it. MIT agreed.")
+        == "Massachusetts Institute of Technology (MIT) studied it. MIT agreed."
+    )
     assert terms.expand("Later, MIT again.") == "Later, MIT again."
 
 
@@ -53,8 +62,10 @@ def test_acronyms_match_whole_words_with_their_case():
 
 def test_possessive_keeps_its_apostrophe_on_both_forms():
     terms = glossary.Glossary(ENTRIES)
-    assert terms.expand("MIT’s commission") == \
-        "Massachusetts Institute of Technology’s (MIT’s) commission"
+    assert (
+        terms.expand("MIT’s commission")
+        == "Massachusetts Institute of Technology’s (MIT’s) commission"
+    )
     assert terms.expand("MIT's report") == "MIT's report"
 
 
@@ -113,10 +124,14 @@ def mini(tmp_path_factory):
     root = Path(shutil.copytree(MINI, tmp_path_factory.mktemp("glossary") / "mini"))
     networks = root / "findings" / "networks.yaml"
     text = networks.read_text("utf-8")
-    text = text.replace("Support for networks reaches many small firms at once.",
-                        "Support for networks reaches many SMEs at once; SMEs gain.")
-    text = text.replace("Joining a network can bring you orders.",
-                        "Joining a network can bring SMEs like yours orders.")
+    text = text.replace(
+        "Support for networks reaches many small firms at once.",
+        "Support for networks reaches many SMEs at once; SMEs gain.",
+    )
+    text = text.replace(
+        "Joining a network can bring you orders.",
+        "Joining a network can bring SMEs like yours orders.",
+    )
     networks.write_text(text, "utf-8")
     project = Project.at(root)
     corpus, _ = load_valid_corpus(project)
@@ -126,12 +141,13 @@ def mini(tmp_path_factory):
 def _render(mini, audience):
     project, corpus = mini
     brief = select(corpus, audience)
-    return render_html(jinja_environment(project), brief, citations_for(brief, project),
-                       medium="screen")
+    return render_html(
+        jinja_environment(project), brief, citations_for(brief, project), medium="screen"
+    )
 
 
 def _main_text(html: str) -> str:
-    main = html[html.index("<main"):html.index("</main>")]
+    main = html[html.index("<main") : html.index("</main>")]
     return " ".join(re.sub(r"<[^>]+>", " ", main).split())
 
 
@@ -147,7 +163,7 @@ def test_each_brief_spells_out_on_its_own_first_use(mini):
 def test_sme_brief_lists_the_terms_it_used(mini):
     html = _render(mini, "sme")
     assert 'id="glossary-h"' in html
-    glossary_html = html[html.index('id="glossary-h"'):]
+    glossary_html = html[html.index('id="glossary-h"') :]
     assert "<dt>SMEs</dt>" in glossary_html
     assert "Firms with fewer than a few hundred employees." in glossary_html
 
@@ -155,11 +171,14 @@ def test_sme_brief_lists_the_terms_it_used(mini):
 def test_sme_brief_without_terms_has_no_glossary(tmp_path, mini_project):
     (mini_project / "findings" / "glossary.yaml").write_text(
         "glossary:\n  - term: NASA\n    expansion: National Aeronautics and Space "
-        "Administration\n    definition: A space agency.\n", "utf-8")
+        "Administration\n    definition: A space agency.\n",
+        "utf-8",
+    )
     project = Project.at(mini_project)
     corpus, _ = load_valid_corpus(project)
     brief = select(corpus, "sme")
-    html = render_html(jinja_environment(project), brief, citations_for(brief, project),
-                       medium="screen")
+    html = render_html(
+        jinja_environment(project), brief, citations_for(brief, project), medium="screen"
+    )
     assert 'id="glossary-h"' not in html
     assert "NASA" not in html

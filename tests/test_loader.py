@@ -6,11 +6,11 @@ import textwrap
 import time
 from pathlib import Path
 
-from support.mini import MINI
 from policy_briefs.corpus import load_corpus
 from policy_briefs.errors import Problem, ValidationFailed, summarise
 from policy_briefs.loader import load_yaml
 from policy_briefs.project import Project
+from support.mini import MINI
 
 
 def load(tmp_path: Path, text: str | bytes, name: str = "doc.yaml"):
@@ -23,14 +23,17 @@ def load(tmp_path: Path, text: str | bytes, name: str = "doc.yaml"):
 
 
 def test_values_and_keys_are_located(tmp_path):
-    doc, problems = load(tmp_path, """\
+    doc, problems = load(
+        tmp_path,
+        """\
         theme:
           id: skills
         findings:
           - id: first
             evidence:
               - source: alpha
-        """)
+        """,
+    )
     assert problems == []
     assert doc.display == "doc.yaml"
     assert doc.data["findings"][0]["evidence"][0]["source"] == "alpha"
@@ -44,13 +47,16 @@ def test_values_and_keys_are_located(tmp_path):
 
 
 def test_duplicate_keys_are_errors_at_every_depth(tmp_path):
-    _doc, problems = load(tmp_path, """\
+    _doc, problems = load(
+        tmp_path,
+        """\
         a: 1
         b:
           c: 1
           c: 2
         a: 3
-        """)
+        """,
+    )
     assert [str(p) for p in problems] == [
         "doc.yaml:4:3: error: duplicate key 'c' (first at line 3); YAML keeps only the last "
         "one, so remove or rename one of them",
@@ -63,8 +69,9 @@ def test_python_tags_are_refused(tmp_path):
     doc, problems = load(tmp_path, 'a: !!python/object/apply:os.system ["echo owned"]\n')
     assert doc is None
     assert len(problems) == 1
-    assert str(problems[0]).startswith("doc.yaml:1:4: error: YAML: could not determine a "
-                                       "constructor for the tag")
+    assert str(problems[0]).startswith(
+        "doc.yaml:1:4: error: YAML: could not determine a constructor for the tag"
+    )
     assert "plain data" in problems[0].message
 
 
@@ -78,7 +85,8 @@ def test_aliases_are_walked_once(tmp_path):
     # Expanded, that is 9**9 values: every later stage would walk them all, so it is refused.
     assert [p.message for p in problems] == [
         "YAML: more than 100,000 values once aliases (*name) are expanded; write the values "
-        "out or use fewer aliases"]
+        "out or use fewer aliases"
+    ]
     doc, problems = load(tmp_path, "\n".join(lines[:4]) + "\n", "fewer.yaml")
     assert problems == [] and len(doc.data["l3"][0][0]) == 9
 
@@ -93,12 +101,12 @@ def test_utf8_with_byte_order_mark_loads(tmp_path):
 
 
 def test_non_utf8_is_located_in_characters(tmp_path):
-    doc, problems = load(tmp_path, "a: ok\nb: naïve café\n".encode("utf-8")[:-6]
-                         + "café\n".encode("cp1252"))
+    doc, problems = load(
+        tmp_path, "a: ok\nb: naïve café\n".encode()[:-6] + "café\n".encode("cp1252")
+    )
     assert doc is None
     assert [str(p) for p in problems] == [
-        "doc.yaml:2:13: error: file is not valid UTF-8 (byte 0xe9); save it as UTF-8 in "
-        "your editor"
+        "doc.yaml:2:13: error: file is not valid UTF-8 (byte 0xe9); save it as UTF-8 in your editor"
     ]
 
 
@@ -131,8 +139,9 @@ def test_mini_project_loads_cleanly():
 
 def test_unquoted_dates_become_iso_text(mini_project):
     path = mini_project / "findings" / "publication.yaml"
-    path.write_text(path.read_text("utf-8").replace('date: "2026-01-15"', "date: 2026-01-15"),
-                    "utf-8")
+    path.write_text(
+        path.read_text("utf-8").replace('date: "2026-01-15"', "date: 2026-01-15"), "utf-8"
+    )
     corpus, problems = load_corpus(Project.at(mini_project))
     assert problems == []
     assert corpus.publication.date == "2026-01-15"
@@ -149,13 +158,18 @@ def test_theme_id_must_match_the_file_name(mini_project):
 
 
 def test_problems_print_like_a_compiler_and_summarise():
-    problems = [Problem("b.yaml", 2, 1, "warning", "w"), Problem("a.yaml", 9, 3, "error", "e"),
-                Problem("a.yaml", 1, 1, "error", "e0")]
+    problems = [
+        Problem("b.yaml", 2, 1, "warning", "w"),
+        Problem("a.yaml", 9, 3, "error", "e"),
+        Problem("a.yaml", 1, 1, "error", "e0"),
+    ]
     assert str(problems[1]) == "a.yaml:9:3: error: e"
     assert summarise(problems) == "2 errors, 1 warning"
     assert summarise(problems[:1]) == "1 warning"
     assert summarise([]) == "no problems"
     failed = ValidationFailed(problems)
-    assert [str(p) for p in failed.problems][:2] == ["a.yaml:1:1: error: e0",
-                                                     "a.yaml:9:3: error: e"]
+    assert [str(p) for p in failed.problems][:2] == [
+        "a.yaml:1:1: error: e0",
+        "a.yaml:9:3: error: e",
+    ]
     assert str(failed) == "2 errors, 1 warning"

@@ -48,16 +48,18 @@ def test_prose_is_paragraphs_list_items_and_definitions_in_main():
 
 
 def test_nested_blocks_and_line_breaks_keep_words_apart():
-    html = PAGE.format(extra="<ul><li>Outer item<ul><li>inner item</li></ul></li></ul>"
-                             "<p>one<br>two</p>")
+    html = PAGE.format(
+        extra="<ul><li>Outer item<ul><li>inner item</li></ul></li></ul><p>one<br>two</p>"
+    )
     blocks = prose_blocks(html)
     assert "Outer item" in blocks and "inner item" in blocks
     assert "one two" in blocks
 
 
 def test_sentences_split_at_full_stops_not_abbreviations():
-    assert sentences_of("Output fell by 7.5 percent. The U.S. lost jobs, e.g. in Ohio. "
-                        "Why? “Because,” he said.") == [
+    assert sentences_of(
+        "Output fell by 7.5 percent. The U.S. lost jobs, e.g. in Ohio. Why? “Because,” he said."
+    ) == [
         "Output fell by 7.5 percent.",
         "The U.S. lost jobs, e.g. in Ohio.",
         "Why?",
@@ -72,8 +74,10 @@ def test_grade_is_the_flesch_kincaid_formula():
 
 
 def test_measure_agrees_with_textstat_on_plain_sentences():
-    text = ("The cat sat on the mat. Manufacturing productivity depends on sophisticated "
-            "organizational capabilities and interdisciplinary collaboration.")
+    text = (
+        "The cat sat on the mat. Manufacturing productivity depends on sophisticated "
+        "organizational capabilities and interdisciplinary collaboration."
+    )
     reading = measure(f"<main><p>{text}</p></main>")
     assert len(reading.sentences) == 2
     assert reading.grade == pytest.approx(textstat.flesch_kincaid_grade(text), abs=0.05)
@@ -89,12 +93,14 @@ def test_only_english_is_measured():
 
 # --- briefs check ---------------------------------------------------------------------
 
+
 @pytest.fixture
 def strict_targets(mini_project: Path) -> Path:
     """The mini project with a reading target no real prose meets."""
     path = mini_project / "findings" / "audiences.yaml"
-    path.write_text(path.read_text("utf-8").replace("reading_grade: 14", "reading_grade: 1"),
-                    "utf-8")
+    path.write_text(
+        path.read_text("utf-8").replace("reading_grade: 14", "reading_grade: 1"), "utf-8"
+    )
     return mini_project
 
 
@@ -113,11 +119,18 @@ def test_over_target_warns_at_the_audience_reading_grade(strict_targets):
     assert all(p.path == "findings/audiences.yaml" and p.line == line for p in problems)
     assert all(p.severity == "warning" for p in problems)
     first, *hardest = problems
-    assert re.search(r"the federal brief reads at grade \d+\.\d .*above its target of 1\b",
-                     first.message)
+    assert re.search(
+        r"the federal brief reads at grade \d+\.\d .*above its target of 1\b", first.message
+    )
     assert 1 <= len(hardest) <= 3
-    assert all(re.search(r'hard sentence in the federal brief \(grade \d+\.\d'
-                         r'(, from [^)]+)?\): ".+"', p.message) for p in hardest)
+    assert all(
+        re.search(
+            r"hard sentence in the federal brief \(grade \d+\.\d"
+            r'(, from [^)]+)?\): ".+"',
+            p.message,
+        )
+        for p in hardest
+    )
     # The hardest sentences come hardest first.
     grades = [float(re.search(r"grade (\d+\.\d)", p.message)[1]) for p in hardest]
     assert grades == sorted(grades, reverse=True)
@@ -143,8 +156,9 @@ def test_briefs_check_reports_grades_and_fails_strict(cli, strict_targets):
     assert result.exit_code == 0
     assert "findings/audiences.yaml:" in result.stderr
     assert "warning: reading_grade: the federal brief reads at grade" in result.stderr
-    assert re.search(r"reading grade \(Flesch-Kincaid\): federal \d+\.\d, sme \d+\.\d",
-                     result.stderr)
+    assert re.search(
+        r"reading grade \(Flesch-Kincaid\): federal \d+\.\d, sme \d+\.\d", result.stderr
+    )
     strict = cli("check", "--strict", "--project", strict_targets)
     assert strict.exit_code == 1
     assert "error: reading_grade: the federal brief reads at grade" in strict.stderr
@@ -152,8 +166,9 @@ def test_briefs_check_reports_grades_and_fails_strict(cli, strict_targets):
 
 def test_invalid_inputs_are_not_rendered_for_reading(cli, mini_project):
     path = mini_project / "findings" / "audiences.yaml"
-    path.write_text(path.read_text("utf-8").replace("template: sme.html", "template: nope.html"),
-                    "utf-8")
+    path.write_text(
+        path.read_text("utf-8").replace("template: sme.html", "template: nope.html"), "utf-8"
+    )
     result = cli("check", "--project", mini_project)
     assert result.exit_code == 1
     assert "template 'nope.html' not found" in result.stderr
@@ -164,13 +179,19 @@ def test_sme_brief_measures_what_the_reader_gets(tmp_path):
     """The SME brief leaves out the analysts' summaries: they do not count against it."""
     root = Path(shutil.copytree(MINI, tmp_path / "mini"))
     strategy = root / "findings" / "strategy.yaml"
-    hard = ("Notwithstanding considerable methodological heterogeneity, comparative "
-            "institutional evaluations consistently demonstrate organizational "
-            "underperformance attributable to insufficiently differentiated sectoral "
-            "prioritization mechanisms.")
-    strategy.write_text(strategy.read_text("utf-8").replace(
-        "summary: Programmes that picked sectors too narrowly did not deliver.",
-        f"summary: {hard}"), "utf-8")
+    hard = (
+        "Notwithstanding considerable methodological heterogeneity, comparative "
+        "institutional evaluations consistently demonstrate organizational "
+        "underperformance attributable to insufficiently differentiated sectoral "
+        "prioritization mechanisms."
+    )
+    strategy.write_text(
+        strategy.read_text("utf-8").replace(
+            "summary: Programmes that picked sectors too narrowly did not deliver.",
+            f"summary: {hard}",
+        ),
+        "utf-8",
+    )
     project = Project.at(root)
     corpus, _ = load_valid_corpus(project)
     readings, _ = check_reading(project, corpus)
@@ -181,18 +202,25 @@ def test_sme_brief_measures_what_the_reader_gets(tmp_path):
 def test_hard_sentence_names_the_input_it_comes_from(tmp_path):
     root = Path(shutil.copytree(MINI, tmp_path / "mini"))
     strategy = root / "findings" / "strategy.yaml"
-    strategy.write_text(strategy.read_text("utf-8").replace(
-        "summary: Programmes that picked sectors too narrowly did not deliver.",
-        "summary: Programmes for SMEs that prioritized insufficiently differentiated "
-        "sectoral specializations demonstrably underperformed institutional expectations."),
-        "utf-8")
+    strategy.write_text(
+        strategy.read_text("utf-8").replace(
+            "summary: Programmes that picked sectors too narrowly did not deliver.",
+            "summary: Programmes for SMEs that prioritized insufficiently differentiated "
+            "sectoral specializations demonstrably underperformed institutional expectations.",
+        ),
+        "utf-8",
+    )
     audiences = root / "findings" / "audiences.yaml"
-    audiences.write_text(audiences.read_text("utf-8").replace("reading_grade: 14",
-                                                              "reading_grade: 1"), "utf-8")
+    audiences.write_text(
+        audiences.read_text("utf-8").replace("reading_grade: 14", "reading_grade: 1"), "utf-8"
+    )
     project = Project.at(root)
     corpus, _ = load_valid_corpus(project)
     _, problems = check_reading(project, corpus)
     hardest = [p.message for p in problems if "hard sentence" in p.message]
     # Rendered with "SMEs" spelled out, the sentence is still traced to its summary.
-    assert any("from finding clusters-often-fail summary): \"Programmes for small and "
-               "medium-sized enterprises (SMEs)" in m for m in hardest), hardest
+    assert any(
+        'from finding clusters-often-fail summary): "Programmes for small and '
+        "medium-sized enterprises (SMEs)" in m
+        for m in hardest
+    ), hardest

@@ -45,10 +45,20 @@ def secret_outside(tmp_path: Path) -> Path:
 
 # --- the confinement helper -------------------------------------------------------------
 
-@pytest.mark.parametrize("relative", [
-    "/etc/hostname", "../secret.txt", "a/../../secret.txt", "C:\\Windows\\x", "\\\\host\\share",
-    "", "nul\0byte", ".",
-])
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "/etc/hostname",
+        "../secret.txt",
+        "a/../../secret.txt",
+        "C:\\Windows\\x",
+        "\\\\host\\share",
+        "",
+        "nul\0byte",
+        ".",
+    ],
+)
 def test_confined_refuses_paths_that_leave_the_root(tmp_path, relative):
     root = tmp_path / "root"
     root.mkdir()
@@ -81,12 +91,14 @@ def test_confined_follows_symlinks_and_allows_what_stays_inside(tmp_path):
 
 # --- the loader: every YAML failure is located ------------------------------------------
 
+
 def test_nul_byte_in_a_file_is_located(tmp_path):
     doc, problems = load(tmp_path, b"theme:\n  id: x\x00y\n")
     assert doc is None
     assert messages(problems) == [
         "doc.yaml:2:8: error: YAML: the file contains the control character U+0000, which "
-        "YAML does not allow; remove it"]
+        "YAML does not allow; remove it"
+    ]
 
 
 def test_control_characters_written_as_escapes_are_errors(tmp_path):
@@ -99,7 +111,8 @@ def test_deep_nesting_is_located_not_a_recursion_error(tmp_path):
     _doc, problems = load(tmp_path, "a: " + "[" * 5000 + "]" * 5000 + "\n")
     assert messages(problems) == [
         f"doc.yaml:1:{3 + loader.MAX_DEPTH}: error: nested more than {loader.MAX_DEPTH} levels "
-        "deep; findings need only a few levels"]
+        "deep; findings need only a few levels"
+    ]
 
 
 def test_depth_limit_applies_to_block_style(tmp_path, monkeypatch):
@@ -108,7 +121,8 @@ def test_depth_limit_applies_to_block_style(tmp_path, monkeypatch):
     assert problems == [] and doc.data == {"a": {"b": {"c": 1}}}
     _doc, problems = load(tmp_path, "a:\n  b:\n    c:\n      d: 1\n")
     assert messages(problems) == [
-        "doc.yaml:4:7: error: nested more than 3 levels deep; findings need only a few levels"]
+        "doc.yaml:4:7: error: nested more than 3 levels deep; findings need only a few levels"
+    ]
 
 
 def test_file_size_is_bounded(tmp_path, monkeypatch):
@@ -117,7 +131,8 @@ def test_file_size_is_bounded(tmp_path, monkeypatch):
     assert doc is None
     assert messages(problems) == [
         "doc.yaml:1:1: error: file is 104 bytes; findings files may be at most 64 bytes "
-        "(split it into smaller files)"]
+        "(split it into smaller files)"
+    ]
 
 
 def test_field_length_is_bounded(tmp_path, monkeypatch):
@@ -125,23 +140,28 @@ def test_field_length_is_bounded(tmp_path, monkeypatch):
     _doc, problems = load(tmp_path, "short: twenty characters ok\nlong:\n  - " + "y" * 21 + "\n")
     assert messages(problems) == [  # 'twenty characters ok' has exactly 20
         "doc.yaml:3:5: error: value is 21 characters long; a value may be at most 20 (say it "
-        "in fewer words, or split it)"]
+        "in fewer words, or split it)"
+    ]
 
 
 def test_aliases_that_contain_themselves_are_refused(tmp_path):
     _doc, problems = load(tmp_path, "a: &a [1, *a]\n")
     assert messages(problems) == [
-        "doc.yaml:1:4: error: YAML: an alias refers to the value that contains it"]
+        "doc.yaml:1:4: error: YAML: an alias refers to the value that contains it"
+    ]
 
 
-@pytest.mark.parametrize("text, line, column, fragment", [
-    ("date: 2026-13-45\n", 1, 7, "ValueError: month must be in 1..12"),
-    ("n: " + "9" * 5000 + "\n", 1, 4, "ValueError: Exceeds the limit"),
-    ("? [a, b]\n: c\n", 1, 3, "found unhashable key"),
-    ("b: !!binary 'a'\n", 1, 4, "failed to decode base64"),
-    ("a: *nowhere\n", 1, 4, "found undefined alias"),
-    ("a: !!python/name:os.system x\n", 1, 4, "could not determine a constructor"),
-])
+@pytest.mark.parametrize(
+    "text, line, column, fragment",
+    [
+        ("date: 2026-13-45\n", 1, 7, "ValueError: month must be in 1..12"),
+        ("n: " + "9" * 5000 + "\n", 1, 4, "ValueError: Exceeds the limit"),
+        ("? [a, b]\n: c\n", 1, 3, "found unhashable key"),
+        ("b: !!binary 'a'\n", 1, 4, "failed to decode base64"),
+        ("a: *nowhere\n", 1, 4, "found undefined alias"),
+        ("a: !!python/name:os.system x\n", 1, 4, "could not determine a constructor"),
+    ],
+)
 def test_construction_errors_are_located(tmp_path, text, line, column, fragment):
     doc, problems = load(tmp_path, text)
     assert doc is None
@@ -155,10 +175,12 @@ def test_non_regular_files_are_refused_without_being_opened(tmp_path):
     doc, problems = load_yaml(tmp_path / "pipe.yaml", tmp_path)  # would block if opened
     assert doc is None
     assert messages(problems) == [
-        "pipe.yaml:1:1: error: is a named pipe (FIFO), not a file; expected a text file"]
+        "pipe.yaml:1:1: error: is a named pipe (FIFO), not a file; expected a text file"
+    ]
     (tmp_path / "dir.yaml").mkdir()
     assert messages(load_yaml(tmp_path / "dir.yaml", tmp_path)[1]) == [
-        "dir.yaml:1:1: error: is a folder, not a file; expected a text file"]
+        "dir.yaml:1:1: error: is a folder, not a file; expected a text file"
+    ]
     (tmp_path / "dev.yaml").symlink_to("/dev/zero")
     [problem] = load_yaml(tmp_path / "dev.yaml", tmp_path)[1]
     assert problem.message == "is a device, not a file; expected a text file"
@@ -166,9 +188,12 @@ def test_non_regular_files_are_refused_without_being_opened(tmp_path):
 
 # --- Unicode hygiene ----------------------------------------------------------------------
 
+
 def test_bidi_and_zero_width_characters_are_warnings(tmp_path):
-    doc, problems = load(tmp_path, 'a: "Costs fell \\u202egnisir\\u202c"\nb: "zero\\u200bwidth"\n'
-                                   'c: "ordinary text, ok"\n')
+    doc, problems = load(
+        tmp_path,
+        'a: "Costs fell \\u202egnisir\\u202c"\nb: "zero\\u200bwidth"\nc: "ordinary text, ok"\n',
+    )
     assert doc is not None and doc.data["a"].startswith("Costs fell")
     assert [(p.line, p.severity) for p in problems] == [(1, "warning"), (2, "warning")]
     assert "U+202E RIGHT-TO-LEFT OVERRIDE (character 12 of the value)" in problems[0].message
@@ -179,14 +204,17 @@ def _replace(path: Path, old: str, new: str) -> int:
     text = path.read_text("utf-8")
     assert old in text
     path.write_text(text.replace(old, new, 1), "utf-8")
-    return text[:text.index(old)].count("\n") + 1
+    return text[: text.index(old)].count("\n") + 1
 
 
 def test_invisible_characters_in_a_headline_fail_a_strict_check(cli, mini_project):
     path = mini_project / "findings" / "networks.yaml"
-    line = _replace(path, "headline: Many orders now come",
-                    'headline: "Many orders now \\u2067come')
-    _replace(path, "shared supplier networks\n    summary", 'shared supplier networks"\n    summary')
+    line = _replace(
+        path, "headline: Many orders now come", 'headline: "Many orders now \\u2067come'
+    )
+    _replace(
+        path, "shared supplier networks\n    summary", 'shared supplier networks"\n    summary'
+    )
     result = cli("check", "--project", mini_project)
     assert result.exit_code == 0, result.output
     assert f"findings/networks.yaml:{line}:15: warning: text contains U+2067 " in result.output
@@ -195,11 +223,19 @@ def test_invisible_characters_in_a_headline_fail_a_strict_check(cli, mini_projec
     assert f"findings/networks.yaml:{line}:15: error: text contains U+2067 " in strict.output
 
 
-@pytest.mark.parametrize("file, old, new, field", [
-    ("publication.yaml", "publisher: ", 'publisher: "Evil\\u2028Bcc: x@example.org" #', "publisher"),
-    ("publication.yaml", "series: ", 'series: "A\\r\\nBcc: x@example.org" #', "series"),
-    ("audiences.yaml", "title: ", 'title: "Federal\\nBcc: x@example.org" #', "title"),
-])
+@pytest.mark.parametrize(
+    "file, old, new, field",
+    [
+        (
+            "publication.yaml",
+            "publisher: ",
+            'publisher: "Evil\\u2028Bcc: x@example.org" #',
+            "publisher",
+        ),
+        ("publication.yaml", "series: ", 'series: "A\\r\\nBcc: x@example.org" #', "series"),
+        ("audiences.yaml", "title: ", 'title: "Federal\\nBcc: x@example.org" #', "title"),
+    ],
+)
 def test_fields_that_reach_mail_headers_are_one_line(cli, mini_project, file, old, new, field):
     line = _replace(mini_project / "findings" / file, old, new)
     result = cli("check", "--project", mini_project)
@@ -209,16 +245,32 @@ def test_fields_that_reach_mail_headers_are_one_line(cli, mini_project, file, ol
     assert "this text is used in mail headers" in result.output
 
 
-@pytest.mark.parametrize("file, old, new, message", [
-    ("publication.yaml", 'date: "2026-01-15"', 'date: "2026-02-30"',
-     "publication.date: '2026-02-30' is not a calendar date (day is out of range for month)"),
-    ("publication.yaml", 'date: "2026-01-15"', 'date: "0000-01-01"',
-     "publication.date: '0000-01-01' is not a calendar date (year 0 is out of range)"),
-    ("sources.yaml", 'issued: "2020-03"', 'issued: "2020-13"',
-     "sources[0].issued: '2020-13' is not a calendar date (month must be in 1..12)"),
-])
-def test_impossible_dates_are_located_not_internal_errors(cli, mini_project, file, old, new,
-                                                          message):
+@pytest.mark.parametrize(
+    "file, old, new, message",
+    [
+        (
+            "publication.yaml",
+            'date: "2026-01-15"',
+            'date: "2026-02-30"',
+            "publication.date: '2026-02-30' is not a calendar date (day is out of range for month)",
+        ),
+        (
+            "publication.yaml",
+            'date: "2026-01-15"',
+            'date: "0000-01-01"',
+            "publication.date: '0000-01-01' is not a calendar date (year 0 is out of range)",
+        ),
+        (
+            "sources.yaml",
+            'issued: "2020-03"',
+            'issued: "2020-13"',
+            "sources[0].issued: '2020-13' is not a calendar date (month must be in 1..12)",
+        ),
+    ],
+)
+def test_impossible_dates_are_located_not_internal_errors(
+    cli, mini_project, file, old, new, message
+):
     line = _replace(mini_project / "findings" / file, old, new)
     for command in (("check",), ("build", "--format", "html")):
         result = cli(*command, "--project", mini_project)
@@ -227,8 +279,18 @@ def test_impossible_dates_are_located_not_internal_errors(cli, mini_project, fil
 
 
 def test_a_custom_title_with_a_line_break_is_refused(cli, mini_project):
-    result = cli("build", "federal", "--theme", "networks", "--format", "html",
-                 "--title", "Briefs\nBcc: x@example.org", "--project", mini_project)
+    result = cli(
+        "build",
+        "federal",
+        "--theme",
+        "networks",
+        "--format",
+        "html",
+        "--title",
+        "Briefs\nBcc: x@example.org",
+        "--project",
+        mini_project,
+    )
     assert result.exit_code == 1
     assert "--title contains a line break" in result.stderr
     assert not (mini_project / "output").exists()
@@ -236,15 +298,16 @@ def test_a_custom_title_with_a_line_break_is_refused(cli, mini_project):
 
 # --- paths from inputs stay inside the project ----------------------------------------------
 
+
 @pytest.mark.parametrize("snapshot", ["../../elsewhere/secret.txt", "ABSOLUTE", "link.txt"])
 def test_snapshots_stay_inside_the_sources_folder(cli, mini_project, tmp_path, snapshot):
     secret = secret_outside(tmp_path)
     (mini_project / "sources" / "link.txt").symlink_to(secret)
     name = str(secret) if snapshot == "ABSOLUTE" else snapshot
-    line = _replace(mini_project / "findings" / "sources.yaml", "snapshot: alpha.txt",
-                    f"snapshot: {name}")
-    result = cli("check", "--project", mini_project, "--sources-dir",
-                 mini_project / "sources")
+    line = _replace(
+        mini_project / "findings" / "sources.yaml", "snapshot: alpha.txt", f"snapshot: {name}"
+    )
+    result = cli("check", "--project", mini_project, "--sources-dir", mini_project / "sources")
     assert result.exit_code == 1
     assert f"findings/sources.yaml:{line}:15: error: snapshot '{name}' " in result.output
     assert "it must stay inside sources/" in result.output
@@ -255,9 +318,10 @@ def test_findings_files_may_not_link_outside_the_project(cli, mini_project, tmp_
     (mini_project / "findings" / "extra.yaml").symlink_to(secret_outside(tmp_path))
     result = cli("check", "--project", mini_project)
     assert result.exit_code == 1
-    assert ("findings/extra.yaml:1:1: error: findings file 'findings/extra.yaml' leads "
-            "outside it (through '..' or a symbolic link); it must stay inside mini/"
-            ) in result.output
+    assert (
+        "findings/extra.yaml:1:1: error: findings file 'findings/extra.yaml' leads "
+        "outside it (through '..' or a symbolic link); it must stay inside mini/"
+    ) in result.output
     assert SECRET not in result.output
 
 
@@ -278,7 +342,9 @@ def test_a_partial_linked_outside_is_refused_while_rendering(cli, mini_project, 
     templates.mkdir()
     (templates / "federal.html").write_text(
         '{% extends "default:federal.html" %}{% block extra %}{% include "_x.html" %}'
-        '{% endblock %}', "utf-8")
+        "{% endblock %}",
+        "utf-8",
+    )
     (templates / "_x.html").symlink_to(secret_outside(tmp_path))
     result = cli("build", "federal", "--format", "html", "--project", mini_project)
     assert result.exit_code == 1, result.output
@@ -302,17 +368,21 @@ def test_citation_styles_stay_inside_templates_styles(cli, mini_project, tmp_pat
     line = _replace(path, "citation_style: apa", "citation_style: house")
     result = cli("check", "--project", mini_project)
     assert result.exit_code == 1
-    assert (f"findings/audiences.yaml:{line}:21: error: citation style 'house.csl' leads "
-            "outside it") in result.output
+    assert (
+        f"findings/audiences.yaml:{line}:21: error: citation style 'house.csl' leads outside it"
+    ) in result.output
     _replace(path, "citation_style: house", "citation_style: ../../elsewhere/secret")
     result = cli("check", "--project", mini_project)
     assert result.exit_code == 1
-    assert (f"findings/audiences.yaml:{line}:21: error: audiences[1].citation_style: "
-            "'../../elsewhere/secret' is not a style name") in result.output
+    assert (
+        f"findings/audiences.yaml:{line}:21: error: audiences[1].citation_style: "
+        "'../../elsewhere/secret' is not a style name"
+    ) in result.output
     assert SECRET not in result.output
 
 
 # --- the no-op shortcut hides nothing; nothing hangs ------------------------------------------
+
 
 def test_a_folder_named_like_a_findings_file_fails_build_after_a_clean_build(cli, mini_project):
     assert cli("build", "--format", "html", "--project", mini_project).exit_code == 0
@@ -328,12 +398,18 @@ def test_a_folder_named_like_a_findings_file_fails_build_after_a_clean_build(cli
 def test_a_fifo_among_the_findings_does_not_hang(mini_project, command):
     os.mkfifo(mini_project / "findings" / "pipe.yaml")
     os.mkfifo(mini_project / "findings" / "pipe.txt")  # not read, but hashed by a build
-    done = subprocess.run([sys.executable, "-m", "policy_briefs", *command, "--project",
-                           str(mini_project)], capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-m", "policy_briefs", *command, "--project", str(mini_project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 1, done.stderr
-    assert "findings/pipe.yaml:1:1: error: is a named pipe (FIFO), not a file" in \
-        done.stdout + done.stderr
+    assert (
+        "findings/pipe.yaml:1:1: error: is a named pipe (FIFO), not a file"
+        in done.stdout + done.stderr
+    )
 
 
 def test_findings_size_is_bounded_as_a_whole(cli, mini_project, monkeypatch):
@@ -347,6 +423,7 @@ def test_findings_size_is_bounded_as_a_whole(cli, mini_project, monkeypatch):
 
 
 # --- the PDF URL fetcher decides from the URL alone -------------------------------------------
+
 
 @pytest.fixture
 def fetch_case(tmp_path):

@@ -43,8 +43,12 @@ def find_style(name: str, template_dirs: list[Path]) -> Path | None:
         candidate = folder / _STYLES_DIR / file_name
         if candidate.is_file():
             # The name comes from audiences.yaml: no symlink out of the styles folder.
-            return confined(folder / _STYLES_DIR, file_name, what="citation style",
-                            where=("findings/audiences.yaml", 1, 1))
+            return confined(
+                folder / _STYLES_DIR,
+                file_name,
+                what="citation style",
+                where=("findings/audiences.yaml", 1, 1),
+            )
     return None
 
 
@@ -69,8 +73,14 @@ class CitePoint:
 class Citations:
     """One brief's citation points in reading order, and their formatting."""
 
-    def __init__(self, sources: dict[str, Source], style: Style, *, language: str | None = None,
-                 self_reference: dict | None = None):
+    def __init__(
+        self,
+        sources: dict[str, Source],
+        style: Style,
+        *,
+        language: str | None = None,
+        self_reference: dict | None = None,
+    ):
         self.sources = sources
         self.style = style
         self.language = language
@@ -98,7 +108,8 @@ class Citations:
         if self._sealed:
             # The notes or bibliography are already on the page: a later note would be lost.
             raise jinja2.TemplateRuntimeError(
-                "a citation after the notes or bibliography: cite before the end matter")
+                "a citation after the notes or bibliography: cite before the end matter"
+            )
         many = evidence if isinstance(evidence, (list, tuple)) else [evidence]
         items = _combined([Item.at(e.source, getattr(e, "locator", None), mode) for e in many])
         if not items:
@@ -123,8 +134,10 @@ class Citations:
         result = self._result()
         if not self.style.note:
             return []
-        return [Note(n, text, point) for n, (point, text)
-                in enumerate(zip(self._points, result.citations), 1)]
+        return [
+            Note(n, text, point)
+            for n, (point, text) in enumerate(zip(self._points, result.citations, strict=False), 1)
+        ]
 
     def bibliography(self, source_ids: Iterable[str] | None = None) -> list[tuple[str, Markup]]:
         """Entries for the given sources (default: those cited), in the style's order."""
@@ -152,8 +165,7 @@ class Citations:
             references = [source.to_csl() for source in self.sources.values()]
             if self.self_reference is not None:
                 references.append(self.self_reference)
-            self._formatted[key] = csl.process(self.style, references, key,
-                                               lang=self.language)
+            self._formatted[key] = csl.process(self.style, references, key, lang=self.language)
             self.processor_runs += 1
         return self._formatted[key]
 
@@ -167,8 +179,10 @@ def _combined(items: list[Item]) -> Point:
         if item.locator and item.locator not in values:
             values.append(item.locator)
     mode = items[0].mode if items else "normal"
-    return tuple(Item(source, label, ", ".join(_in_order(values)) or None, mode=mode)
-                 for (source, label), values in groups.items())
+    return tuple(
+        Item(source, label, ", ".join(_in_order(values)) or None, mode=mode)
+        for (source, label), values in groups.items()
+    )
 
 
 def _in_order(values: list[str]) -> list[str]:
@@ -182,6 +196,7 @@ _OPEN, _CLOSE = "\ue000", "\ue001"
 
 def _placeholder(number: int) -> str:
     return f"{_OPEN}cite:{number}{_CLOSE}"
+
 
 _PLACEHOLDER = re.compile(f"{_OPEN}cite:(\\d+){_CLOSE}")
 

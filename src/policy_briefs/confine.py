@@ -34,8 +34,9 @@ class OutsideRoot(ValidationFailed):
         return (type(self), (self.problem,))
 
 
-def confinement_problem(root: Path, relative: str | os.PathLike, *, what: str,
-                        where: Where) -> tuple[Path | None, Problem | None]:
+def confinement_problem(
+    root: Path, relative: str | os.PathLike, *, what: str, where: Where
+) -> tuple[Path | None, Problem | None]:
     """``root / relative`` resolved, or the problem that keeps it from being used.
 
     Refused: empty names, NUL bytes, absolute paths (``/x``, ``C:\\x``, ``\\\\host\\x``),
@@ -100,9 +101,17 @@ def regular_file_problem(path: Path) -> str | None:
         return f"cannot be read ({exc.strerror if isinstance(exc, OSError) else exc})"
     if stat.S_ISREG(mode):
         return None
-    kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    kind = (
+        "a folder"
+        if stat.S_ISDIR(mode)
+        else "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
     return f"is {kind}, not a file"
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -70,7 +70,10 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
     if not files:
         problems.append(
             Problem(
-                _shown(folder, project), 1, 1, "error",
+                _shown(folder, project),
+                1,
+                1,
+                "error",
                 "no findings files here: run the command in a project folder, pass "
                 "--project DIR, or create findings/sources.yaml and a theme file",
             )
@@ -79,16 +82,23 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
     corpus.files = files
     total = sum(path.stat().st_size for path in files if path.is_file())
     if total > MAX_FINDINGS_BYTES:
-        problems.append(Problem(
-            _shown(folder, project), 1, 1, "error",
-            f"the findings files hold {total:,} bytes together; at most {MAX_FINDINGS_BYTES:,} "
-            "are read (split the project, or remove files that are not findings)"))
+        problems.append(
+            Problem(
+                _shown(folder, project),
+                1,
+                1,
+                "error",
+                f"the findings files hold {total:,} bytes together; at most {MAX_FINDINGS_BYTES:,} "
+                "are read (split the project, or remove files that are not findings)",
+            )
+        )
         return corpus, problems
     for path in files:
         # A findings file may be a symlink, but not to anything outside the project.
         relative = path.relative_to(project.root) if path.is_relative_to(project.root) else path
-        _, outside = confinement_problem(project.root, relative, what="findings file",
-                                         where=(relative.as_posix(), 1, 1))
+        _, outside = confinement_problem(
+            project.root, relative, what="findings file", where=(relative.as_posix(), 1, 1)
+        )
         if outside is not None:
             problems.append(outside)
             continue
@@ -100,12 +110,24 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
     for name in ("sources.yaml", "audiences.yaml", "publication.yaml"):
         if not (folder / name).is_file():
             problems.append(
-                Problem(f"{folder.relative_to(project.root).as_posix()}/{name}", 1, 1, "error",
-                        f"missing {name}: every project needs one (see README, 'Inputs')")
+                Problem(
+                    f"{folder.relative_to(project.root).as_posix()}/{name}",
+                    1,
+                    1,
+                    "error",
+                    f"missing {name}: every project needs one (see README, 'Inputs')",
+                )
             )
     if not corpus.findings and not any(p.severity == "error" for p in problems):
-        problems.append(Problem("findings", 1, 1, "error",
-                                "no findings: add a theme file such as findings/workforce.yaml"))
+        problems.append(
+            Problem(
+                "findings",
+                1,
+                1,
+                "error",
+                "no findings: add a theme file such as findings/workforce.yaml",
+            )
+        )
     return corpus, problems
 
 
@@ -130,8 +152,16 @@ def _parse(doc: Document, corpus: Corpus, problems: list[Problem]) -> None:
             _add(corpus, problems, "source", source.id, source, corpus.sources, doc, ("sources", i))
     elif hasattr(parsed, "audiences"):
         for i, audience in enumerate(parsed.audiences):
-            _add(corpus, problems, "audience", audience.id, audience, corpus.audiences, doc,
-                 ("audiences", i))
+            _add(
+                corpus,
+                problems,
+                "audience",
+                audience.id,
+                audience,
+                corpus.audiences,
+                doc,
+                ("audiences", i),
+            )
     elif hasattr(parsed, "publication"):
         corpus.publication = parsed.publication
         corpus.where[("publication", "")] = Located(doc, ("publication",))
@@ -139,8 +169,9 @@ def _parse(doc: Document, corpus: Corpus, problems: list[Problem]) -> None:
         seen: dict[str, int] = {}
         for i, entry in enumerate(parsed.glossary):
             if entry.term in seen:
-                problems.append(doc.problem(("glossary", i, "term"),
-                                            f"duplicate glossary term '{entry.term}'"))
+                problems.append(
+                    doc.problem(("glossary", i, "term"), f"duplicate glossary term '{entry.term}'")
+                )
             seen[entry.term] = i
             corpus.glossary.append(entry)
             corpus.where[("term", entry.term)] = Located(doc, ("glossary", i))
@@ -148,13 +179,25 @@ def _parse(doc: Document, corpus: Corpus, problems: list[Problem]) -> None:
         assert isinstance(parsed, ThemeFile)
         theme = parsed.theme
         if theme.id != doc.path.stem:
-            problems.append(doc.problem(("theme", "id"),
-                                        f"theme id '{theme.id}' must equal the file name "
-                                        f"'{doc.path.stem}': rename one of them"))
+            problems.append(
+                doc.problem(
+                    ("theme", "id"),
+                    f"theme id '{theme.id}' must equal the file name "
+                    f"'{doc.path.stem}': rename one of them",
+                )
+            )
         if _add(corpus, problems, "theme", theme.id, theme, corpus.themes, doc, ("theme",)):
             for i, finding in enumerate(parsed.findings):
-                if _add(corpus, problems, "finding", finding.id, finding, corpus.findings, doc,
-                        ("findings", i)):
+                if _add(
+                    corpus,
+                    problems,
+                    "finding",
+                    finding.id,
+                    finding,
+                    corpus.findings,
+                    doc,
+                    ("findings", i),
+                ):
                     corpus.finding_theme[finding.id] = theme.id
 
 
@@ -163,8 +206,13 @@ def _add(corpus, problems, kind, item_id, item, table, doc, path) -> bool:
     if key in corpus.where:
         first = corpus.where[key]
         line, _ = first.document.locate(first.path)
-        problems.append(doc.problem((*path, "id"), f"duplicate {kind} id '{item_id}' "
-                                    f"(first defined at {first.document.display}:{line})"))
+        problems.append(
+            doc.problem(
+                (*path, "id"),
+                f"duplicate {kind} id '{item_id}' "
+                f"(first defined at {first.document.display}:{line})",
+            )
+        )
         return False
     table[item_id] = item
     corpus.where[key] = Located(doc, path)
@@ -172,6 +220,7 @@ def _add(corpus, problems, kind, item_id, item, table, doc, path) -> bool:
 
 
 # --- pydantic errors to located problems ----------------------------------------------
+
 
 def problem_from(error: Mapping[str, Any], doc: Document, model: type[BaseModel]) -> Problem:
     """A pydantic error as a located problem, with typo hints for unknown fields."""
@@ -218,17 +267,25 @@ def _pattern_hint(loc: KeyPath, error: Mapping[str, Any]) -> str:
     if name == "DOI":
         return f"'{value}' is not a DOI: write it without a prefix, e.g. '10.1787/abc-en'"
     if name == "citation_style":
-        return (f"'{value}' is not a style name: use a CSL style such as 'apa', or the name "
-                "of a .csl file in templates/styles/ (a name, not a path)")
+        return (
+            f"'{value}' is not a style name: use a CSL style such as 'apa', or the name "
+            "of a .csl file in templates/styles/ (a name, not a path)"
+        )
     if name in ("URL", "url"):
         return f"'{value}' is not a web address: start it with https:// or http://"
     return f"'{value}' does not have the expected form ({error['msg']})"
 
 
 def _yaml_type(python_type: str) -> str:
-    return {"dict": "a mapping", "list": "a list", "str": "text", "int": "a number",
-            "float": "a number", "bool": "true/false", "NoneType": "nothing"}.get(
-        python_type, python_type)
+    return {
+        "dict": "a mapping",
+        "list": "a list",
+        "str": "text",
+        "int": "a number",
+        "float": "a number",
+        "bool": "true/false",
+        "NoneType": "nothing",
+    }.get(python_type, python_type)
 
 
 def _dotted(loc: KeyPath) -> str:

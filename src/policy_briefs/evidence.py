@@ -11,12 +11,27 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-_TRANSLATE = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
-    "\u2015": "-", "\u2212": "-",
-})
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+    }
+)
 _SPACE = re.compile(r"\s+")
 
 MAX_QUOTE_WORDS = 30
@@ -74,8 +89,7 @@ class Snapshot:
             if _LIST_ITEM.match(line) and found:
                 item = normalise(_LIST_ITEM.sub("", line, count=1))
                 prev = found[-1]
-                found[-1] = Paragraph(prev.number, prev.first_line, number,
-                                      f"{prev.text} {item}")
+                found[-1] = Paragraph(prev.number, prev.first_line, number, f"{prev.text} {item}")
             else:
                 found.append(Paragraph(len(found) + 1, number, number, normalise(line)))
         return found
@@ -88,8 +102,11 @@ class Snapshot:
     def in_lines(self, quote: str, first: int, last: int) -> bool:
         """True when the quote stands within lines first..last (a paragraph may span)."""
         needle = normalise(quote)
-        return any(needle in p.text for p in self.paragraphs
-                   if p.first_line >= first and p.last_line <= last)
+        return any(
+            needle in p.text
+            for p in self.paragraphs
+            if p.first_line >= first and p.last_line <= last
+        )
 
     def anywhere(self, quote: str) -> bool:
         """True when the quote is somewhere in the file, body or not."""
@@ -121,7 +138,7 @@ class Snapshot:
         for paragraph in self.paragraphs:
             words = paragraph.text.split()
             for start in range(max(1, len(words) - n + 1)):
-                window = " ".join(words[start:start + n])
+                window = " ".join(words[start : start + n])
                 matcher.set_seq1(window)
                 if matcher.real_quick_ratio() <= best[2] or matcher.quick_ratio() <= best[2]:
                     continue
@@ -138,20 +155,56 @@ def _words(*forms: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(forms) + r")\b", re.IGNORECASE)
 
 
-OPINION = _words(r"contend(?:s|ed)?", r"argu(?:e|es|ed)", r"urg(?:e|es|ed)",
-                 r"believ(?:e|es|ed)", r"claim(?:s|ed)?", r"should",
-                 r"recogni[sz](?:e|es|ed|ing)")
-PLAN = _words(r"plans?", r"strateg(?:y|ies)", r"objectives?", r"goals?", r"aims?",
-              r"propos(?:e|es|ed)", r"recommend\w*")
+OPINION = _words(
+    r"contend(?:s|ed)?",
+    r"argu(?:e|es|ed)",
+    r"urg(?:e|es|ed)",
+    r"believ(?:e|es|ed)",
+    r"claim(?:s|ed)?",
+    r"should",
+    r"recogni[sz](?:e|es|ed|ing)",
+)
+PLAN = _words(
+    r"plans?",
+    r"strateg(?:y|ies)",
+    r"objectives?",
+    r"goals?",
+    r"aims?",
+    r"propos(?:e|es|ed)",
+    r"recommend\w*",
+)
 AGENDA = _words(r"themes?", r"addressed at", r"topics?", r"agenda", r"discussed")
 REPORTED = _words(r"according to", r"reported", r"says", r"said", r"told")
-HEDGE = _words(r"could", r"may", r"might", r"signs?", r"suggest(?:s|ed)?",
-               r"concerns?", r"likely", r"possibly", r"appears?", r"potential(?:ly)?",
-               r"perhaps", r"if implemented")
+HEDGE = _words(
+    r"could",
+    r"may",
+    r"might",
+    r"signs?",
+    r"suggest(?:s|ed)?",
+    r"concerns?",
+    r"likely",
+    r"possibly",
+    r"appears?",
+    r"potential(?:ly)?",
+    r"perhaps",
+    r"if implemented",
+)
 # In the analyst's own text, these keep a hedge.
-HEDGED_PROSE = _words(r"could", r"may", r"might", r"signs?", r"suggest(?:s|ed)?",
-                      r"concerns?", r"likely", r"possibly", r"appears?",
-                      r"potential(?:ly)?", r"perhaps", r"if", r"would")
+HEDGED_PROSE = _words(
+    r"could",
+    r"may",
+    r"might",
+    r"signs?",
+    r"suggest(?:s|ed)?",
+    r"concerns?",
+    r"likely",
+    r"possibly",
+    r"appears?",
+    r"potential(?:ly)?",
+    r"perhaps",
+    r"if",
+    r"would",
+)
 # How many words before a quote still belong to its stance ("contended that ...").
 CLIP_WINDOW = 4
 
@@ -171,10 +224,20 @@ def numbers_in(text: str) -> set[str]:
     return {_SEPARATORS.sub("", m.group(0)) for m in _NUMBER.finditer(text)}
 
 
-_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-          "fourteen fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-         "eighty": 80, "ninety": 90}
+_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _WORD_VALUES = {word: n for n, word in enumerate(_UNITS)} | _TENS
 _NUMBER_WORD = re.compile(
     r"\b(" + "|".join(_TENS) + r")(?:-(" + "|".join(_UNITS[1:10]) + r"))?\b"

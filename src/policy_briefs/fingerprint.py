@@ -44,10 +44,22 @@ _IGNORED_SUFFIXES = ("~", ".swp", ".swo", ".tmp", ".pyc", ".bak")
 NOT_BRIEF_DESIGN = ("site", "mail")
 
 # Libraries WeasyPrint shapes and subsets text with; their versions are in the file names.
-_LIBRARIES = ("libpango-1.0.", "libpangoft2-1.0.", "libharfbuzz.", "libharfbuzz-subset.",
-              "libfontconfig.", "libfreetype.")
-_LIBRARY_DIRS = ("/usr/lib", "/usr/lib64", "/usr/lib/*-linux-gnu", "/lib/*-linux-gnu",
-                 "/usr/local/lib", "/opt/homebrew/lib")
+_LIBRARIES = (
+    "libpango-1.0.",
+    "libpangoft2-1.0.",
+    "libharfbuzz.",
+    "libharfbuzz-subset.",
+    "libfontconfig.",
+    "libfreetype.",
+)
+_LIBRARY_DIRS = (
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/lib/*-linux-gnu",
+    "/lib/*-linux-gnu",
+    "/usr/local/lib",
+    "/opt/homebrew/lib",
+)
 
 
 def digest(data: bytes | str) -> str:
@@ -93,8 +105,11 @@ def input_files(folder: Path, *, skip: tuple[str, ...] = (), folders: bool = Fal
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         top = dirpath == str(folder)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__"
-                             and not (top and d in skip))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".") and d != "__pycache__" and not (top and d in skip)
+        )
         if folders:
             found += [Path(dirpath, d) for d in dirnames]
         for name in sorted(filenames):
@@ -125,6 +140,7 @@ def entry_bytes(path: Path) -> bytes:
 
 
 # -- the environment -------------------------------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def software_environment() -> dict[str, str]:
@@ -170,8 +186,13 @@ def _fonts_hash() -> str:
     import subprocess
 
     try:
-        listing = subprocess.run(["fc-list", "--format", "%{file}\n"], capture_output=True,
-                                 text=True, timeout=60, check=False).stdout
+        listing = subprocess.run(
+            ["fc-list", "--format", "%{file}\n"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         listing = ""  # without fontconfig WeasyPrint cannot render; the build says so
     lines = []
@@ -204,6 +225,7 @@ def _libraries_hash() -> str:
 
 # -- level 1: the whole tree -----------------------------------------------------------
 
+
 def tree_hash(project: Project, request: dict, sources_dir: Path | None = None) -> str:
     """Every input byte of ``project`` (findings, templates, settings, the source snapshots
     quotes are verified against), the environment and the request, as one hash."""
@@ -232,6 +254,7 @@ def tree_hash(project: Project, request: dict, sources_dir: Path | None = None) 
 
 
 # -- level 2: one brief ----------------------------------------------------------------
+
 
 def design_hash(template_dirs: list[Path], style: Path | None) -> str:
     """Templates, CSS, fonts and images in the template folders, and the citation style.
@@ -290,8 +313,9 @@ class BriefInputs:
             "brief": digest(canonical(brief)),
             "findings": findings,
             "themes": {s.theme.id: digest(s.theme.model_dump_json()) for s in brief.sections},
-            "sources": {k: digest(brief.sources[k].model_dump_json())
-                        for k in sorted(brief.sources)},
+            "sources": {
+                k: digest(brief.sources[k].model_dump_json()) for k in sorted(brief.sources)
+            },
             "settings": {
                 "title": digest(canonical([brief.slug, brief.title, brief.custom])),
                 "audience": digest(brief.audience.model_dump_json()),
@@ -306,4 +330,3 @@ class BriefInputs:
 def input_hash(inputs: dict) -> str:
     """The brief's cache key: equal hashes mean equal outputs."""
     return digest(json.dumps(inputs, sort_keys=True))
-

@@ -34,8 +34,9 @@ MAX_FIELD_CHARS = 10_000  # one value, about 1,500 words; prose checks grow with
 
 # Invisible characters that reorder or hide text: a headline can then read differently
 # from what reviewers saw in the YAML ("Trojan Source"). Allowed, but flagged.
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                          "\u2066\u2067\u2068\u2069")
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 _INVISIBLE = re.compile(f"[{''.join(sorted(BIDI_CONTROLS | ZERO_WIDTH))}]")
 # Control characters that double-quoted escapes ("\0", "\x1b") can put in a value;
@@ -82,8 +83,9 @@ def display_path(path: Path, root: Path | None) -> str:
     return str(path)
 
 
-def read_text(path: Path, display: str, *, limit: int | None = None,
-              what: str = "findings files") -> tuple[str | None, list[Problem]]:
+def read_text(
+    path: Path, display: str, *, limit: int | None = None, what: str = "findings files"
+) -> tuple[str | None, list[Problem]]:
     """Read a regular file of at most ``limit`` bytes as UTF-8, reporting where the first
     undecodable byte is. Folders, FIFOs and devices are refused without being opened."""
     limit = MAX_FILE_BYTES if limit is None else limit
@@ -93,12 +95,26 @@ def read_text(path: Path, display: str, *, limit: int | None = None,
     try:
         raw = read_regular(path, limit)
     except TooLarge as exc:
-        return None, [Problem(display, 1, 1, "error",
-                              f"file is {exc.size:,} bytes; {what} may be at most {limit:,} "
-                              "bytes (split it into smaller files)")]
+        return None, [
+            Problem(
+                display,
+                1,
+                1,
+                "error",
+                f"file is {exc.size:,} bytes; {what} may be at most {limit:,} "
+                "bytes (split it into smaller files)",
+            )
+        ]
     except OSError as exc:
-        return None, [Problem(display, 1, 1, "error",
-                              f"cannot read the file: {exc.strerror or 'not a regular file'}")]
+        return None, [
+            Problem(
+                display,
+                1,
+                1,
+                "error",
+                f"cannot read the file: {exc.strerror or 'not a regular file'}",
+            )
+        ]
     try:
         return raw.decode("utf-8"), []
     except UnicodeDecodeError as exc:
@@ -135,9 +151,11 @@ class _Loader(yaml.SafeLoader):
         if not self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent):
             return super().compose_node(parent, index)
         if self._depth >= MAX_DEPTH:
-            raise _LimitExceeded(problem=f"nested more than {MAX_DEPTH} levels deep; "
-                                 "findings need only a few levels",
-                                 problem_mark=self.peek_event().start_mark)
+            raise _LimitExceeded(
+                problem=f"nested more than {MAX_DEPTH} levels deep; "
+                "findings need only a few levels",
+                problem_mark=self.peek_event().start_mark,
+            )
         self._depth += 1
         try:
             return super().compose_node(parent, index)
@@ -154,8 +172,8 @@ class _Loader(yaml.SafeLoader):
             raise
         except Exception as exc:  # noqa: BLE001 - any failure here is about the input
             raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read this value ({type(exc).__name__}: {exc})",
-                node.start_mark) from None
+                None, None, f"cannot read this value ({type(exc).__name__}: {exc})", node.start_mark
+            ) from None
 
 
 def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, list[Problem]]:
@@ -183,9 +201,16 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, li
     except yaml.reader.ReaderError as exc:
         line, column = _position(text, exc.position)
         char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
-        return None, [Problem(display, line, column, "error",
-                              f"YAML: the file contains the control character {char}, which "
-                              "YAML does not allow; remove it")]
+        return None, [
+            Problem(
+                display,
+                line,
+                column,
+                "error",
+                f"YAML: the file contains the control character {char}, which "
+                "YAML does not allow; remove it",
+            )
+        ]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -200,15 +225,29 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, li
             if "cannot read this value" in what:
                 return None, [Problem(display, line, column, "error", f"YAML: {what}")]
             # Tags such as !!python/object: the safe loader refuses them, rightly.
-            return None, [Problem(display, line, column, "error",
-                                  f"YAML: {what}; findings files hold plain data, no tags")]
+            return None, [
+                Problem(
+                    display,
+                    line,
+                    column,
+                    "error",
+                    f"YAML: {what}; findings files hold plain data, no tags",
+                )
+            ]
         return None, [Problem(display, line, column, "error", f"YAML syntax: {what}{_hint(what)}")]
     except yaml.YAMLError as exc:
         return None, [Problem(display, 1, 1, "error", f"YAML: {exc}")]
     except RecursionError:
         # Only reachable if MAX_DEPTH is set above what the stack holds.
-        return None, [Problem(display, 1, 1, "error",
-                              "YAML: nested too deeply to read; findings need only a few levels")]
+        return None, [
+            Problem(
+                display,
+                1,
+                1,
+                "error",
+                "YAML: nested too deeply to read; findings need only a few levels",
+            )
+        ]
     finally:
         if loader is not None:
             loader.dispose()
@@ -250,13 +289,27 @@ def _check_size(root: yaml.Node, doc: Document, problems: list[Problem]) -> None
         total = size(root)
     except _Cycle as cycle:
         mark = cycle.node.start_mark
-        problems.append(Problem(doc.display, mark.line + 1, mark.column + 1, "error",
-                                "YAML: an alias refers to the value that contains it"))
+        problems.append(
+            Problem(
+                doc.display,
+                mark.line + 1,
+                mark.column + 1,
+                "error",
+                "YAML: an alias refers to the value that contains it",
+            )
+        )
         return
     if total > MAX_NODES:
-        problems.append(Problem(doc.display, 1, 1, "error",
-                                f"YAML: more than {MAX_NODES:,} values once aliases (*name) are "
-                                "expanded; write the values out or use fewer aliases"))
+        problems.append(
+            Problem(
+                doc.display,
+                1,
+                1,
+                "error",
+                f"YAML: more than {MAX_NODES:,} values once aliases (*name) are "
+                "expanded; write the values out or use fewer aliases",
+            )
+        )
 
 
 class _Cycle(Exception):
@@ -273,8 +326,9 @@ def _hint(what: str) -> str:
     return ""
 
 
-def _index(node: yaml.Node, path: KeyPath, doc: Document, problems: list[Problem],
-           visited: set[int]) -> None:
+def _index(
+    node: yaml.Node, path: KeyPath, doc: Document, problems: list[Problem], visited: set[int]
+) -> None:
     doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     # An alias points at a node indexed already; walking it again would report its
     # problems twice and let nested aliases grow the walk exponentially.
@@ -315,24 +369,48 @@ def _text_problems(node: yaml.ScalarNode, display: str) -> list[Problem]:
     value = node.value
     line, column = node.start_mark.line + 1, node.start_mark.column + 1
     if len(value) > MAX_FIELD_CHARS:
-        return [Problem(display, line, column, "error",
-                        f"value is {len(value):,} characters long; a value may be at most "
-                        f"{MAX_FIELD_CHARS:,} (say it in fewer words, or split it)")]
+        return [
+            Problem(
+                display,
+                line,
+                column,
+                "error",
+                f"value is {len(value):,} characters long; a value may be at most "
+                f"{MAX_FIELD_CHARS:,} (say it in fewer words, or split it)",
+            )
+        ]
     out = []
     control = _CONTROL.search(value)
     if control:
-        out.append(Problem(display, line, column, "error",
-                           f"text contains the control character {_name(control.group())} "
-                           f"(character {control.start() + 1} of the value); remove it"))
+        out.append(
+            Problem(
+                display,
+                line,
+                column,
+                "error",
+                f"text contains the control character {_name(control.group())} "
+                f"(character {control.start() + 1} of the value); remove it",
+            )
+        )
     invisible = _INVISIBLE.search(value)
     if invisible:
         char = invisible.group()
-        kind = ("a bidirectional control, which can make text display in a different order "
-                "than it is written" if char in BIDI_CONTROLS else
-                "a zero-width character, which hides in text")
-        out.append(Problem(display, line, column, "warning",
-                           f"text contains {_name(char)} (character {invisible.start() + 1} of "
-                           f"the value), {kind}; remove it unless the script needs it"))
+        kind = (
+            "a bidirectional control, which can make text display in a different order "
+            "than it is written"
+            if char in BIDI_CONTROLS
+            else "a zero-width character, which hides in text"
+        )
+        out.append(
+            Problem(
+                display,
+                line,
+                column,
+                "warning",
+                f"text contains {_name(char)} (character {invisible.start() + 1} of "
+                f"the value), {kind}; remove it unless the script needs it",
+            )
+        )
     return out
 
 

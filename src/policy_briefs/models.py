@@ -11,7 +11,15 @@ import json
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
 
 SCHEMA_FILE = "schema.json"
 
@@ -28,9 +36,11 @@ def one_line(value: str) -> str:
     # become mail headers (Subject, Reply-To), where a line break starts a new header.
     hit = _LINE_BREAKING.search(value)
     if hit:
-        raise ValueError(f"contains a line break or control character (U+{ord(hit.group()):04X}, "
-                         f"character {hit.start() + 1}); this text is used in mail headers, "
-                         "so keep it on one line")
+        raise ValueError(
+            f"contains a line break or control character (U+{ord(hit.group()):04X}, "
+            f"character {hit.start() + 1}); this text is used in mail headers, "
+            "so keep it on one line"
+        )
     return value
 
 
@@ -65,7 +75,9 @@ IsoDate = Annotated[
     AfterValidator(_real_date),
 ]
 FullDate = Annotated[
-    str, BeforeValidator(_date_to_text), Field(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    str,
+    BeforeValidator(_date_to_text),
+    Field(pattern=r"^\d{4}-\d{2}-\d{2}$"),
     AfterValidator(_real_date),
 ]
 
@@ -74,7 +86,7 @@ def _timestamp_to_text(value: Any) -> Any:
     # YAML 1.1 reads an unquoted 2026-11-22T10:00:00Z as a datetime; keep it as UTC text.
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.isoformat(timespec="seconds") + "Z"
     return value
 
@@ -82,16 +94,43 @@ def _timestamp_to_text(value: Any) -> Any:
 UtcTimestamp = Annotated[
     str,
     BeforeValidator(_timestamp_to_text),
-    Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
-          description="UTC date and time, YYYY-MM-DDTHH:MM:SSZ"),
+    Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+        description="UTC date and time, YYYY-MM-DDTHH:MM:SSZ",
+    ),
 ]
 
 # CSL locator labels (CSL 1.0.2 "locator" terms) that a citation may carry.
 LOCATOR_LABELS = (
-    "act", "appendix", "article-locator", "book", "canon", "chapter", "column", "elocation",
-    "equation", "figure", "folio", "issue", "line", "note", "opus", "page", "paragraph",
-    "part", "rule", "scene", "section", "sub-verbo", "supplement", "table", "timestamp",
-    "title-locator", "verse", "version", "volume",
+    "act",
+    "appendix",
+    "article-locator",
+    "book",
+    "canon",
+    "chapter",
+    "column",
+    "elocation",
+    "equation",
+    "figure",
+    "folio",
+    "issue",
+    "line",
+    "note",
+    "opus",
+    "page",
+    "paragraph",
+    "part",
+    "rule",
+    "scene",
+    "section",
+    "sub-verbo",
+    "supplement",
+    "table",
+    "timestamp",
+    "title-locator",
+    "verse",
+    "version",
+    "volume",
 )
 LOCATOR_RE = re.compile(r"^(?P<label>[a-z-]+)\s+(?P<value>\S.*)$")
 
@@ -113,9 +152,7 @@ LineRange = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", use_attribute_docstrings=True, populate_by_name=True
-    )
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, populate_by_name=True)
 
 
 class Name(Model):
@@ -129,7 +166,7 @@ class Name(Model):
     """Full name of an organisation, used instead of family/given."""
 
     @model_validator(mode="after")
-    def _one_form(self) -> "Name":
+    def _one_form(self) -> Name:
         if not (self.family or self.literal):
             raise ValueError("a name needs 'family' (a person) or 'literal' (an organisation)")
         return self
@@ -153,13 +190,23 @@ class Provenance(Model):
 
 
 class Source(Model):
-    """A bibliography entry in CSL fields, plus the archived text that quotes are checked against."""
+    """A bibliography entry in CSL fields, plus the archived text quotes are checked against."""
 
     id: Id
     """Short, stable identifier that evidence cites, e.g. 'brookings-2012-regions'."""
     type: Literal[
-        "article", "article-journal", "article-magazine", "article-newspaper", "book",
-        "chapter", "document", "post", "post-weblog", "report", "speech", "webpage",
+        "article",
+        "article-journal",
+        "article-magazine",
+        "article-newspaper",
+        "book",
+        "chapter",
+        "document",
+        "post",
+        "post-weblog",
+        "report",
+        "speech",
+        "webpage",
     ]
     """CSL item type."""
     title: Text
@@ -207,8 +254,9 @@ class Source(Model):
 
     def to_csl(self) -> dict[str, Any]:
         """This source as CSL-JSON, the input of the citation processor."""
-        data = self.model_dump(by_alias=True, exclude_none=True,
-                               exclude={"snapshot", "body", "sections", "provenance"})
+        data = self.model_dump(
+            by_alias=True, exclude_none=True, exclude={"snapshot", "body", "sections", "provenance"}
+        )
         for key in ("author", "editor"):
             if not data.get(key):
                 data.pop(key, None)
@@ -344,8 +392,9 @@ class Audience(Model):
     """Description of the reader and what they need."""
     template: Text
     """Template file of the brief, looked up in templates/ then the packaged defaults."""
-    citation_style: str = Field("chicago-notes-bibliography",
-                                pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    citation_style: str = Field(
+        "chicago-notes-bibliography", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    )
     """CSL style name (e.g. 'apa') or a .csl file under templates/styles/."""
     reading_grade: float | None = Field(None, gt=0, le=20)
     """Target Flesch-Kincaid grade for the brief's prose; over it is a warning."""

@@ -9,9 +9,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .errors import Problem, ValidationFailed
-
 from .confine import confined
+from .errors import Problem, ValidationFailed
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SETTINGS_FILE = "briefs.toml"
@@ -35,7 +34,7 @@ class Project:
     root: Path
 
     @classmethod
-    def at(cls, root: Path | str = ".") -> "Project":
+    def at(cls, root: Path | str = ".") -> Project:
         return cls(Path(root).resolve())
 
     @cached_property
@@ -84,17 +83,25 @@ class Project:
             found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
             line, column = (int(found[1]), int(found[2])) if found else (1, 1)
             message = re.sub(r"\s*\(at line.*\)$", "", str(exc))
-            raise ValidationFailed([Problem(where, line, column, "error",
-                                            f"TOML syntax: {message}")]) from None
+            raise ValidationFailed(
+                [Problem(where, line, column, "error", f"TOML syntax: {message}")]
+            ) from None
         problems = []
         for key, value in data.items():
             if key not in _SETTINGS:
-                problems.append(Problem(where, 1, 1, "error",
-                                        f"unknown setting '{key}'; settings: "
-                                        f"{', '.join(_SETTINGS)}"))
+                problems.append(
+                    Problem(
+                        where,
+                        1,
+                        1,
+                        "error",
+                        f"unknown setting '{key}'; settings: {', '.join(_SETTINGS)}",
+                    )
+                )
             elif not isinstance(value, _SETTINGS[key]):
-                problems.append(Problem(where, 1, 1, "error",
-                                        f"{key} must be a {_SETTINGS[key].__name__}"))
+                problems.append(
+                    Problem(where, 1, 1, "error", f"{key} must be a {_SETTINGS[key].__name__}")
+                )
         if problems:
             raise ValidationFailed(problems)
         return data

@@ -9,8 +9,17 @@ from dataclasses import dataclass, field
 from .attribution import Attribution, attribute
 from .corpus import Corpus
 from .errors import BriefsError, did_you_mean
-from .models import PRIORITY_RANK, Audience, Finding, Figure, Publication, Relevance, Source, Theme
-from .models import one_line
+from .models import (
+    PRIORITY_RANK,
+    Audience,
+    Figure,
+    Finding,
+    Publication,
+    Relevance,
+    Source,
+    Theme,
+    one_line,
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,7 @@ def select(
     left_out: list[Item] = []
     by_priority = ranked
     if audience.max_findings and not finding_ids:
-        by_priority, left_out = ranked[: audience.max_findings], ranked[audience.max_findings:]
+        by_priority, left_out = ranked[: audience.max_findings], ranked[audience.max_findings :]
     kept = {i.id for i in by_priority}
 
     sections = []
@@ -171,8 +180,12 @@ def select(
     cited = {ev.source for ev in evidence}
     checked = [ev for ev in evidence if ev.source in corpus.verified_sources]
     accessed = [d for d in (corpus.sources[ev.source].accessed for ev in checked) if d]
-    verification = Verification(len(evidence), len(checked), len({e.source for e in checked}),
-                                max(accessed) if accessed else None)
+    verification = Verification(
+        len(evidence),
+        len(checked),
+        len({e.source for e in checked}),
+        max(accessed) if accessed else None,
+    )
     slug = audience_id
     if custom:
         slug = f"{audience_id}-" + _slug("-".join((themes or []) + (finding_ids or [])))
@@ -189,8 +202,10 @@ def select(
         custom=custom,
         verification=verification,
         left_out=left_out,
-        attributions={f.id: attribute(f, corpus.sources, corpus.publication,
-                                      audience.current_within_years) for f in shown},
+        attributions={
+            f.id: attribute(f, corpus.sources, corpus.publication, audience.current_within_years)
+            for f in shown
+        },
     )
 
 
@@ -201,8 +216,10 @@ def rank_items(items: list[Item], corpus: Corpus) -> list[Item]:
     theme_rank = {t.id: n for n, t in enumerate(corpus.themes_in_order())}
     ranked: list[Item] = []
     for priority in sorted({i.relevance.priority for i in items}, key=PRIORITY_RANK.__getitem__):
-        tier = sorted((i for i in items if i.relevance.priority == priority),
-                      key=lambda i: (theme_rank[i.theme.id], order[i.id]))
+        tier = sorted(
+            (i for i in items if i.relevance.priority == priority),
+            key=lambda i: (theme_rank[i.theme.id], order[i.id]),
+        )
         queues: dict[str, list[Item]] = {}
         for item in tier:
             queues.setdefault(item.theme.id, []).append(item)
@@ -220,13 +237,24 @@ def _unknown(kind: str, value: str, choices) -> str:
     return f"unknown {kind} '{value}'{hint} (known: {known})"
 
 
-def plan_briefs(corpus: Corpus, *, audiences: Sequence[str] = (), themes: Sequence[str] = (),
-                findings: Sequence[str] = (), title: str | None = None,
-                shard: tuple[int, int] | None = None) -> list[Brief]:
+def plan_briefs(
+    corpus: Corpus,
+    *,
+    audiences: Sequence[str] = (),
+    themes: Sequence[str] = (),
+    findings: Sequence[str] = (),
+    title: str | None = None,
+    shard: tuple[int, int] | None = None,
+) -> list[Brief]:
     """The briefs a request makes, in audience order, narrowed to its shard."""
     briefs = [
-        select(corpus, audience_id, themes=list(themes) or None,
-               finding_ids=list(findings) or None, title=title)
+        select(
+            corpus,
+            audience_id,
+            themes=list(themes) or None,
+            finding_ids=list(findings) or None,
+            title=title,
+        )
         for audience_id in (audiences or list(corpus.audiences))
     ]
     return take_shard(briefs, shard) if shard else briefs

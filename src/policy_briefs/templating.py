@@ -17,9 +17,9 @@ from . import __version__, glossary
 from .citations import Citations, brief_reference, find_style
 from .confine import confined
 from .csl import load_style
-from .localization import format_numbers, long_date
 from .errors import BriefsError, Problem, ValidationFailed
 from .levers import by_lever
+from .localization import format_numbers, long_date
 from .project import Project, default_templates_dir
 from .selection import Brief
 
@@ -68,8 +68,12 @@ class ConfinedLoader(jinja2.FileSystemLoader):
         for searchpath in self.searchpath:
             candidate = Path(searchpath, *pieces)
             if candidate.is_file():
-                confined(Path(searchpath), Path(*pieces), what="template",
-                         where=(_relative(str(candidate)), 1, 1))
+                confined(
+                    Path(searchpath),
+                    Path(*pieces),
+                    what="template",
+                    where=(_relative(str(candidate)), 1, 1),
+                )
                 break
         return super().get_source(environment, template)
 
@@ -79,12 +83,14 @@ def jinja_environment(project: Project) -> jinja2.Environment:
     dirs = project.template_dirs
     default = ConfinedLoader(str(default_templates_dir()))
     env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader([
-            # "default:base.html" always means the packaged one, so a project's base.html
-            # can extend it instead of copying it.
-            jinja2.PrefixLoader({"default": default}, delimiter=":"),
-            ConfinedLoader([str(d) for d in dirs]),
-        ]),
+        loader=jinja2.ChoiceLoader(
+            [
+                # "default:base.html" always means the packaged one, so a project's base.html
+                # can extend it instead of copying it.
+                jinja2.PrefixLoader({"default": default}, delimiter=":"),
+                ConfinedLoader([str(d) for d in dirs]),
+            ]
+        ),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -164,8 +170,10 @@ def render_template(env: jinja2.Environment, name: str, **context) -> str:
         where = _template_path(exc.filename, exc.name)
         raise TemplateProblem(where, exc.lineno, f"template syntax: {exc.message}") from None
     except jinja2.TemplateNotFound as exc:
-        message = (f"template '{exc.name}' not found (looked in "
-                   f"{', '.join(str(d) for d in env.loader.loaders[1].searchpath)})")
+        message = (
+            f"template '{exc.name}' not found (looked in "
+            f"{', '.join(str(d) for d in env.loader.loaders[1].searchpath)})"
+        )
         where, line = _template_frame(exc)
         if where is None:
             raise BriefsError(message) from None
@@ -193,8 +201,11 @@ def _relative(filename: str) -> str:
 
 def _template_frame(exc: BaseException) -> tuple[str | None, int]:
     # Jinja rewrites tracebacks so template frames carry the template's file and line.
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if f.filename.endswith((".html", ".jinja", ".j2", ".css", ".xml", ".txt"))]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename.endswith((".html", ".jinja", ".j2", ".css", ".xml", ".txt"))
+    ]
     if not frames:
         return None, 0
     frame = frames[-1]
@@ -206,5 +217,9 @@ def citations_for(brief: Brief, project: Project) -> Citations:
     path = find_style(brief.audience.citation_style, project.template_dirs)
     if path is None:
         raise BriefsError(f"citation style '{brief.audience.citation_style}' not found")
-    return Citations(brief.sources, load_style(path), language=brief.publication.language,
-                     self_reference=brief_reference(brief))
+    return Citations(
+        brief.sources,
+        load_style(path),
+        language=brief.publication.language,
+        self_reference=brief_reference(brief),
+    )

@@ -15,10 +15,10 @@ from .evidence import (
     HEDGE,
     HEDGED_PROSE,
     MAX_QUOTE_WORDS,
+    MAX_SNAPSHOT_BYTES,
     OPINION,
     PLAN,
     REPORTED,
-    MAX_SNAPSHOT_BYTES,
     Snapshot,
     first_match,
     normalise,
@@ -51,14 +51,21 @@ def check_project(
             if not has_errors(problems):
                 # Everything passed: each source whose snapshot was read is verified.
                 corpus.verified_sources = {
-                    k for k, s in corpus.sources.items()
-                    if s.snapshot and (sources_dir / s.snapshot).is_file()}
+                    k
+                    for k, s in corpus.sources.items()
+                    if s.snapshot and (sources_dir / s.snapshot).is_file()
+                }
     return corpus, apply_strict(problems, strict)
 
 
-def load_valid_corpus(project: Project, *, strict: bool = False,
-                      sources_dir: Path | None = None, verify: bool = True,
-                      require_verified: bool = False) -> tuple[Corpus, list[Problem]]:
+def load_valid_corpus(
+    project: Project,
+    *,
+    strict: bool = False,
+    sources_dir: Path | None = None,
+    verify: bool = True,
+    require_verified: bool = False,
+) -> tuple[Corpus, list[Problem]]:
     """The corpus and its warnings, or ValidationFailed with every problem.
 
     With ``verify``, quotes, locators, numbers and stances are checked against the source
@@ -76,13 +83,22 @@ def load_valid_corpus(project: Project, *, strict: bool = False,
     if verify:
         sources_dir = project.sources_dir(sources_dir)
         if sources_dir is None or not sources_dir.is_dir():
-            what = (f"the sources folder {sources_dir} does not exist" if sources_dir
-                    else "no sources folder is set (sources_dir in briefs.toml, "
-                         "--sources-dir or BRIEFS_SOURCES_DIR)")
-            missing.append(Problem(
-                project.settings_file.name, 1, 1, "error" if require_verified else "warning",
-                f"{what}, so quotes cannot be verified"
-                + ("" if require_verified else "; the briefs will say they were not")))
+            what = (
+                f"the sources folder {sources_dir} does not exist"
+                if sources_dir
+                else "no sources folder is set (sources_dir in briefs.toml, "
+                "--sources-dir or BRIEFS_SOURCES_DIR)"
+            )
+            missing.append(
+                Problem(
+                    project.settings_file.name,
+                    1,
+                    1,
+                    "error" if require_verified else "warning",
+                    f"{what}, so quotes cannot be verified"
+                    + ("" if require_verified else "; the briefs will say they were not"),
+                )
+            )
             sources_dir = None
     else:
         sources_dir = None
@@ -119,91 +135,143 @@ def cross_check(
         for i, ev in enumerate(finding.evidence):
             cited.add(ev.source)
             if ev.source not in corpus.sources:
-                problems.append(at.problem(
-                    f"evidence[{i}].source: unknown source '{ev.source}'"
-                    f"{_suggest(ev.source, corpus.sources)}; sources are listed in sources.yaml",
-                    at=("evidence", i, "source")))
+                problems.append(
+                    at.problem(
+                        f"evidence[{i}].source: unknown source '{ev.source}'"
+                        f"{_suggest(ev.source, corpus.sources)}; sources are listed in "
+                        "sources.yaml",
+                        at=("evidence", i, "source"),
+                    )
+                )
             problems += _check_locator(at, ev.locator, ("evidence", i, "locator"))
             if quote_words(ev.quote) > MAX_QUOTE_WORDS:
-                problems.append(at.problem(
-                    f"evidence[{i}].quote: {quote_words(ev.quote)} words; keep quotes under "
-                    f"{MAX_QUOTE_WORDS} words and say the rest in your own words",
-                    at=("evidence", i, "quote"), severity="warning"))
+                problems.append(
+                    at.problem(
+                        f"evidence[{i}].quote: {quote_words(ev.quote)} words; keep quotes under "
+                        f"{MAX_QUOTE_WORDS} words and say the rest in your own words",
+                        at=("evidence", i, "quote"),
+                        severity="warning",
+                    )
+                )
         for i, fig in enumerate(finding.figures):
             if fig.locator:
                 problems += _check_locator(at, fig.locator, ("figures", i, "locator"))
             if fig.source not in corpus.sources:
-                problems.append(at.problem(
-                    f"figures[{i}].source: unknown source '{fig.source}'"
-                    f"{_suggest(fig.source, corpus.sources)}", at=("figures", i, "source")))
+                problems.append(
+                    at.problem(
+                        f"figures[{i}].source: unknown source '{fig.source}'"
+                        f"{_suggest(fig.source, corpus.sources)}",
+                        at=("figures", i, "source"),
+                    )
+                )
         for audience_id in finding.audiences:
             if audience_id not in corpus.audiences:
-                problems.append(at.problem(
-                    f"audiences.{audience_id}: unknown audience '{audience_id}'"
-                    f"{_suggest(audience_id, corpus.audiences)}; audiences are listed in "
-                    "audiences.yaml", at=("audiences", audience_id), key=True))
+                problems.append(
+                    at.problem(
+                        f"audiences.{audience_id}: unknown audience '{audience_id}'"
+                        f"{_suggest(audience_id, corpus.audiences)}; audiences are listed in "
+                        "audiences.yaml",
+                        at=("audiences", audience_id),
+                        key=True,
+                    )
+                )
         if not finding.audiences:
-            problems.append(at.problem(
-                f"finding '{finding_id}' goes to no audience, so no brief shows it; "
-                "add an 'audiences' entry", at=("id",), severity="warning"))
+            problems.append(
+                at.problem(
+                    f"finding '{finding_id}' goes to no audience, so no brief shows it; "
+                    "add an 'audiences' entry",
+                    at=("id",),
+                    severity="warning",
+                )
+            )
         for i, contrast in enumerate(finding.contrasts):
             other = corpus.findings.get(contrast.finding)
             if contrast.finding == finding_id:
-                problems.append(at.problem("a finding cannot contrast with itself",
-                                           at=("contrasts", i, "finding")))
+                problems.append(
+                    at.problem(
+                        "a finding cannot contrast with itself", at=("contrasts", i, "finding")
+                    )
+                )
             elif other is None:
-                problems.append(at.problem(
-                    f"contrasts[{i}].finding: unknown finding '{contrast.finding}'"
-                    f"{_suggest(contrast.finding, corpus.findings)}",
-                    at=("contrasts", i, "finding")))
+                problems.append(
+                    at.problem(
+                        f"contrasts[{i}].finding: unknown finding '{contrast.finding}'"
+                        f"{_suggest(contrast.finding, corpus.findings)}",
+                        at=("contrasts", i, "finding"),
+                    )
+                )
             elif not any(c.finding == finding_id for c in other.contrasts):
-                problems.append(at.problem(
-                    f"contrasts[{i}]: '{contrast.finding}' does not list '{finding_id}' back; "
-                    "add the contrast on both sides so each brief shows both",
-                    at=("contrasts", i, "finding"), severity="warning"))
+                problems.append(
+                    at.problem(
+                        f"contrasts[{i}]: '{contrast.finding}' does not list '{finding_id}' back; "
+                        "add the contrast on both sides so each brief shows both",
+                        at=("contrasts", i, "finding"),
+                        severity="warning",
+                    )
+                )
         problems += _check_numbers(corpus, finding_id)
         problems += _check_dated(corpus, finding_id)
 
     for source_id in corpus.sources:
         if source_id not in cited:
-            problems.append(corpus.where[("source", source_id)].problem(
-                f"source '{source_id}' is cited by no finding", at=("id",), severity="warning"))
+            problems.append(
+                corpus.where[("source", source_id)].problem(
+                    f"source '{source_id}' is cited by no finding", at=("id",), severity="warning"
+                )
+            )
 
     for audience_id, audience in corpus.audiences.items():
         at = corpus.where[("audience", audience_id)]
         try:
             template_missing = template_exists is not None and not template_exists(
-                audience.template)
+                audience.template
+            )
         except OutsideRoot as exc:
             problems.append(exc.problem)
             template_missing = False
         if template_missing:
-            problems.append(at.problem(
-                f"template '{audience.template}' not found in templates/ or the packaged "
-                "defaults", at=("template",)))
+            problems.append(
+                at.problem(
+                    f"template '{audience.template}' not found in templates/ or the packaged "
+                    "defaults",
+                    at=("template",),
+                )
+            )
         try:
-            style_missing = style_exists is not None and not style_exists(
-                audience.citation_style)
+            style_missing = style_exists is not None and not style_exists(audience.citation_style)
         except OutsideRoot as exc:
             # Reported where the style is named, not at the style file.
             problems.append(at.problem(exc.problem.message, at=("citation_style",)))
             style_missing = False
         if style_missing:
-            problems.append(at.problem(
-                f"citation style '{audience.citation_style}' not found: use a CSL style name "
-                "such as 'chicago-notes-bibliography' or 'apa', or a .csl file in "
-                "templates/styles/", at=("citation_style",)))
+            problems.append(
+                at.problem(
+                    f"citation style '{audience.citation_style}' not found: use a CSL style name "
+                    "such as 'chicago-notes-bibliography' or 'apa', or a .csl file in "
+                    "templates/styles/",
+                    at=("citation_style",),
+                )
+            )
         if not any(audience_id in f.audiences for f in corpus.findings.values()):
-            problems.append(at.problem(f"audience '{audience_id}' receives no finding",
-                                       at=("id",), severity="warning"))
-        high = [fid for fid, f in corpus.findings.items()
-                if f.audiences.get(audience_id) and f.audiences[audience_id].priority == "high"]
+            problems.append(
+                at.problem(
+                    f"audience '{audience_id}' receives no finding", at=("id",), severity="warning"
+                )
+            )
+        high = [
+            fid
+            for fid, f in corpus.findings.items()
+            if f.audiences.get(audience_id) and f.audiences[audience_id].priority == "high"
+        ]
         if audience.max_findings and len(high) > audience.max_findings:
-            problems.append(at.problem(
-                f"max_findings: {len(high)} findings are high priority for '{audience_id}' but "
-                f"its brief holds {audience.max_findings}, so some would be left out "
-                f"silently: {', '.join(high)}; lower some priorities or raise max_findings",
-                at=("max_findings",)))
+            problems.append(
+                at.problem(
+                    f"max_findings: {len(high)} findings are high priority for '{audience_id}' but "
+                    f"its brief holds {audience.max_findings}, so some would be left out "
+                    f"silently: {', '.join(high)}; lower some priorities or raise max_findings",
+                    at=("max_findings",),
+                )
+            )
     return problems
 
 
@@ -215,7 +283,7 @@ def check_styles(project: Project, corpus: Corpus) -> list[Problem]:
     """Each audience's CSL file is usable (located in the file when not), and sources
     cited in a note style have a short title where the style needs one."""
     from .citations import find_style
-    from .csl import style_problems, load_style
+    from .csl import load_style, style_problems
 
     problems: list[Problem] = []
     note_styles: dict[str, list[str]] = {}
@@ -236,10 +304,15 @@ def check_styles(project: Project, corpus: Corpus) -> list[Problem]:
     users = "; ".join(f"{name} ({', '.join(ids)})" for name, ids in note_styles.items())
     for source_id, source in corpus.sources.items():
         if source.title_short is None and len(source.title.split()) > SHORT_TITLE_WORDS:
-            problems.append(corpus.where[("source", source_id)].problem(
-                f"title has more than {SHORT_TITLE_WORDS} words and no title-short: later "
-                f"notes repeat it in full in the note style {users}; add a title-short of "
-                f"up to {SHORT_TITLE_WORDS} key words", at=("title",), severity="warning"))
+            problems.append(
+                corpus.where[("source", source_id)].problem(
+                    f"title has more than {SHORT_TITLE_WORDS} words and no title-short: later "
+                    f"notes repeat it in full in the note style {users}; add a title-short of "
+                    f"up to {SHORT_TITLE_WORDS} key words",
+                    at=("title",),
+                    severity="warning",
+                )
+            )
     return problems
 
 
@@ -258,10 +331,16 @@ def _check_locator(at, locator: str, key_path) -> list[Problem]:
         return []
     # Abbreviations ('para', 'sec', 'fig') are the usual slip, so a prefix match wins.
     longer = [name for name in LOCATOR_LABELS if name.startswith(label)]
-    hint = f" (did you mean '{longer[0]}'?)" if len(longer) == 1 else _suggest(label, LOCATOR_LABELS)
-    return [at.problem(
-        f"{key_path[0]}[{key_path[1]}].locator: '{label}' is not a locator label{hint}; "
-        "use one of: paragraph, section, page, chapter, figure, table, ...", at=key_path)]
+    hint = (
+        f" (did you mean '{longer[0]}'?)" if len(longer) == 1 else _suggest(label, LOCATOR_LABELS)
+    )
+    return [
+        at.problem(
+            f"{key_path[0]}[{key_path[1]}].locator: '{label}' is not a locator label{hint}; "
+            "use one of: paragraph, section, page, chapter, figure, table, ...",
+            at=key_path,
+        )
+    ]
 
 
 def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
@@ -269,92 +348,137 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
     finding = corpus.findings[finding_id]
     at = corpus.where[("finding", finding_id)]
     problems = []
-    backed = set().union(*(numbers_backed_by(ev.quote) for ev in finding.evidence),
-                         *(numbers_in(fig.value) for fig in finding.figures))
+    backed = set().union(
+        *(numbers_backed_by(ev.quote) for ev in finding.evidence),
+        *(numbers_in(fig.value) for fig in finding.figures),
+    )
     # A year the evidence is dated by may be named: the date check asks for exactly that.
     for ev in finding.evidence:
         source = corpus.sources.get(ev.source)
         backed |= {date[:4] for date in (ev.as_of, source.issued if source else None) if date}
     for field in ("headline", "summary"):
         for number in sorted(numbers_in(getattr(finding, field)) - backed):
-            problems.append(at.problem(
-                f"{field}: the number {number} appears in none of this finding's quotes or "
-                "figures; cite the passage that gives it", at=(field,), severity="warning"))
+            problems.append(
+                at.problem(
+                    f"{field}: the number {number} appears in none of this finding's quotes or "
+                    "figures; cite the passage that gives it",
+                    at=(field,),
+                    severity="warning",
+                )
+            )
     for i, fig in enumerate(finding.figures):
         quotes = [normalise(ev.quote).lower() for ev in finding.evidence if ev.source == fig.source]
         wanted = numbers_in(fig.value)
         if wanted:
             missing = wanted - set().union(*(numbers_backed_by(q) for q in quotes))
         else:
-            missing = {fig.value} if not any(normalise(fig.value).lower() in q for q in quotes) else set()
+            missing = (
+                {fig.value} if not any(normalise(fig.value).lower() in q for q in quotes) else set()
+            )
         if missing:
-            problems.append(at.problem(
-                f"figures[{i}].value: '{fig.value}' is in no quote from '{fig.source}' in this "
-                "finding; add the evidence that gives it", at=("figures", i, "value")))
+            problems.append(
+                at.problem(
+                    f"figures[{i}].value: '{fig.value}' is in no quote from '{fig.source}' in this "
+                    "finding; add the evidence that gives it",
+                    at=("figures", i, "value"),
+                )
+            )
     return problems
 
 
 def _check_dated(corpus: Corpus, finding_id: str) -> list[Problem]:
     """A finding whose evidence is all older than an audience's horizon must say its year."""
     finding = corpus.findings[finding_id]
-    horizons = [corpus.audiences[a].current_within_years for a in finding.audiences
-                if a in corpus.audiences]
-    years = [y for y in (dated_year(finding, corpus.sources, corpus.publication, h)
-                         for h in horizons) if y]
+    horizons = [
+        corpus.audiences[a].current_within_years for a in finding.audiences if a in corpus.audiences
+    ]
+    years = [
+        y
+        for y in (dated_year(finding, corpus.sources, corpus.publication, h) for h in horizons)
+        if y
+    ]
     if not years:
         return []
     year = max(years)
     if str(year) in f"{finding.headline} {finding.summary}":
         return []
-    return [corpus.where[("finding", finding_id)].problem(
-        f"finding '{finding_id}' rests on evidence from {year}, older than its audiences' "
-        f"horizon (current_within_years); the brief shows it 'as of {year}': say the year "
-        "in its headline or summary so the claim is not read as current", at=("summary",),
-        severity="warning")]
+    return [
+        corpus.where[("finding", finding_id)].problem(
+            f"finding '{finding_id}' rests on evidence from {year}, older than its audiences' "
+            f"horizon (current_within_years); the brief shows it 'as of {year}': say the year "
+            "in its headline or summary so the claim is not read as current",
+            at=("summary",),
+            severity="warning",
+        )
+    ]
 
 
 def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
     """Every quote must stand in its source's snapshot, in the paragraph its locator names."""
     problems: list[Problem] = []
     if not sources_dir.is_dir():
-        return [Problem(str(sources_dir), 1, 1, "error",
-                        "sources folder not found: set sources_dir in briefs.toml or pass "
-                        "--sources-dir with the folder of archived source texts")]
+        return [
+            Problem(
+                str(sources_dir),
+                1,
+                1,
+                "error",
+                "sources folder not found: set sources_dir in briefs.toml or pass "
+                "--sources-dir with the folder of archived source texts",
+            )
+        ]
     snapshots: dict[str, Snapshot] = {}
     for source_id, source in corpus.sources.items():
         at = corpus.where[("source", source_id)]
         if not source.snapshot:
-            problems.append(at.problem(
-                f"source '{source_id}' has no snapshot, so its quotes cannot be verified",
-                at=("id",), severity="warning"))
+            problems.append(
+                at.problem(
+                    f"source '{source_id}' has no snapshot, so its quotes cannot be verified",
+                    at=("id",),
+                    severity="warning",
+                )
+            )
             continue
         # The name comes from sources.yaml: it must not reach outside the sources folder,
         # and a refusal names the path only, never what it points at.
         path, outside = confinement_problem(
-            sources_dir, source.snapshot, what="snapshot",
-            where=lambda message, at=at: at.problem(message, at=("snapshot",)))
+            sources_dir,
+            source.snapshot,
+            what="snapshot",
+            where=lambda message, at=at: at.problem(message, at=("snapshot",)),
+        )
         if outside is not None:
             problems.append(outside)
             continue
         if not path.exists():
-            problems.append(at.problem(
-                f"snapshot '{source.snapshot}' not found in {sources_dir}", at=("snapshot",)))
+            problems.append(
+                at.problem(
+                    f"snapshot '{source.snapshot}' not found in {sources_dir}", at=("snapshot",)
+                )
+            )
             continue
         if source.provenance and sha256_file(path) != source.provenance.sha256:
             # Quotes are still checked below: the file may have been fixed by hand on purpose.
-            problems.append(at.problem(
-                f"snapshot '{source.snapshot}' in {sources_dir} no longer matches its provenance "
-                f"record (sha256 {source.provenance.sha256[:12]}...): it was edited or replaced "
-                f"after archiving; restore the archived file, or run `briefs sources archive "
-                f"{source_id}` to archive the page again", at=("provenance", "sha256")))
-        text, errors = read_text(path, str(path), limit=MAX_SNAPSHOT_BYTES,
-                                 what="source snapshots")
+            problems.append(
+                at.problem(
+                    f"snapshot '{source.snapshot}' in {sources_dir} no longer matches its "
+                    f"provenance record (sha256 {source.provenance.sha256[:12]}...): it was "
+                    "edited or replaced "
+                    f"after archiving; restore the archived file, or run `briefs sources archive "
+                    f"{source_id}` to archive the page again",
+                    at=("provenance", "sha256"),
+                )
+            )
+        text, errors = read_text(path, str(path), limit=MAX_SNAPSHOT_BYTES, what="source snapshots")
         if text is None:
             problems += errors
             continue
-        snapshot = Snapshot(source.snapshot, text,
-                            tuple(source.body) if source.body else None,  # type: ignore[arg-type]
-                            {k: (v[0], v[1]) for k, v in source.sections.items()})
+        snapshot = Snapshot(
+            source.snapshot,
+            text,
+            tuple(source.body) if source.body else None,  # type: ignore[arg-type]
+            {k: (v[0], v[1]) for k, v in source.sections.items()},
+        )
         shape = _check_shape(snapshot)
         problems += [at.problem(message, at=key) for key, message in shape]
         if not shape:
@@ -379,12 +503,22 @@ def _check_shape(snapshot: Snapshot) -> list[tuple[tuple, str]]:
     count = len(snapshot.lines)
     first, last = snapshot.body_range
     if snapshot.body and not 1 <= first <= last <= count:
-        problems.append((("body",), f"body: lines {first}-{last} are not a range of "
-                                    f"{snapshot.name}, which has {count} lines"))
+        problems.append(
+            (
+                ("body",),
+                f"body: lines {first}-{last} are not a range of "
+                f"{snapshot.name}, which has {count} lines",
+            )
+        )
     for name, (a, b) in snapshot.sections.items():
         if not first <= a <= b <= last:
-            problems.append((("sections", name), f"sections.{name}: lines {a}-{b} are not "
-                                                 f"within the body (lines {first}-{last})"))
+            problems.append(
+                (
+                    ("sections", name),
+                    f"sections.{name}: lines {a}-{b} are not "
+                    f"within the body (lines {first}-{last})",
+                )
+            )
     return problems
 
 
@@ -395,36 +529,54 @@ def _check_quote(at, i: int, ev: Evidence, snapshot: Snapshot, source: Source) -
     if not found:
         if snapshot.anywhere(ev.quote):
             first, last = snapshot.body_range
-            return [at.problem(
-                f"evidence[{i}].quote: found in {snapshot.name} outside the source's body "
-                f"(lines {first}-{last}): page furniture, not the source's text; quote the "
-                "article itself, or correct the source's body", at=where)]
+            return [
+                at.problem(
+                    f"evidence[{i}].quote: found in {snapshot.name} outside the source's body "
+                    f"(lines {first}-{last}): page furniture, not the source's text; quote the "
+                    "article itself, or correct the source's body",
+                    at=where,
+                )
+            ]
         number, passage, ratio = snapshot.closest(ev.quote)
-        hint = (f"; closest passage (paragraph {number}, {ratio:.0%} alike): \"{passage}\""
-                if ratio > 0.5 else "")
-        return [at.problem(f"evidence[{i}].quote: not found in {snapshot.name}{hint}",
-                           at=where)]
+        hint = (
+            f'; closest passage (paragraph {number}, {ratio:.0%} alike): "{passage}"'
+            if ratio > 0.5
+            else ""
+        )
+        return [at.problem(f"evidence[{i}].quote: not found in {snapshot.name}{hint}", at=where)]
     label, value = ev.locator_label, ev.locator_value
     where = ("evidence", i, "locator")
     if label == "paragraph":
         if not value.isdigit() or int(value) not in found:
             numbers = ", ".join(str(n) for n in found)
-            return [at.problem(
-                f"evidence[{i}].locator: the quote is in paragraph {numbers} of the body of "
-                f"{snapshot.name} (paragraphs are counted from its first body line, a list "
-                f"belonging to the paragraph that introduces it), not '{value}'", at=where)]
+            return [
+                at.problem(
+                    f"evidence[{i}].locator: the quote is in paragraph {numbers} of the body of "
+                    f"{snapshot.name} (paragraphs are counted from its first body line, a list "
+                    f"belonging to the paragraph that introduces it), not '{value}'",
+                    at=where,
+                )
+            ]
     elif label == "section":
         if value not in snapshot.sections:
             known = ", ".join(sorted(snapshot.sections)) or "none"
-            return [at.problem(
-                f"evidence[{i}].locator: source '{source.id}' has no section '{value}' "
-                f"(its sections: {known}); add it to the source's sections with its line "
-                "range, or use 'paragraph N'", at=where)]
+            return [
+                at.problem(
+                    f"evidence[{i}].locator: source '{source.id}' has no section '{value}' "
+                    f"(its sections: {known}); add it to the source's sections with its line "
+                    "range, or use 'paragraph N'",
+                    at=where,
+                )
+            ]
         a, b = snapshot.sections[value]
         if not snapshot.in_lines(ev.quote, a, b):
-            return [at.problem(
-                f"evidence[{i}].locator: the quote is not in section '{value}' (lines "
-                f"{a}-{b}) of {snapshot.name}", at=where)]
+            return [
+                at.problem(
+                    f"evidence[{i}].locator: the quote is not in section '{value}' (lines "
+                    f"{a}-{b}) of {snapshot.name}",
+                    at=where,
+                )
+            ]
     return []
 
 
@@ -439,8 +591,7 @@ def _clause(sentence: str, quote: str) -> str:
     return sentence[start:] if end < 0 else sentence[start:end]
 
 
-def _check_stance(at, i: int, ev: Evidence, finding: Finding,
-                  snapshot: Snapshot) -> list[Problem]:
+def _check_stance(at, i: int, ev: Evidence, finding: Finding, snapshot: Snapshot) -> list[Problem]:
     """The stance must not overstate what the sentence holding the quote does with it."""
     held = snapshot.sentence_with(ev.quote)
     if held is None:
@@ -450,40 +601,61 @@ def _check_stance(at, i: int, ev: Evidence, finding: Finding,
     problems = []
     lead = " ".join(before.split()[-CLIP_WINDOW:])
     # A reporting verb may be left out when the evidence names the speaker instead.
-    clipped = (first_match(OPINION, lead) or first_match(HEDGE, lead)
-               or (None if ev.speaker else first_match(REPORTED, lead)))
+    clipped = (
+        first_match(OPINION, lead)
+        or first_match(HEDGE, lead)
+        or (None if ev.speaker else first_match(REPORTED, lead))
+    )
     if clipped and not first_match(OPINION, ev.quote) and not first_match(HEDGE, ev.quote):
-        problems.append(at.problem(
-            f"evidence[{i}].quote: clipped of '{clipped}', the word just before it that says "
-            f"how the source holds the claim; start the quote with it. Sentence: \"{shown}\"",
-            at=("evidence", i, "quote"), severity="warning"))
+        problems.append(
+            at.problem(
+                f"evidence[{i}].quote: clipped of '{clipped}', the word just before it that says "
+                f'how the source holds the claim; start the quote with it. Sentence: "{shown}"',
+                at=("evidence", i, "quote"),
+                severity="warning",
+            )
+        )
     if ev.stance not in FACT_STANCES:
         return problems
     for pattern, kind, remedy in (
-            (OPINION, "a view someone holds", "argues or contends"),
-            (PLAN, "a plan or proposal", "plans or proposes"),
-            (AGENDA, "an agenda or topic list", "lists")):
+        (OPINION, "a view someone holds", "argues or contends"),
+        (PLAN, "a plan or proposal", "plans or proposes"),
+        (AGENDA, "an agenda or topic list", "lists"),
+    ):
         word = first_match(pattern, sentence)
         if word:
-            problems.append(at.problem(
-                f"evidence[{i}].stance: '{ev.stance}' presents as established fact what the "
-                f"source gives as {kind} ('{word}'); use stance {remedy}, or quote a passage "
-                f"that states it. Sentence: \"{shown}\"", at=("evidence", i, "stance"),
-                severity="warning"))
+            problems.append(
+                at.problem(
+                    f"evidence[{i}].stance: '{ev.stance}' presents as established fact what the "
+                    f"source gives as {kind} ('{word}'); use stance {remedy}, or quote a passage "
+                    f'that states it. Sentence: "{shown}"',
+                    at=("evidence", i, "stance"),
+                    severity="warning",
+                )
+            )
             return problems
     word = first_match(REPORTED, sentence)
     if word and not ev.speaker:
-        problems.append(at.problem(
-            f"evidence[{i}].speaker: the source reports this from someone else ('{word}'); "
-            f"name them in speaker. Sentence: \"{shown}\"", at=("evidence", i, "stance"),
-            severity="warning"))
+        problems.append(
+            at.problem(
+                f"evidence[{i}].speaker: the source reports this from someone else ('{word}'); "
+                f'name them in speaker. Sentence: "{shown}"',
+                at=("evidence", i, "stance"),
+                severity="warning",
+            )
+        )
     # A hedge qualifies its own clause: in "traces X; explores Y; ... that could expand
     # Z", the 'could' says nothing about X. The headline is what readers take away (and
     # what executive summaries repeat), so the hedge must survive there.
     word = first_match(HEDGE, _clause(sentence, ev.quote))
     if word and not first_match(HEDGED_PROSE, finding.headline):
-        problems.append(at.problem(
-            f"evidence[{i}].stance: the source hedges ('{word}') but the finding's headline "
-            f"states the claim as fact; keep the hedge in the headline. Sentence: "
-            f"\"{shown}\"", at=("evidence", i, "stance"), severity="warning"))
+        problems.append(
+            at.problem(
+                f"evidence[{i}].stance: the source hedges ('{word}') but the finding's headline "
+                f"states the claim as fact; keep the hedge in the headline. Sentence: "
+                f'"{shown}"',
+                at=("evidence", i, "stance"),
+                severity="warning",
+            )
+        )
     return problems
