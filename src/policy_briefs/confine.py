@@ -69,6 +69,7 @@ def confined(root: Path, relative: str | os.PathLike, *, what: str, where: Where
     path, problem = confinement_problem(root, relative, what=what, where=where)
     if problem is not None:
         raise OutsideRoot(problem)
+    assert path is not None  # confinement_problem gives a path or a problem
     return path
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from markupsafe import Markup
 
@@ -388,7 +388,8 @@ _WRAP = {
 
 
 def _inline(node: dict) -> str:
-    kind, c = node["t"], node.get("c")
+    kind = node["t"]
+    c: Any = node.get("c")
     if kind == "Str":
         return html.escape(c, quote=False)
     if kind in ("Space", "SoftBreak"):

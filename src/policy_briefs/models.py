@@ -291,11 +291,16 @@ class Evidence(Model):
 
     @property
     def locator_label(self) -> str:
-        return LOCATOR_RE.match(self.locator)["label"]
+        return self._locator()["label"]
 
     @property
     def locator_value(self) -> str:
-        return LOCATOR_RE.match(self.locator)["value"]
+        return self._locator()["value"]
+
+    def _locator(self) -> re.Match[str]:
+        found = LOCATOR_RE.match(self.locator)
+        assert found is not None  # the field's pattern is this expression
+        return found
 
 
 class Figure(Model):

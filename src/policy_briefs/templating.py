@@ -167,13 +167,16 @@ def render_template(env: jinja2.Environment, name: str, **context) -> str:
     try:
         return env.get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as exc:
-        where = _template_path(exc.filename, exc.name)
-        raise TemplateProblem(where, exc.lineno, f"template syntax: {exc.message}") from None
+        raise TemplateProblem(
+            _template_path(exc.filename, exc.name), exc.lineno, f"template syntax: {exc.message}"
+        ) from None
     except jinja2.TemplateNotFound as exc:
-        message = (
-            f"template '{exc.name}' not found (looked in "
-            f"{', '.join(str(d) for d in env.loader.loaders[1].searchpath)})"
+        folders = (
+            ", ".join(str(d) for d in getattr(env.loader, "loaders", [None, None])[1].searchpath)
+            if isinstance(env.loader, jinja2.ChoiceLoader)
+            else ""
         )
+        message = f"template '{exc.name}' not found (looked in {folders})"
         where, line = _template_frame(exc)
         if where is None:
             raise BriefsError(message) from None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .attribution import dated_year
 from .confine import OutsideRoot, confinement_problem
-from .corpus import Corpus, load_corpus
+from .corpus import Corpus, Located, load_corpus
 from .errors import Problem, ValidationFailed, apply_strict, did_you_mean, has_errors
 from .evidence import (
     AGENDA,
@@ -441,14 +441,16 @@ def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
             continue
         # The name comes from sources.yaml: it must not reach outside the sources folder,
         # and a refusal names the path only, never what it points at.
+        located: Located = at
+
+        def where(message: str, located: Located = located) -> Problem:
+            return located.problem(message, at=("snapshot",))
+
         path, outside = confinement_problem(
-            sources_dir,
-            source.snapshot,
-            what="snapshot",
-            where=lambda message, at=at: at.problem(message, at=("snapshot",)),
+            sources_dir, source.snapshot, what="snapshot", where=where
         )
-        if outside is not None:
-            problems.append(outside)
+        if outside is not None or path is None:
+            problems += [outside] if outside is not None else []
             continue
         if not path.exists():
             problems.append(
@@ -473,16 +475,16 @@ def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
         if text is None:
             problems += errors
             continue
-        snapshot = Snapshot(
+        loaded = Snapshot(
             source.snapshot,
             text,
-            tuple(source.body) if source.body else None,  # type: ignore[arg-type]
+            (source.body[0], source.body[1]) if source.body else None,
             {k: (v[0], v[1]) for k, v in source.sections.items()},
         )
-        shape = _check_shape(snapshot)
+        shape = _check_shape(loaded)
         problems += [at.problem(message, at=key) for key, message in shape]
         if not shape:
-            snapshots[source_id] = snapshot
+            snapshots[source_id] = loaded
 
     for finding_id, finding in corpus.findings.items():
         at = corpus.where[("finding", finding_id)]
@@ -497,9 +499,9 @@ def check_evidence(corpus: Corpus, sources_dir: Path) -> list[Problem]:
     return problems
 
 
-def _check_shape(snapshot: Snapshot) -> list[tuple[tuple, str]]:
+def _check_shape(snapshot: Snapshot) -> list[tuple[tuple[str, ...], str]]:
     """The body and sections must be line ranges of the snapshot, sections in the body."""
-    problems = []
+    problems: list[tuple[tuple[str, ...], str]] = []
     count = len(snapshot.lines)
     first, last = snapshot.body_range
     if snapshot.body and not 1 <= first <= last <= count:

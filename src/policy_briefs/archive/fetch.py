@@ -166,7 +166,7 @@ class Fetcher:
         self._crawl_delay: dict[str, float] = {}
         self.client = httpx.Client(
             headers={
-                "User-Agent": self.settings.user_agent,
+                "User-Agent": self.settings.user_agent or "",
                 "Accept": "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8,*/*;q=0.5",
             },
             timeout=httpx.Timeout(self.settings.timeout),
@@ -240,7 +240,7 @@ class Fetcher:
             sleep=self._sleep,
             # After the last try a 503 is an answer to report, and a failure is raised as
             # itself (outcome.result() re-raises it), not wrapped in tenacity's RetryError.
-            retry_error_callback=lambda state: state.outcome.result(),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
         attempts = 0
 
@@ -322,7 +322,7 @@ class Fetcher:
         rules = self._robots[origin]
         if isinstance(rules, _Failure):
             raise rules
-        if not rules.can_fetch(self.settings.user_agent, url):
+        if not rules.can_fetch(self.settings.user_agent or "*", url):
             raise _Failure(
                 "robots", f"{origin}/robots.txt does not allow fetching this page", transient=False
             )
@@ -350,15 +350,16 @@ class Fetcher:
                     "server", f"robots.txt answered HTTP {response.status}", transient=False
                 )
             if response.status >= 400:  # no robots.txt: everything is allowed
-                parser.allow_all = True
+                parser.allow_all = True  # type: ignore[attr-defined]  # set in its __init__
                 return parser
             text = response.body.decode(response.charset or "utf-8", errors="replace")
             parser.parse(text.splitlines())
-            delay = parser.crawl_delay(self.settings.user_agent)
+            delay = parser.crawl_delay(self.settings.user_agent or "*")
             if delay:
                 self._crawl_delay[origin] = min(float(delay), self.settings.max_wait)
             return parser
-        parser.allow_all = True  # RFC 9309: after five redirects, treat as unavailable (4xx)
+        # RFC 9309: after five redirects, treat as unavailable (4xx).
+        parser.allow_all = True  # type: ignore[attr-defined]  # set in its __init__
         return parser
 
 

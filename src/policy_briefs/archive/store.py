@@ -113,6 +113,8 @@ def archive_source(
     data = extracted.text.encode("utf-8")
     digest = sha256_bytes(data)
     retrieved = result.retrieved
+    # _require_page refused a fetch without an answer; these are set for every page.
+    assert retrieved is not None and result.status is not None
     name, write, replaced = _snapshot_name(
         sources_dir, source_id, source.snapshot, digest, retrieved.date().isoformat(), replace
     )
@@ -147,7 +149,7 @@ def archive_source(
     if layout_reset:
         changes["body"] = None
         changes["sections"] = None
-    reformatted = update_source_entry(located.document.path, entry_index, source_id, changes)
+    reformatted = update_source_entry(located.document.path, int(entry_index), source_id, changes)
 
     snapshot = (
         Snapshot(name, extracted.text)

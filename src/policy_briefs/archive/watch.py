@@ -146,7 +146,9 @@ class WatchReport:
         return bool(self.vanished)
 
     def counts(self) -> dict[str, int]:
-        counts = {status: sum(s.status == status for s in self.sources) for status in STATUSES}
+        counts: dict[str, int] = {
+            status: sum(s.status == status for s in self.sources) for status in STATUSES
+        }
         counts["quotes"] = sum(len(s.quotes) for s in self.sources)
         counts["quotes_vanished"] = len(self.vanished)
         return counts
@@ -225,7 +227,7 @@ def check_sources(
     finally:
         if own_fetcher:
             fetcher.close()
-    report = WatchReport(dt.datetime.now(dt.UTC), fetcher.settings.user_agent, checks)
+    report = WatchReport(dt.datetime.now(dt.UTC), fetcher.settings.user_agent or "", checks)
     report.problems = _problems(corpus, checks)
     return report
 
@@ -319,14 +321,14 @@ def _problems(corpus: Corpus, checks: list[SourceCheck]) -> list[Problem]:
                 )
             )
         for quote in check.vanished:
-            where = corpus.where[("finding", quote.finding)]
+            finding_at = corpus.where[("finding", quote.finding)]
             hint = (
                 f'; closest passage now ({quote.similarity:.0%} alike): "{quote.closest}"'
                 if quote.closest and (quote.similarity or 0) > 0.5
                 else ""
             )
             problems.append(
-                where.problem(
+                finding_at.problem(
                     f"evidence[{quote.index}].quote: no longer on {check.final_url} (source "
                     f"'{check.id}' changed since it was quoted){hint}",
                     at=("evidence", quote.index, "quote"),
