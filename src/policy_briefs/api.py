@@ -1,5 +1,6 @@
 """The use cases, one function each: check, build, diff, inventory, write_schema,
-publish, send. Each takes a Project and options and returns a report; none prints.
+publish, send, serve, new_project. Each takes a Project and options and returns a
+report; none prints.
 Errors are BriefsError (ValidationFailed for located problems); the CLI maps them to
 exit codes.
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .build import BuildOptions, BuildReport
     from .changes import ChangeReport
     from .deliver import SendOptions, SendReport
+    from .serve import ServeOptions
     from .site import SiteReport
 
 
@@ -171,3 +173,16 @@ def watch_sources(
     path = report_file or project.output_dir / "sources-report.json"
     write_atomic(path, report.as_json())
     return report, path
+
+
+def serve(
+    project: Project,
+    options: ServeOptions,
+    say: Callable[[str], None],
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the briefs as HTML (PDF on request), re-rendered as their inputs are saved;
+    returns when interrupted. ``ready`` is called with the address once it listens."""
+    from .serve import serve as run
+
+    run(project, options, say, ready)

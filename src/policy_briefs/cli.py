@@ -578,6 +578,76 @@ def send(
             raise typer.Exit(EXIT_PENDING)
 
 
+@app.command()
+def serve(
+    project: ProjectOpt = Path("."),
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port", help="Port to listen on (0: any free port).", min=0, max=65535, metavar="N"
+        ),
+    ] = 8000,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on. Anything but loopback needs --allow-remote.",
+            metavar="ADDRESS",
+        ),
+    ] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow a --host other machines can reach (the drafts are then public to "
+            "them: no login, no encryption).",
+            metavar="",
+        ),
+    ] = False,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the index in a web browser.", metavar="")
+    ] = False,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write",
+            help="Also build into output/ after each good save (default: write nothing).",
+            metavar="",
+        ),
+    ] = False,
+    sources_dir: SourcesDirOpt = None,
+) -> None:
+    """Preview the briefs in a browser while you edit: each save re-renders what changed
+    and reloads the page.
+
+    Serves every audience's brief as HTML (the PDF is rendered when you open its link) on
+    127.0.0.1, and watches findings/, templates/, the sources folder and briefs.toml. On
+    invalid input the page lists the problems (`file:line:col: message`) until the next
+    good save. Writes nothing to output/ unless `--write`. Ctrl-C stops it. Examples:
+
+    * `briefs serve --open`
+    * `briefs serve --port 0`: any free port (the address is printed).
+    """
+    with user_errors():
+        from . import api
+        from .serve import ServeOptions
+
+        options = ServeOptions(
+            host=host,
+            port=port,
+            open_browser=open_browser,
+            allow_remote=allow_remote,
+            sources_dir=sources_dir,
+            write=write,
+        )
+
+        def ready(url: str) -> None:
+            typer.echo(f"Serving the briefs at {url} (Ctrl-C to stop)")
+            sys.stdout.flush()
+
+        api.serve(_project(project), options, _err, ready)
+
+
 def _send_summary(report) -> None:
     """A table on a terminal, plain aligned lines otherwise (CI logs, pipes)."""
     rows = [(o.stakeholder.email, o.brief.slug, o.status, o.detail) for o in report.outcomes]
