@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .build import BuildOptions, BuildReport
     from .changes import ChangeReport
     from .deliver import SendOptions, SendReport
+    from .scaffold import NewProjectReport
     from .serve import ServeOptions
     from .site import SiteReport
 
@@ -186,3 +187,10 @@ def serve(
     from .serve import serve as run
 
     run(project, options, say, ready)
+
+
+def new_project(target: Path) -> NewProjectReport:
+    """A small, valid, documented project in ``target`` (a new or empty folder)."""
+    from .scaffold import new_project as run
+
+    return run(target)

@@ -579,6 +579,39 @@ def send(
 
 
 @app.command()
+def new(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder for the new project; it must not exist yet or be empty.",
+            metavar="DIR",
+        ),
+    ],
+) -> None:
+    """Start a project: a small, valid, documented example to make your own.
+
+    One source with its archived text, a theme with two findings, two audiences,
+    publication details, a glossary, briefs.toml and a README; every YAML file is checked
+    by editors against findings/schema.json. It builds and passes `briefs check --strict`
+    as it is. Refuses a folder that is not empty. Example: `briefs new my-briefs`.
+    """
+    with user_errors():
+        from . import api
+
+        report = api.new_project(directory)
+        typer.echo(f"Created a project in {_shown(report.root)}:")
+        for path in report.files:
+            typer.echo(f"  {path.as_posix()}")
+        _err(
+            "Next:\n"
+            f"  cd {_shown(report.root)}\n"
+            "  briefs serve --open     # preview while you edit the YAML\n"
+            "  briefs check --strict   # every input and quote checked\n"
+            "  briefs build            # output/<audience>.pdf and .html"
+        )
+
+
+@app.command()
 def serve(
     project: ProjectOpt = Path("."),
     port: Annotated[
