@@ -52,11 +52,17 @@ class SchemaReport:
 
 
 def check(
-    project: Project, *, strict: bool = False, sources_dir: Path | None = None
+    project: Project,
+    *,
+    strict: bool = False,
+    sources_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> CheckReport:
     """Validate every input and measure each brief's reading grade; write nothing."""
     from .validate import load_valid_corpus
 
+    say = progress or (lambda _message: None)
+    say("validating the findings and verifying quotes")
     try:
         corpus, problems = load_valid_corpus(project, strict=strict, sources_dir=sources_dir)
     except ValidationFailed as exc:
@@ -65,6 +71,7 @@ def check(
     from .readability import check_reading
     from .selection import select
 
+    say("rendering each brief to measure its reading grade")
     readings, found = check_reading(project, corpus, strict=strict)
     coverage = {}
     for audience_id in corpus.audiences:
