@@ -80,8 +80,9 @@ def test_yaml_syntax_error(mini_project, failing_build):
     assert_reported(
         stderr,
         where(mini_project, NETWORKS, "  order: 1", at=":"),
-        "YAML syntax: while parsing a flow sequence started at line 4: "
-        "expected ',' or ']', but got ':'",
+        "YAML syntax: a [list] is not closed with ']' before this point; close it, or put "
+        "text that starts with '[' in quotes (parser: while parsing a flow sequence started "
+        "at line 4: expected ',' or ']', but got ':')",
     )
     assert "1 error; nothing was written" in stderr
 
@@ -94,8 +95,8 @@ def test_colon_in_unquoted_text_gets_a_hint(mini_project, failing_build):
     assert_reported(
         stderr,
         where(mini_project, NETWORKS, "Many orders: now", at=": now"),
-        "YAML syntax: mapping values are not allowed here; "
-        "text that contains ': ' must be put in quotes",
+        "YAML syntax: a ': ' inside unquoted text; put the text in quotes "
+        "(parser: mapping values are not allowed here)",
     )
 
 

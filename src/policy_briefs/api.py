@@ -1,5 +1,6 @@
 """The use cases, one function each: check, build, diff, inventory, write_schema,
-publish, send. Each takes a Project and options and returns a report; none prints.
+publish, send, serve, new_project. Each takes a Project and options and returns a
+report; none prints.
 Errors are BriefsError (ValidationFailed for located problems); the CLI maps them to
 exit codes.
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from .build import BuildOptions, BuildReport
     from .changes import ChangeReport
     from .deliver import SendOptions, SendReport
+    from .scaffold import NewProjectReport
+    from .serve import ServeOptions
     from .site import SiteReport
 
 
@@ -49,11 +52,17 @@ class SchemaReport:
 
 
 def check(
-    project: Project, *, strict: bool = False, sources_dir: Path | None = None
+    project: Project,
+    *,
+    strict: bool = False,
+    sources_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> CheckReport:
     """Validate every input and measure each brief's reading grade; write nothing."""
     from .validate import load_valid_corpus
 
+    say = progress or (lambda _message: None)
+    say("validating the findings and verifying quotes")
     try:
         corpus, problems = load_valid_corpus(project, strict=strict, sources_dir=sources_dir)
     except ValidationFailed as exc:
@@ -62,6 +71,7 @@ def check(
     from .readability import check_reading
     from .selection import select
 
+    say("rendering each brief to measure its reading grade")
     readings, found = check_reading(project, corpus, strict=strict)
     coverage = {}
     for audience_id in corpus.audiences:
@@ -171,3 +181,23 @@ def watch_sources(
     path = report_file or project.output_dir / "sources-report.json"
     write_atomic(path, report.as_json())
     return report, path
+
+
+def serve(
+    project: Project,
+    options: ServeOptions,
+    say: Callable[[str], None],
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the briefs as HTML (PDF on request), re-rendered as their inputs are saved;
+    returns when interrupted. ``ready`` is called with the address once it listens."""
+    from .serve import serve as run
+
+    run(project, options, say, ready)
+
+
+def new_project(target: Path) -> NewProjectReport:
+    """A small, valid, documented project in ``target`` (a new or empty folder)."""
+    from .scaffold import new_project as run
+
+    return run(target)

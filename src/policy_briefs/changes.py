@@ -41,6 +41,9 @@ class BriefChange:
     findings_added: list[str] = field(default_factory=list)
     findings_removed: list[str] = field(default_factory=list)
     findings_edited: list[str] = field(default_factory=list)
+    # finding id -> the fields that changed (headline, evidence, audiences.sme, ...), for
+    # edited findings whose baseline recorded per-field hashes
+    fields_edited: dict[str, list[str]] = field(default_factory=dict)
     themes_edited: list[str] = field(default_factory=list)
     sources_added: list[str] = field(default_factory=list)
     sources_removed: list[str] = field(default_factory=list)
@@ -169,16 +172,23 @@ class ChangeReport:
     def _reasons(self, c: BriefChange) -> list[str]:
         out: list[str] = []
 
-        def listing(title: str, kind: str, ids: list[str]) -> None:
+        def listing(
+            title: str, kind: str, ids: list[str], fields: dict[str, list[str]] | None = None
+        ) -> None:
             if ids:
                 out.append(f"- {title}:")
                 for i in ids:
                     label = self.labels.get(f"{kind}:{i}")
-                    out.append(f"  - `{i}`" + (f": {label}" if label else ""))
+                    which = (fields or {}).get(i)
+                    out.append(
+                        f"  - `{i}`"
+                        + (f": {label}" if label else "")
+                        + (f" (changed: {', '.join(which)})" if which else "")
+                    )
 
         listing("Findings added", "finding", c.findings_added)
         listing("Findings removed", "finding", c.findings_removed)
-        listing("Findings edited", "finding", c.findings_edited)
+        listing("Findings edited", "finding", c.findings_edited, c.fields_edited)
         listing("Themes edited", "theme", c.themes_edited)
         listing("Sources added", "source", c.sources_added)
         listing("Sources removed", "source", c.sources_removed)
@@ -235,6 +245,21 @@ def split(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str
     return added, removed, edited
 
 
+def _fields_edited(edited: list[str], old: Any, new: Any) -> dict[str, list[str]]:
+    """For each edited finding both sides recorded field by field, the fields that differ."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return {}
+    out = {}
+    for finding in edited:
+        before, after = old.get(finding), new.get(finding)
+        if isinstance(before, dict) and isinstance(after, dict):
+            names = list(after) + [k for k in before if k not in after]
+            changed = [k for k in names if before.get(k) != after.get(k)]
+            if changed:
+                out[finding] = changed
+    return out
+
+
 def compare(
     slug: str,
     title: str,
@@ -261,6 +286,9 @@ def compare(
     else:
         change.findings_added, change.findings_removed, change.findings_edited = split(
             old["findings"], new_inputs["findings"]
+        )
+        change.fields_edited = _fields_edited(
+            change.findings_edited, old.get("finding_fields"), new_inputs.get("finding_fields")
         )
         _, _, change.themes_edited = split(old.get("themes", {}), new_inputs["themes"])
         change.sources_added, change.sources_removed, change.sources_edited = split(

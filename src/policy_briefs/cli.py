@@ -5,34 +5,132 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from .errors import BriefsError, Problem, ValidationFailed, summarise
 
+# Where the global options leave their values for the command that runs: ctx.meta, one
+# dict shared by a command's context and its parents', is held here while a command runs.
+_PROJECT, _VERBOSE, _QUIET = "briefs.project", "briefs.verbose", "briefs.quiet"
+_settings: ContextVar[dict[str, Any] | None] = ContextVar("briefs_settings", default=None)
+
+
+def _set_verbose(ctx: typer.Context, value: int) -> None:
+    if value:
+        ctx.meta[_VERBOSE] = ctx.meta.get(_VERBOSE, 0) + value
+
+
+def _set_quiet(ctx: typer.Context, value: bool) -> None:
+    if value:
+        ctx.meta[_QUIET] = True
+
+
+VerboseOpt = Annotated[
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        callback=_set_verbose,
+        expose_value=False,
+        show_default=False,
+        help="Say more: each step with its time as a plain line, the request log of "
+        "`serve`, the traceback of an internal error.",
+    ),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        callback=_set_quiet,
+        expose_value=False,
+        help="Say less: no progress and no notes; problems, errors and results only.",
+    ),
+]
+
+# The global options as Typer makes them, to be added to every command (see _Group).
+_globals = typer.Typer(add_completion=False)
+
+
+@_globals.command()
+def _global_options(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> None:
+    """A template: its parameters are copied onto every command."""
+
+
+def _readable(params: list[Any]) -> list[Any]:
+    """Help that names values, not Python types: no `<bool>` after a flag, no `<list[str]>`
+    after an argument already named by its metavar, no `[x>=0]` beside `N` (a value out
+    of range is still refused, with the range in the message)."""
+    for param in params:
+        if getattr(param, "_briefs_readable", False):
+            continue
+        if (
+            param.param_type_name == "argument"
+            or getattr(param, "is_flag", False)
+            or getattr(param, "count", False)
+        ):
+            param.display_type_rich = lambda ctx=None: None
+        param._get_number_range_help_str = lambda: None
+        param._briefs_readable = True
+    return params
+
+
+class _Group(TyperGroup):
+    """Commands in the order they are declared, each with the global options (-v, -q),
+    so they can stand before or after the command's name; help without type names."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _readable(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and not hasattr(command, "list_commands"):  # not a group
+            if not any(p.name == "verbose" for p in command.params):
+                command.params += typer.main.get_command(_globals).params
+            _readable(command.get_params(ctx))
+        return command
+
+    def invoke(self, ctx: Any) -> Any:
+        if ctx.parent is not None:  # a group within: the outermost one holds the settings
+            return super().invoke(ctx)
+        token = _settings.set(ctx.meta)
+        try:
+            return super().invoke(ctx)
+        finally:
+            _settings.reset(token)
+
+
 app = typer.Typer(
     name="briefs",
+    cls=_Group,
     help="Turn structured findings (YAML) into cited policy briefs for each audience, "
-    "as PDF and HTML.\n\nTypical use: `briefs check`, then `briefs build`.",
-    no_args_is_help=True,
-    add_completion=False,
+    "as PDF and HTML.\n\nTypical use: `briefs new DIR` to start; `briefs serve --open` "
+    "while you edit; `briefs check`, then `briefs build`.",
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
 
 ProjectOpt = Annotated[
-    Path,
+    Path | None,
     typer.Option(
         "--project",
         "-p",
-        help="Project folder (holds findings/ and templates/).",
+        help="Project folder (holds findings/ and templates/). Default: BRIEFS_PROJECT, "
+        "else the nearest folder, from here upward, with briefs.toml or findings/.",
         file_okay=False,
-        envvar="BRIEFS_PROJECT",
         metavar="DIR",
+        show_default=False,
     ),
 ]
 
@@ -59,8 +157,9 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool | None,
         typer.Option(
@@ -71,12 +170,66 @@ def _root(
             help="Show the version and exit.",
         ),
     ] = None,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            "-p",
+            help="Project folder for the command that follows (default: the nearest "
+            "folder, from here upward, with briefs.toml or findings/).",
+            file_okay=False,
+            envvar="BRIEFS_PROJECT",
+            metavar="DIR",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
 ) -> None:
     """Cited policy briefs from structured findings."""
+    if project is not None:
+        ctx.meta[_PROJECT] = project
+    if ctx.invoked_subcommand is None:
+        _overview()
+
+
+def _overview() -> None:
+    """What bare `briefs` says: the few commands of the edit loop and where the project is."""
+    from . import __version__
+    from .project import find_root
+
+    root = find_root(Path.cwd())
+    where = (
+        f"Project: {_shown(root)} (found from the current folder)"
+        if root
+        else "No project in this folder or above it: start one with `briefs new DIR`."
+    )
+    typer.echo(
+        f"briefs {__version__}: cited policy briefs from structured findings (YAML).\n\n"
+        "  briefs new DIR        start a project from a small, valid example\n"
+        "  briefs serve --open   preview the briefs in a browser as you edit\n"
+        "  briefs check          validate every input and quote, problems located\n"
+        "  briefs build          write the PDFs and HTML twins to output/\n"
+        "  briefs diff | list | publish | send | schema | sources\n\n"
+        f"{where}\n"
+        "Run `briefs --help` for every command and option, `briefs COMMAND --help` for one."
+    )
 
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def _loudness() -> int:
+    """-1 with --quiet, else the number of --verbose (0 by default)."""
+    settings = _settings.get() or {}
+    return -1 if settings.get(_QUIET) else int(settings.get(_VERBOSE, 0))
+
+
+def _note(message: str) -> None:
+    """A line that helps but is not a result or a problem: --quiet leaves it out."""
+    if _loudness() >= 0:
+        _err(message)
 
 
 def _print_problems(problems: list[Problem]) -> None:
@@ -101,12 +254,15 @@ def user_errors():
         raise typer.Exit(130) from None
     except (typer.Exit, typer.Abort):
         raise
+    except BrokenPipeError:  # the reader left (`briefs list | head`): nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        raise typer.Exit(1) from None
     except OSError as exc:  # the machine, not the program: disk full, no permission, ...
         target = exc.filename2 or exc.filename
         _err(f"error: {exc.strerror or exc}" + (f": {target}" if target else ""))
         raise typer.Exit(74) from None
     except Exception as exc:  # a bug: say so plainly, keep the details for a report
-        if os.environ.get("BRIEFS_DEBUG"):
+        if os.environ.get("BRIEFS_DEBUG") or _loudness() > 0:
             traceback.print_exc()
         _err(
             f"internal error: {type(exc).__name__}: {exc}\n"
@@ -115,9 +271,23 @@ def user_errors():
         raise typer.Exit(70) from None
 
 
-def _project(path: Path):
-    from .project import Project
+def _project(path: Path | None):
+    """The project: --project after the command, else before it, else BRIEFS_PROJECT (read
+    by the option before the command), else the nearest folder upward from here that holds
+    briefs.toml or findings/."""
+    from .project import Project, find_root
 
+    if path is None:
+        path = (_settings.get() or {}).get(_PROJECT)
+    if path is None:
+        found = find_root(Path.cwd())
+        if found is None:
+            raise BriefsError(
+                f"no project in {Path.cwd()} or any folder above it (a project folder holds "
+                "briefs.toml or findings/); pass --project DIR, or start one with "
+                "`briefs new DIR`"
+            )
+        return Project.at(found)
     if not path.is_dir():
         raise BriefsError(f"project folder '{path}' does not exist")
     return Project.at(path)
@@ -125,7 +295,7 @@ def _project(path: Path):
 
 @app.command()
 def check(
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = None,
     sources_dir: SourcesDirOpt = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Treat warnings as errors.", metavar="")
@@ -141,7 +311,9 @@ def check(
     with user_errors():
         from . import api
 
-        report = api.check(_project(project), strict=strict, sources_dir=sources_dir)
+        proj = _project(project)
+        with _progress() as say:
+            report = api.check(proj, strict=strict, sources_dir=sources_dir, progress=say)
         if as_json:
             typer.echo(
                 json.dumps(
@@ -162,12 +334,12 @@ def check(
         else:
             _print_problems(report.problems)
             for aud, (shown, out) in report.coverage.items():
-                _err(
+                _note(
                     f"{aud} brief: {_count(len(shown), 'finding')}"
                     + (f"; left out by max_findings: {', '.join(out)}" if out else "")
                 )
             if report.grades:
-                _err(
+                _note(
                     "reading grade (Flesch-Kincaid): "
                     + ", ".join(f"{aud} {grade:.1f}" for aud, grade in report.grades.items())
                 )
@@ -187,7 +359,7 @@ def build(
             metavar="AUDIENCE",
         ),
     ] = None,
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = None,
     theme: Annotated[
         list[str] | None,
         typer.Option(
@@ -204,8 +376,14 @@ def build(
         ),
     ] = None,
     fmt: Annotated[
-        Literal["pdf", "html", "all"],
-        typer.Option("--format", help="What to write: the PDF, the HTML twin, or both."),
+        str,
+        typer.Option(
+            "--format",
+            help="What to write: the PDF, the HTML twin, or both.",
+            callback=_choice("format", FORMAT_CHOICES),
+            autocompletion=lambda: list(FORMAT_CHOICES),
+            metavar="pdf|html|all",
+        ),
     ] = "all",
     out: Annotated[
         Path | None,
@@ -278,7 +456,7 @@ def build(
         from . import api
         from .build import BuildOptions, parse_shard
 
-        formats = {"all": ("pdf", "html"), "pdf": ("pdf",), "html": ("html",)}[fmt]
+        formats = FORMAT_CHOICES[fmt]
         options = BuildOptions(
             audiences=audiences or [],
             themes=theme or [],
@@ -294,7 +472,7 @@ def build(
             require_verified=require_verified,
         )
         proj = _project(project)
-        with _progress() as say:
+        with _progress(lines=True) as say:
             report = api.build(proj, options, progress=say)
         _print_problems(report.warnings)
         for item in report.briefs:
@@ -303,7 +481,7 @@ def build(
         for path in report.written:
             typer.echo(_shown(path))
         if report.kept:
-            _err(
+            _note(
                 f"{len(report.kept)} of {len(report.kept) + len(report.briefs)} briefs "
                 "up to date (not rendered again)"
             )
@@ -317,7 +495,7 @@ def diff(
             help="Audiences to compare (default: all).", show_default=False, metavar="AUDIENCE"
         ),
     ] = None,
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = None,
     since: Annotated[
         str | None,
         typer.Option(
@@ -361,7 +539,10 @@ def diff(
         from .build import BuildOptions
 
         options = BuildOptions(audiences=audiences or [], out_dir=out)
-        report = api.diff(_project(project), options, since)
+        proj = _project(project)
+        with _progress() as say:
+            say("comparing the inputs with the baseline")
+            report = api.diff(proj, options, since)
         if as_json:
             typer.echo(report.as_json(), nl=False)
         else:
@@ -372,7 +553,7 @@ def diff(
 
 @app.command("list")
 def list_(
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -386,27 +567,52 @@ def list_(
     with user_errors():
         from . import api
 
-        data = api.inventory(_project(project))
+        proj = _project(project)
+        with _progress() as say:
+            say("loading and validating the project")
+            data = api.inventory(proj)
         if as_json:
             typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
-        typer.echo(f"Audiences ({len(data['audiences'])})")
-        for a in data["audiences"]:
-            typer.echo(f"  {a['id']:<14} {_count(a['findings'], 'finding'):<12}  {a['title']}")
-        typer.echo(f"Themes ({len(data['themes'])})")
-        for t in data["themes"]:
-            typer.echo(f"  {t['id']:<28} {_count(t['findings'], 'finding'):<12}  {t['title']}")
-        typer.echo(f"Findings ({len(data['findings'])})")
-        for f in data["findings"]:
-            typer.echo(f"  {f['id']:<40} {f['theme']}")
-        typer.echo(f"Sources ({len(data['sources'])})")
-        for s in data["sources"]:
-            typer.echo(f"  {s['id']:<28} cited by {_count(s['findings'], 'finding')}")
+        sections: list[tuple[str, list[tuple[str, ...]]]] = [
+            (
+                "Audiences",
+                [
+                    (a["id"], _count(a["findings"], "finding"), a["title"])
+                    for a in data["audiences"]
+                ],
+            ),
+            (
+                "Themes",
+                [(t["id"], _count(t["findings"], "finding"), t["title"]) for t in data["themes"]],
+            ),
+            ("Findings", [(f["id"], f["theme"]) for f in data["findings"]]),
+            (
+                "Sources",
+                [
+                    (s["id"], f"cited by {_count(s['findings'], 'finding')}")
+                    for s in data["sources"]
+                ],
+            ),
+        ]
+        for heading, rows in sections:
+            typer.echo(f"{heading} ({len(rows)})")
+            _columns(rows)
+
+
+def _columns(rows: list[tuple[str, ...]]) -> None:
+    """Rows as columns as wide as their longest cell, however long the ids grow."""
+    if not rows:
+        return
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        typer.echo("  " + "  ".join([*cells, row[-1]]).rstrip())
 
 
 @app.command()
 def schema(
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = None,
     check_only: Annotated[
         bool,
         typer.Option(
@@ -432,7 +638,7 @@ def schema(
 
 @app.command()
 def publish(
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -466,7 +672,10 @@ def publish(
     with user_errors():
         from . import api
 
-        report = api.publish(_project(project), out, base_url)
+        proj = _project(project)
+        with _progress() as say:
+            say("publishing the last build")
+            report = api.publish(proj, out, base_url)
         typer.echo(
             f"{_shown(report.out)}: {len(report.briefs)} brief"
             f"{'s' if len(report.briefs) != 1 else ''}, {report.versions} version"
@@ -488,7 +697,7 @@ def send(
             metavar="AUDIENCE",
         ),
     ] = None,
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = None,
     stakeholders: Annotated[
         Path | None,
         typer.Option(
@@ -540,6 +749,12 @@ def send(
             metavar="",
         ),
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the outcome of every delivery as JSON on stdout.", metavar=""
+        ),
+    ] = False,
 ) -> None:
     """Send each stakeholder the briefs for their audiences, each new version once.
 
@@ -569,13 +784,150 @@ def send(
             dry_run=dry_run,
             retry_failed=retry_failed,
         )
-        with _progress() as say:
-            report = api.send(_project(project), options, progress=say)
-        _send_summary(report)
+        proj = _project(project)
+        with _progress(lines=True) as say:
+            report = api.send(proj, options, progress=say)
+        if as_json:
+            typer.echo(_send_json(report))
+        else:
+            _send_summary(report)
         if report.count("failed"):
             raise typer.Exit(1)
         if report.count("pending"):
             raise typer.Exit(EXIT_PENDING)
+
+
+@app.command()
+def new(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder for the new project; it must not exist yet or be empty.",
+            metavar="DIR",
+        ),
+    ],
+) -> None:
+    """Start a project: a small, valid, documented example to make your own.
+
+    One source with its archived text, a theme with two findings, two audiences,
+    publication details, a glossary, briefs.toml and a README; every YAML file is checked
+    by editors against findings/schema.json. It builds and passes `briefs check --strict`
+    as it is. Refuses a folder that is not empty. Example: `briefs new my-briefs`.
+    """
+    with user_errors():
+        from . import api
+
+        report = api.new_project(directory)
+        typer.echo(f"Created a project in {_shown(report.root)}:")
+        for path in report.files:
+            typer.echo(f"  {path.as_posix()}")
+        _note(
+            "Next:\n"
+            f"  cd {_shown(report.root)}\n"
+            "  briefs serve --open     # preview while you edit the YAML\n"
+            "  briefs check --strict   # every input and quote checked\n"
+            "  briefs build            # output/<audience>.pdf and .html"
+        )
+
+
+@app.command()
+def serve(
+    project: ProjectOpt = None,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port", help="Port to listen on (0: any free port).", min=0, max=65535, metavar="N"
+        ),
+    ] = 8000,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on. Anything but loopback needs --allow-remote.",
+            metavar="ADDRESS",
+        ),
+    ] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow a --host other machines can reach (the drafts are then public to "
+            "them: no login, no encryption).",
+            metavar="",
+        ),
+    ] = False,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the index in a web browser.", metavar="")
+    ] = False,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write",
+            help="Also build into output/ after each good save (default: write nothing).",
+            metavar="",
+        ),
+    ] = False,
+    sources_dir: SourcesDirOpt = None,
+) -> None:
+    """Preview the briefs in a browser while you edit: each save re-renders what changed
+    and reloads the page.
+
+    Serves every audience's brief as HTML (the PDF is rendered when you open its link) on
+    127.0.0.1, and watches findings/, templates/, the sources folder and briefs.toml. On
+    invalid input the page lists the problems (`file:line:col: message`) until the next
+    good save. Writes nothing to output/ unless `--write`. Ctrl-C stops it. Examples:
+
+    * `briefs serve --open`
+    * `briefs serve --port 0`: any free port (the address is printed).
+    """
+    with user_errors():
+        from . import api
+        from .serve import ServeOptions
+
+        options = ServeOptions(
+            host=host,
+            port=port,
+            open_browser=open_browser,
+            allow_remote=allow_remote,
+            sources_dir=sources_dir,
+            write=write,
+            log_requests=_loudness() > 0,
+        )
+
+        def ready(url: str) -> None:
+            typer.echo(f"Serving the briefs at {url} (Ctrl-C to stop)")
+            sys.stdout.flush()
+
+        api.serve(_project(project), options, _note, ready)
+
+
+def _send_json(report) -> str:
+    return json.dumps(
+        {
+            "ok": report.ok,
+            "dry_run": report.dry_run,
+            "transport": report.transport,
+            "destination": report.destination,
+            "ledger": str(report.ledger),
+            "counts": {
+                status: report.count(status)
+                for status in ("sent", "written", "would send", "pending", "failed")
+            },
+            "up_to_date": report.up_to_date,
+            "deliveries": [
+                {
+                    "recipient": o.stakeholder.email,
+                    "name": o.stakeholder.name,
+                    "brief": o.brief.slug,
+                    "status": o.status,
+                    "detail": o.detail,
+                }
+                for o in report.outcomes
+            ],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
 
 
 def _send_summary(report) -> None:
@@ -627,16 +979,42 @@ def _shown(path: Path) -> str:
 
 
 @contextmanager
-def _progress():
-    """A live progress line on a terminal; plain lines in CI logs."""
-    if sys.stderr.isatty() and not os.environ.get("CI"):
+def _progress(*, lines: bool = False) -> Iterator[Any]:
+    """What a step that may take a while says: a live line on a terminal (rich), nothing
+    elsewhere unless ``lines`` (build and send log their steps in CI), each step with
+    its time under --verbose, nothing at all under --quiet."""
+    loudness = _loudness()
+    if loudness < 0:
+        yield lambda message: None
+    elif loudness > 0:
+        started = time.monotonic()
+        yield lambda message: _err(f"[{time.monotonic() - started:5.1f}s] {message}")
+    elif sys.stderr.isatty() and not os.environ.get("CI"):
         from rich.console import Console
 
         console = Console(stderr=True)
         with console.status("starting") as status:
             yield lambda message: status.update(message)
-    else:
+    elif lines:
         yield lambda message: _err(message)
+    else:
+        yield lambda message: None
+
+
+FORMAT_CHOICES = {"pdf": ("pdf",), "html": ("html",), "all": ("pdf", "html")}
+
+
+def _choice(noun: str, choices: dict[str, Any]):
+    """A callback that refuses a value not in ``choices``, in plain words."""
+
+    def check(value: str) -> str:
+        if value not in choices:
+            names = list(choices)
+            listed = ", ".join(names[:-1]) + f" or {names[-1]}"
+            raise typer.BadParameter(f"'{value}' is not a {noun}; choose {listed}")
+        return value
+
+    return check
 
 
 # --- briefs sources: archive source pages with provenance, watch them change ---------
@@ -644,11 +1022,19 @@ def _progress():
 
 sources_app = typer.Typer(
     name="sources",
+    cls=_Group,
     help="Archive source pages with their provenance, and watch them for change.",
-    no_args_is_help=True,
     rich_markup_mode="markdown",
 )
 app.add_typer(sources_app, name="sources")
+
+
+@sources_app.callback(invoke_without_command=True)
+def _sources(ctx: typer.Context) -> None:
+    """Archive source pages with their provenance, and watch them for change."""
+    if ctx.invoked_subcommand is None:  # `briefs sources` alone: its help, and no error
+        typer.echo(ctx.get_help())
+
 
 TimeoutOpt = Annotated[
     float,
@@ -693,7 +1079,7 @@ def sources_archive(
             help="Address to fetch (default: the source's URL).", show_default=False, metavar="URL"
         ),
     ] = None,
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = None,
     sources_dir: Annotated[
         Path | None,
         typer.Option(
@@ -730,7 +1116,7 @@ def sources_archive(
         from . import api
         from .archive.fetch import FetchSettings
 
-        _err(f"archiving {source_id}" + (f" from {url}" if url else ""))
+        _note(f"archiving {source_id}" + (f" from {url}" if url else ""))
         # One page that a person asked for, not a crawl: no pause between its requests.
         settings = FetchSettings(timeout=timeout, attempts=retries + 1, host_interval=0.0)
         report = api.archive_source(
@@ -762,9 +1148,10 @@ def sources_archive(
                 "the source's body and sections named lines of the old text and were "
                 "removed; set them again for the new snapshot if it holds page furniture"
             )
+        sources_file = report.sources_file or Path("findings/sources.yaml")
         if report.reformatted:
-            _err(f"note: {_shown(report.sources_file)} was rewritten in a normalised layout")
-        _err(f"updated source '{source_id}' in {_shown(report.sources_file)}")
+            _err(f"note: {_shown(sources_file)} was rewritten in a normalised layout")
+        _err(f"updated source '{source_id}' in {_shown(sources_file)}")
         for quote in report.missing_quotes:
             _err(
                 f"warning: {quote.finding}: evidence[{quote.index}].quote is not in the new "
@@ -775,7 +1162,7 @@ def sources_archive(
 
 @sources_app.command("check")
 def sources_check(
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = None,
     source: Annotated[
         list[str] | None,
         typer.Option("--source", "-s", help="Only this source (repeatable).", metavar="ID"),
@@ -809,13 +1196,15 @@ def sources_check(
         from .archive.fetch import FetchSettings
 
         settings = FetchSettings(timeout=timeout, attempts=retries + 1, host_interval=interval)
-        report, path = api.watch_sources(
-            _project(project),
-            settings=settings,
-            only=source,
-            report_file=json_report,
-            progress=_err,
-        )
+        proj = _project(project)
+        with _progress(lines=True) as say:
+            report, path = api.watch_sources(
+                proj,
+                settings=settings,
+                only=source,
+                report_file=json_report,
+                progress=say,
+            )
         for item in report.sources:
             _err(f"{item.id}: {item.describe()}")
         _print_problems(report.problems)

@@ -176,7 +176,8 @@ PLAN = _words(
 AGENDA = _words(r"themes?", r"addressed at", r"topics?", r"agenda", r"discussed")
 REPORTED = _words(r"according to", r"reported", r"says", r"said", r"told")
 HEDGE = _words(
-    r"could",
+    # "could not have made" states an incapacity, it does not hedge.
+    r"could(?!\s+not\b)",
     r"may",
     r"might",
     r"signs?",

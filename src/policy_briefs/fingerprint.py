@@ -302,16 +302,21 @@ class BriefInputs:
     def of(self, brief: Brief) -> dict:
         """The input map of one brief: what the manifest stores and ``changes`` compares."""
         findings: dict[str, str] = {}
-        for item in brief.items:
-            findings[item.id] = digest(item.finding.model_dump_json())
-        for pair in brief.disagreements:
-            for finding in (pair.first, pair.second):
-                findings.setdefault(finding.id, digest(finding.model_dump_json()))
+        fields: dict[str, dict[str, str]] = {}
+        for finding in [item.finding for item in brief.items] + [
+            f for pair in brief.disagreements for f in (pair.first, pair.second)
+        ]:
+            if finding.id not in findings:
+                findings[finding.id] = digest(finding.model_dump_json())
+                fields[finding.id] = finding_fields(finding)
         return {
             # The whole brief as selected: covers order, takeaways, contrasts, and any
             # field a template may read that the finer hashes below do not name.
             "brief": digest(canonical(brief)),
             "findings": findings,
+            # Per finding, a hash per field, so a change report can name what was edited.
+            # Beside "findings", not inside it: a baseline recorded before it still reads.
+            "finding_fields": fields,
             "themes": {s.theme.id: digest(s.theme.model_dump_json()) for s in brief.sections},
             "sources": {
                 k: digest(brief.sources[k].model_dump_json()) for k in sorted(brief.sources)
@@ -325,6 +330,18 @@ class BriefInputs:
             "design": self.design(brief.audience.citation_style),
             "environment": dict(software_environment()),
         }
+
+
+def finding_fields(finding: Any) -> dict[str, str]:
+    """A hash per field of a finding; each audience's entry counts as a field of its own
+    (``audiences.sme``), since a brief shows only its audience's."""
+    out: dict[str, str] = {}
+    for name, value in plain(finding).items():
+        if name == "audiences" and isinstance(value, dict):
+            out.update({f"audiences.{k}": digest(canonical(v)) for k, v in value.items()})
+        else:
+            out[name] = digest(canonical(value))
+    return out
 
 
 def input_hash(inputs: dict) -> str:

@@ -197,7 +197,8 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, li
         doc.data = loader.construct_document(node)
     except _LimitExceeded as exc:
         mark = exc.problem_mark
-        return None, [Problem(display, mark.line + 1, mark.column + 1, "error", exc.problem)]
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        return None, [Problem(display, line, column, "error", exc.problem or "YAML: too large")]
     except yaml.reader.ReaderError as exc:
         line, column = _position(text, exc.position)
         char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
@@ -234,7 +235,7 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, li
                     f"YAML: {what}; findings files hold plain data, no tags",
                 )
             ]
-        return None, [Problem(display, line, column, "error", f"YAML syntax: {what}{_hint(what)}")]
+        return None, [Problem(display, line, column, "error", _syntax_message(what))]
     except yaml.YAMLError as exc:
         return None, [Problem(display, 1, 1, "error", f"YAML: {exc}")]
     except RecursionError:
@@ -317,13 +318,55 @@ class _Cycle(Exception):
         self.node = node
 
 
-def _hint(what: str) -> str:
-    # The two slips analysts make most: a colon inside unquoted text, a tab indent.
-    if "mapping values are not allowed" in what:
-        return "; text that contains ': ' must be put in quotes"
-    if "'\\t'" in what:
-        return "; indent with spaces, not tabs"
-    return ""
+# What PyYAML's complaints mean, in the words of someone editing a findings file; the
+# first fragment found in the parser's message wins. The slips analysts make most come first.
+_PLAIN_SYNTAX = (
+    ("mapping values are not allowed", "a ': ' inside unquoted text; put the text in quotes"),
+    ("'\\t'", "a tab character; indent with spaces, not tabs"),
+    (
+        "expected <block end>",
+        "this line is indented differently from the lines before it; "
+        "keys of one mapping, and items of one list, must line up",
+    ),
+    ("expected '-' indicator", "this list item does not line up with the items before it"),
+    (
+        "did not find expected key",
+        "this line does not line up with the keys of its mapping (or a list item lacks its '- ')",
+    ),
+    (
+        "could not find expected ':'",
+        "a line that is neither 'key: value' nor a list item; a "
+        "colon may be missing, or text runs on without indent",
+    ),
+    (
+        "expected ',' or ']'",
+        "a [list] is not closed with ']' before this point; close it, or "
+        "put text that starts with '[' in quotes",
+    ),
+    (
+        "expected ',' or '}'",
+        "a {mapping} is not closed with '}' before this point; close it, or "
+        "put text that starts with '{' in quotes",
+    ),
+    ("end of stream", "a quote is opened and never closed; end the text with the same mark"),
+    ("undefined alias", "text that starts with '*' must be put in quotes"),
+    ("unknown escape", "a backslash inside double quotes; use single quotes, or write \\\\"),
+    ("cannot start any token", "text that starts with this character must be put in quotes"),
+    ("expected alphabetic or numeric", "text that starts with '&' or '*' must be put in quotes"),
+    (
+        "expected the node content",
+        "a value is missing, or text starts with a character YAML reserves; put it in quotes",
+    ),
+)
+
+
+def _syntax_message(what: str) -> str:
+    """A YAML syntax error in plain words, the parser's own words kept as a hint."""
+    plain = next(
+        (words for fragment, words in _PLAIN_SYNTAX if fragment in what),
+        "the YAML is not well formed here",
+    )
+    return f"YAML syntax: {plain} (parser: {what})"
 
 
 def _index(

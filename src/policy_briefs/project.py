@@ -115,3 +115,13 @@ class Project:
             return Path(os.environ[SOURCES_DIR_ENV]).resolve()
         value = self.settings.get("sources_dir")
         return (self.root / value).resolve() if value else None
+
+
+def find_root(start: Path) -> Path | None:
+    """The project folder ``start`` is in, as git finds a repository: the nearest folder,
+    ``start`` first and then each parent, that holds briefs.toml or findings/."""
+    here = Path(start).resolve()
+    for folder in (here, *here.parents):
+        if (folder / SETTINGS_FILE).is_file() or (folder / "findings").is_dir():
+            return folder
+    return None

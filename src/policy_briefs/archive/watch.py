@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -182,7 +182,7 @@ def check_sources(
     *,
     settings: FetchSettings | None = None,
     fetcher: Fetcher | None = None,
-    only: list[str] | None = None,
+    only: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> WatchReport:
     """Fetch every source's URL (or only the ids in ``only``) and check its quotes.
