@@ -254,7 +254,7 @@ def test_a_figure_its_quote_does_not_give_is_an_error(mini_project):
 def test_the_colophon_says_exactly_what_was_verified(mini_project):
     build(Project.at(mini_project), BuildOptions(formats=("html",)))
     html = (mini_project / "output" / "federal.html").read_text("utf-8")
-    assert "All 4 quotations were checked by the build" in html
+    assert "the 4 short quotations the findings record from them were found word for word" in html
 
 
 def test_without_snapshots_the_brief_does_not_claim_verification(mini_project):
@@ -262,8 +262,8 @@ def test_without_snapshots_the_brief_does_not_claim_verification(mini_project):
     report = build(Project.at(mini_project), BuildOptions(formats=("html",)))
     assert any("no sources folder is set" in w.message for w in report.warnings)
     html = (mini_project / "output" / "federal.html").read_text("utf-8")
-    assert "were not checked against archived copies" in html
-    assert "were checked by the build" not in html
+    assert "were not checked against archived copies for this edition" in html
+    assert "The build checked every cited passage" not in html
 
 
 def test_require_verified_refuses_to_build_without_snapshots(mini_project, cli):
