@@ -62,12 +62,13 @@ def check(
     from .readability import check_reading
     from .selection import select
 
-    readings, found = check_reading(project, corpus, strict=strict)
-    coverage = {}
-    for audience_id in corpus.audiences:
-        if any(audience_id in f.audiences for f in corpus.findings.values()):
-            brief = select(corpus, audience_id)
-            coverage[audience_id] = ([i.id for i in brief.items], [i.id for i in brief.left_out])
+    received = {a for f in corpus.findings.values() for a in f.audiences}
+    briefs = {a: select(corpus, a) for a in corpus.audiences if a in received}
+    readings, found = check_reading(project, corpus, strict=strict, briefs=briefs)
+    coverage = {
+        audience_id: ([i.id for i in brief.items], [i.id for i in brief.left_out])
+        for audience_id, brief in briefs.items()
+    }
     return CheckReport(
         in_reading_order(problems + found),
         {aud: round(r.grade, 1) for aud, r in readings.items()},

@@ -17,6 +17,10 @@ from .errors import Problem
 
 KeyPath = tuple[str | int, ...]
 
+# libyaml's parser when PyYAML has it: about 10x faster, with the same nodes and marks.
+# A file it refuses is parsed again by the pure-Python one, whose messages users know.
+_FastLoader = getattr(yaml, "CSafeLoader", None)
+
 
 @dataclass
 class Document:
@@ -84,6 +88,10 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, li
     text, problems = read_text(path, display)
     if text is None:
         return None, problems
+    if _FastLoader is not None:
+        fast = _parse(_FastLoader, path, display, text)
+        if fast is not None:
+            return fast
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -109,6 +117,26 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, li
         return None, [Problem(display, line, column, "error", f"YAML syntax: {what}{_hint(what)}")]
     except yaml.YAMLError as exc:
         return None, [Problem(display, 1, 1, "error", f"YAML: {exc}")]
+    finally:
+        loader.dispose()
+    return doc, problems
+
+
+def _parse(
+    loader_class, path: Path, display: str, text: str
+) -> tuple[Document | None, list[Problem]] | None:
+    """The document and its problems, or None when the YAML does not parse."""
+    loader = loader_class(text)
+    problems: list[Problem] = []
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Document(path, display, None), []
+        doc = Document(path, display, None)
+        _index(node, (), doc, problems, set())
+        doc.data = loader.construct_document(node)
+    except yaml.YAMLError:
+        return None
     finally:
         loader.dispose()
     return doc, problems
