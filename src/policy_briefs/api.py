@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .build import BuildOptions, BuildReport
     from .changes import ChangeReport
     from .deliver import SendOptions, SendReport
+    from .merge import MergeReport
     from .site import SiteReport
 
 
@@ -84,6 +85,14 @@ def build(
     from .build import build as run
 
     return run(project, options, progress)
+
+
+def merge(project: Project, shard_dirs: Sequence[Path], out: Path | None = None) -> MergeReport:
+    """Combine the output folders of ``briefs build --shard K/N`` into one (default:
+    the project's output/), the same as one build of the whole request would write."""
+    from .merge import merge as run
+
+    return run(shard_dirs, (out or project.output_dir).resolve())
 
 
 def diff(project: Project, options: BuildOptions, since: str | None = None) -> ChangeReport:
