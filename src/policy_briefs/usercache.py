@@ -66,15 +66,15 @@ def store(kind: str, key: str, value: Any) -> None:
         return
     try:
         write_atomic(path, json.dumps(value, ensure_ascii=False, separators=(",", ":")))
-        _trim(path.parent)
+        _trim(path.parent, keep=path.name)
     except OSError:
         pass
 
 
-def _trim(folder: Path) -> None:
+def _trim(folder: Path, keep: str) -> None:
     with os.scandir(folder) as it:
-        entries = [e for e in it if e.name.endswith(".json")]
-    if len(entries) <= MAX_ENTRIES:
+        entries = [e for e in it if e.name.endswith(".json") and e.name != keep]
+    if len(entries) < MAX_ENTRIES:
         return
     entries.sort(key=lambda e: e.stat().st_mtime)
     for entry in entries[: len(entries) // 2]:
