@@ -72,20 +72,34 @@ class Tool:
         }
 
     def run(self, *args: str | Path, ok=(0,)) -> tuple[float, float, str]:
-        """(seconds, peak RSS in MB, stderr) of `briefs ARGS`."""
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            start = time.perf_counter()
-            process = subprocess.Popen(
-                [str(BRIEFS), *map(str, args)], stdout=out, stderr=err, env=self.env
-            )
-            _pid, status, usage = os.wait4(process.pid, 0)
-            elapsed = time.perf_counter() - start
-            err.seek(0)
-            stderr = err.read().decode("utf-8", "replace")
+        """(seconds, peak RSS in MB, stderr) of `briefs ARGS`.
+
+        The peak comes from GNU time when there is one: a child forked from this process
+        (which holds WeasyPrint) would count this process's pages until it execs."""
+        gnu_time = shutil.which("time", path="/usr/bin:/bin")
+        with tempfile.TemporaryDirectory() as tmp:
+            peak_file = Path(tmp) / "peak"
+            prefix = [gnu_time, "-f", "%M", "-o", str(peak_file)] if gnu_time else []
+            with open(Path(tmp) / "err", "w+b") as err:
+                start = time.perf_counter()
+                process = subprocess.Popen(
+                    [*prefix, str(BRIEFS), *map(str, args)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                    env=self.env,
+                )
+                _pid, status, usage = os.wait4(process.pid, 0)
+                elapsed = time.perf_counter() - start
+                err.seek(0)
+                stderr = err.read().decode("utf-8", "replace")
+            peak_kb = usage.ru_maxrss
+            if gnu_time and peak_file.is_file():
+                lines = peak_file.read_text().split()
+                peak_kb = int(lines[-1]) if lines and lines[-1].isdigit() else peak_kb
         code = os.waitstatus_to_exitcode(status)
         if code not in ok:
             sys.exit(f"briefs {' '.join(map(str, args))} exited {code}:\n{stderr[-3000:]}")
-        return elapsed, usage.ru_maxrss / 1024, stderr
+        return elapsed, peak_kb / 1024, stderr
 
 
 def shipped_project(into: Path, tool: Tool) -> Path:
