@@ -52,9 +52,10 @@ def snapshot_tool(into: Path) -> Path:
     return package.parent
 
 
-def generate(project: Path, briefs: int) -> None:
-    """findings/ from the repository, with audiences added until there are ``briefs``."""
-    shutil.copytree(ROOT / "findings", project / "findings")
+def generate(project: Path, briefs: int, findings: Path = ROOT / "findings") -> None:
+    """``findings`` (default: the repository's), with audiences added until there are
+    ``briefs``."""
+    shutil.copytree(findings, project / "findings")
     audiences_path = project / "findings" / "audiences.yaml"
     audiences_doc = yaml.safe_load(audiences_path.read_text("utf-8"))
     base = audiences_doc["audiences"]

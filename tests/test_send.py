@@ -573,7 +573,7 @@ def test_the_change_report_of_a_brief_is_quoted():
         ],
         {"finding:x": "X"},
     )
-    # Delivery reads the report back from changes.json, where labels are not kept.
+    # Delivery reads the report back from changes.json, which keeps the labels it names.
     report = ChangeReport.from_json(report.as_json())
 
     def entry(slug: str) -> BriefEntry:
@@ -581,7 +581,7 @@ def test_the_change_report_of_a_brief_is_quoted():
 
     note = change_note(report, entry("federal"))
     assert note == (
-        "Rebuilt; its files differ from the previous build.\n\n- Findings added:\n  - `x`"
+        "Rebuilt; its files differ from the previous build.\n\n- Findings added:\n  - `x`: X"
     )
     assert change_note(report, entry("regional")) == ""
     assert change_note(None, entry("federal")) == ""

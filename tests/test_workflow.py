@@ -95,6 +95,8 @@ def test_least_privilege(workflow):
         granted = job["permissions"]
         if job_id == "deploy":
             assert granted == {"pages": "write", "id-token": "write"}
+        elif job_id == "shards":
+            assert granted == {}, "it reads a variable and checks nothing out"
         else:
             assert granted == {"contents": "read"}
     checkouts = [
@@ -109,21 +111,41 @@ def test_no_expression_is_expanded_inside_a_shell_script(workflow):
     assert not [s for s in scripts if "${{" in s]
 
 
-def test_the_steps_in_order(workflow):
-    build = workflow["jobs"]["build"]["steps"]
-    text = [step.get("run", step.get("uses", "")) for step in build]
-    order = [
-        "actions/checkout@",
-        "make setup",
-        "briefs check --strict",
-        "make briefs",
-        "changes.json",
-        "actions/upload-artifact@",
-        "briefs publish",
-        "actions/upload-pages-artifact@",
-    ]
+def _in_order(steps: list[dict], order: list[str]) -> None:
+    text = [step.get("run", step.get("uses", "")) for step in steps]
     positions = [next(i for i, t in enumerate(text) if key in t) for key in order]
     assert positions == sorted(positions)
+
+
+def test_the_steps_in_order(workflow):
+    render = workflow["jobs"]["render"]
+    _in_order(
+        render["steps"],
+        [
+            "actions/checkout@",
+            "actions/cache/restore@",
+            "make setup",
+            "briefs check --strict",
+            "make briefs",
+            "actions/upload-artifact@",
+        ],
+    )
+    build = workflow["jobs"]["build"]["steps"]
+    _in_order(
+        build,
+        [
+            "actions/checkout@",
+            "actions/cache/restore@",
+            "make setup",
+            "actions/download-artifact@",
+            "briefs merge",
+            "changes.json",
+            "actions/upload-artifact@",
+            "briefs publish",
+            "actions/upload-pages-artifact@",
+            "actions/cache/save@",
+        ],
+    )
     by_name = {step["name"]: step for step in build}
     assert by_name["Make the site"]["if"] == "steps.changes.outputs.changed == 'true'"
     assert by_name["Hand the site to Pages"]["if"] == "steps.changes.outputs.changed == 'true'"
@@ -133,6 +155,56 @@ def test_the_steps_in_order(workflow):
     deploy = workflow["jobs"]["deploy"]
     assert deploy["needs"] == "build"
     assert deploy["if"].startswith("needs.build.outputs.changed == 'true'")
+
+
+def test_a_matrix_renders_the_shards_and_one_job_merges_them(workflow):
+    jobs = workflow["jobs"]
+    render, build = jobs["render"], jobs["build"]
+    assert render["needs"] == "shards" and build["needs"] == "render"
+    assert render["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.shards.outputs.list) }}"
+    step = next(s for s in render["steps"] if "make briefs" in s.get("run", ""))
+    assert step["env"]["SHARD"] == "${{ matrix.shard }}"
+    assert step["env"]["SHARDS"] == "${{ needs.shards.outputs.count }}"
+    assert "--shard $SHARD/$SHARDS" in step["run"]
+    upload = next(s for s in render["steps"] if "upload-artifact" in s.get("uses", ""))
+    fetch = next(s for s in build["steps"] if "download-artifact" in s.get("uses", ""))
+    assert upload["with"]["name"] == "shard-${{ matrix.shard }}"
+    assert fetch["with"] == {"pattern": "shard-*", "path": "shards"}
+    assert any(s.get("run") == ".venv/bin/briefs merge shards/shard-*" for s in build["steps"])
+    plan = jobs["shards"]["steps"][0]
+    assert plan["env"] == {"BRIEFS_SHARDS": "${{ vars.BRIEFS_SHARDS }}"}
+
+
+@pytest.mark.parametrize(
+    ("variable", "outputs"),
+    [
+        (None, "count=1\nlist=[1]\n"),
+        ("", "count=1\nlist=[1]\n"),
+        ("3", "count=3\nlist=[1,2,3]\n"),
+        ("0", None),
+        ("65", None),
+        ("two", None),
+        ("1; rm -rf /", None),
+    ],
+)
+def test_the_shard_count_comes_from_the_repository_variable(workflow, tmp_path, variable, outputs):
+    step = workflow["jobs"]["shards"]["steps"][0]
+    env = {"GITHUB_OUTPUT": str(tmp_path / "outputs"), "PATH": "/usr/bin:/bin"}
+    if variable is not None:
+        env["BRIEFS_SHARDS"] = variable
+    result = subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=tmp_path,
+        timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if outputs is None:
+        assert result.returncode != 0 and "::error::BRIEFS_SHARDS" in result.stdout
+    else:
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "outputs").read_text("utf-8") == outputs
 
 
 def test_the_commands_it_runs_exist(workflow):

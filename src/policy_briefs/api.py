@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .build import BuildOptions, BuildReport
     from .changes import ChangeReport
     from .deliver import SendOptions, SendReport
+    from .merge import MergeReport
     from .scaffold import NewProjectReport
     from .serve import ServeOptions
     from .site import SiteReport
@@ -72,12 +73,13 @@ def check(
     from .selection import select
 
     say("rendering each brief to measure its reading grade")
-    readings, found = check_reading(project, corpus, strict=strict)
-    coverage = {}
-    for audience_id in corpus.audiences:
-        if any(audience_id in f.audiences for f in corpus.findings.values()):
-            brief = select(corpus, audience_id)
-            coverage[audience_id] = ([i.id for i in brief.items], [i.id for i in brief.left_out])
+    received = {a for f in corpus.findings.values() for a in f.audiences}
+    briefs = {a: select(corpus, a) for a in corpus.audiences if a in received}
+    readings, found = check_reading(project, corpus, strict=strict, briefs=briefs)
+    coverage = {
+        audience_id: ([i.id for i in brief.items], [i.id for i in brief.left_out])
+        for audience_id, brief in briefs.items()
+    }
     return CheckReport(
         in_reading_order(problems + found),
         {aud: round(r.grade, 1) for aud, r in readings.items()},
@@ -93,6 +95,14 @@ def build(
     from .build import build as run
 
     return run(project, options, progress)
+
+
+def merge(project: Project, shard_dirs: Sequence[Path], out: Path | None = None) -> MergeReport:
+    """Combine the output folders of ``briefs build --shard K/N`` into one (default:
+    the project's output/), the same as one build of the whole request would write."""
+    from .merge import merge as run
+
+    return run(shard_dirs, (out or project.output_dir).resolve())
 
 
 def diff(project: Project, options: BuildOptions, since: str | None = None) -> ChangeReport:

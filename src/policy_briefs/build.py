@@ -20,7 +20,7 @@ first shortcut stays fast.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from . import manifest
 from .changes import CHANGES_JSON, CHANGES_MD, BriefChange, ChangeReport, compare, labels_of
 from .errors import BriefsError, Problem
 from .files import output_lock, sha256_bytes, utc_stamp, write_atomic
-from .fingerprint import BriefInputs, digest, input_hash, software_environment, tree_hash
+from .fingerprint import BriefInputs, input_hash, software_environment, tree_hash
 from .manifest import FORMATS, BriefEntry, FileRecord, Manifest, RequestRecord
 from .project import Project
 
@@ -165,7 +165,12 @@ def build(project: Project, options: BuildOptions, progress: Progress | None = N
             )
     if rendered:
         say("writing")
-    record = RequestRecord(tree, [b.slug for b in briefs], [p.as_dict() for p in warnings])
+    record = RequestRecord(
+        tree,
+        [b.slug for b in briefs],
+        [p.as_dict() for p in warnings],
+        _whole(project, options, corpus),
+    )
     written, changes = write_outputs(
         out_dir,
         rendered,
@@ -190,7 +195,18 @@ def _files_intact(out_dir: Path, entry: BriefEntry, formats: tuple[str, ...]) ->
 
 
 def _request_id(request: dict[str, Any]) -> str:
-    return digest(json.dumps(request, sort_keys=True))[:16]
+    return manifest.request_id(request)
+
+
+def _whole(project: Project, options: BuildOptions, corpus: Corpus) -> manifest.Whole | None:
+    """For a sharded build, what it is a share of (see manifest.Whole); else None."""
+    if options.shard is None:
+        return None
+    whole = dataclasses.replace(options, shard=None)
+    request = whole.request()
+    tree = tree_hash(project, request, project.sources_dir(options.sources_dir))
+    slugs = [b.slug for b in whole.plan(corpus)]
+    return manifest.Whole(request, tree, slugs, options.shard)
 
 
 def _unchanged_build(out_dir: Path, request: dict[str, Any], tree: str) -> BuildReport | None:

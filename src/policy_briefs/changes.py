@@ -90,8 +90,25 @@ class ChangeReport:
             "baseline": self.baseline,
             "changed": self.changed,
             "briefs": [asdict(b) for b in self.briefs],
+            # The words CHANGES.md names these ids with, so a report read back (a shard's,
+            # by `briefs merge`) writes the same Markdown without the findings at hand.
+            "labels": {k: self.labels[k] for k in sorted(self._mentioned()) if k in self.labels},
         }
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    def _mentioned(self) -> set[str]:
+        kinds = {
+            "finding": ("findings_added", "findings_removed", "findings_edited"),
+            "theme": ("themes_edited",),
+            "source": ("sources_added", "sources_removed", "sources_edited"),
+        }
+        return {
+            f"{kind}:{i}"
+            for b in self.briefs
+            for kind, names in kinds.items()
+            for name in names
+            for i in getattr(b, name)
+        }
 
     @classmethod
     def from_json(cls, text: str) -> ChangeReport:
@@ -105,7 +122,14 @@ class ChangeReport:
             if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
                 raise ValueError("a brief entry without a slug")
             briefs.append(BriefChange(**{k: v for k, v in item.items() if k in known}))
-        return cls(str(data.get("baseline", "")), briefs)
+        labels = data.get("labels")
+        if not isinstance(labels, dict):
+            labels = {}
+        return cls(
+            str(data.get("baseline", "")),
+            briefs,
+            {str(k): str(v) for k, v in labels.items() if isinstance(v, str)},
+        )
 
     def get(self, slug: str) -> BriefChange | None:
         return next((b for b in self.briefs if b.slug == slug), None)

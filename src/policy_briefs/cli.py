@@ -637,6 +637,47 @@ def schema(
 
 
 @app.command()
+def merge(
+    shards: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The --out folder of each `briefs build --shard K/N`, all N of them.",
+            show_default=False,
+            metavar="DIR...",
+            file_okay=False,
+        ),
+    ],
+    project: ProjectOpt = Path("."),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Merged output folder (default: output/ in the project).",
+            file_okay=False,
+            metavar="DIR",
+        ),
+    ] = None,
+) -> None:
+    """Merge the outputs of a sharded build into one output folder: every brief, one
+    manifest.json and CHANGES.md, as one `briefs build` of the whole would write them,
+    ready for `briefs publish` and `briefs send`.
+
+    Shards built from different inputs, options or software, a missing shard, and files
+    that changed since their shard built them are refused; then nothing is written.
+    Example: `briefs build --shard 1/2 --out s1` and `--shard 2/2 --out s2` on two
+    machines, then `briefs merge s1 s2`.
+    """
+    with user_errors():
+        from . import api
+
+        report = api.merge(_project(project), shards, out)
+        for path in report.written:
+            typer.echo(_shown(path))
+        _err(f"merged {_count(len(report.briefs), 'brief')} from {_count(report.shards, 'shard')}")
+
+
+@app.command()
 def publish(
     project: ProjectOpt = None,
     out: Annotated[

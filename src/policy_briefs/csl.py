@@ -13,6 +13,7 @@ here: the brief's markup (links, URL break points, escaping) stays ours.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -301,6 +302,13 @@ def process(
                 raise BriefsError(f"citation of unknown source '{item.id}'")
     if not points and not (bibliography and refs):
         return Result(())
+    document = json.dumps(_document(points, lang, bibliography))
+    # pandoc's output is a function of its version, the style and these two inputs, so it
+    # is kept in the user cache: an edit that moves no citation formats nothing again.
+    key = _cache_key(_version, style.path, refs, document)
+    cached = _from_cache(key)
+    if cached is not None and len(cached.citations) == len(points):
+        return cached
     with tempfile.TemporaryDirectory(prefix="briefs-csl-") as tmp:
         folder = Path(tmp)
         (folder / "data").mkdir()  # an empty user data folder: no stray defaults or filters
@@ -317,7 +325,7 @@ def process(
         try:
             run = subprocess.run(
                 command,
-                input=json.dumps(_document(points, lang, bibliography)),
+                input=document,
                 capture_output=True,
                 text=True,
                 encoding="utf-8",
@@ -334,7 +342,53 @@ def process(
     if run.returncode != 0:
         detail = " ".join(run.stderr.split())[:400] or f"exit status {run.returncode}"
         raise BriefsError(f"citation processor (pandoc) failed with {style.path}: {detail}")
-    return _read(json.loads(run.stdout), len(points))
+    result = _read(json.loads(run.stdout), len(points))
+    from . import usercache
+
+    if key is not None:
+        usercache.store(
+            "citations",
+            key,
+            {
+                "citations": [str(c) for c in result.citations],
+                "bibliography": [[k, str(v)] for k, v in result.bibliography],
+            },
+        )
+    return result
+
+
+def _cache_key(version: str, style_path: Path, refs: list[dict], document: str) -> str | None:
+    try:
+        style_bytes = style_path.read_bytes()
+    except OSError:
+        return None
+    h = hashlib.sha256()
+    for part in (
+        version.encode(),
+        style_bytes,
+        json.dumps(refs, sort_keys=True, ensure_ascii=False).encode(),
+        document.encode(),
+    ):
+        h.update(f"{len(part)}\0".encode())
+        h.update(part)
+    return h.hexdigest()
+
+
+def _from_cache(key: str | None) -> Result | None:
+    from . import usercache
+
+    if key is None:
+        return None
+    data = usercache.load("citations", key)
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Result(
+            tuple(Markup(c) for c in data["citations"]),
+            tuple((str(k), Markup(v)) for k, v in data["bibliography"]),
+        )
+    except (TypeError, KeyError, ValueError):
+        return None
 
 
 # --- reading pandoc's document tree ------------------------------------------------------

@@ -312,7 +312,9 @@ class BriefInputs:
         return {
             # The whole brief as selected: covers order, takeaways, contrasts, and any
             # field a template may read that the finer hashes below do not name.
-            "brief": digest(canonical(brief)),
+            # Findings left out by max_findings are not rendered: editing one must not
+            # render the brief again.
+            "brief": digest(canonical(dataclasses.replace(brief, left_out=[]))),
             "findings": findings,
             # Per finding, a hash per field, so a change report can name what was edited.
             # Beside "findings", not inside it: a baseline recorded before it still reads.

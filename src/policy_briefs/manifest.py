@@ -130,6 +130,32 @@ class BriefEntry:
         }
 
 
+def request_id(request: dict[str, Any]) -> str:
+    """The key of a build request in the manifest's "requests" table."""
+    return sha256_bytes(json.dumps(request, sort_keys=True).encode())[:16]
+
+
+@dataclass
+class Whole:
+    """What a sharded build (``--shard K/N``) is a share of: the same request without
+    its shard, that request's tree hash, and every brief it makes, in plan order; and
+    which share (k, n) this is. Equal but for ``shard`` in every shard of one build;
+    ``briefs merge`` checks that and writes the whole."""
+
+    request: dict[str, Any]
+    tree: str
+    briefs: list[str]
+    shard: tuple[int, int]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "request": self.request,
+            "tree": self.tree,
+            "briefs": self.briefs,
+            "shard": list(self.shard),
+        }
+
+
 @dataclass
 class RequestRecord:
     """A build request that validated and wrote its briefs: the no-op shortcut's key."""
@@ -137,9 +163,17 @@ class RequestRecord:
     tree: str
     briefs: list[str]
     warnings: list[dict[str, Any]]
+    whole: Whole | None = None  # only for a sharded build
 
     def as_json(self) -> dict[str, Any]:
-        return {"tree": self.tree, "briefs": self.briefs, "warnings": self.warnings}
+        data: dict[str, Any] = {
+            "tree": self.tree,
+            "briefs": self.briefs,
+            "warnings": self.warnings,
+        }
+        if self.whole is not None:
+            data["whole"] = self.whole.as_json()
+        return data
 
 
 @dataclass
@@ -222,13 +256,33 @@ def parse(data: object, path: Path, *, strict: bool = False) -> Manifest:
             and isinstance(raw.get("warnings", []), list)
         ):
             manifest.requests[str(key)] = RequestRecord(
-                raw["tree"], list(raw["briefs"]), list(raw.get("warnings", []))
+                raw["tree"],
+                list(raw["briefs"]),
+                list(raw.get("warnings", [])),
+                _whole(raw.get("whole")),
             )
     for name in ("tool", "environment", "publication", "audiences"):
         value = data.get(name)
         if isinstance(value, dict):
             setattr(manifest, name, value)
     return manifest
+
+
+def _whole(raw: object) -> Whole | None:
+    if (
+        isinstance(raw, dict)
+        and isinstance(raw.get("request"), dict)
+        and isinstance(raw.get("tree"), str)
+        and isinstance(raw.get("briefs"), list)
+        and all(valid_slug(s) for s in raw["briefs"])
+        and isinstance(raw.get("shard"), list)
+        and len(raw["shard"]) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in raw["shard"])
+        and 1 <= raw["shard"][0] <= raw["shard"][1]
+    ):
+        shard = (raw["shard"][0], raw["shard"][1])
+        return Whole(dict(raw["request"]), raw["tree"], list(raw["briefs"]), shard)
+    return None
 
 
 def _entry(slug: object, raw: object) -> BriefEntry:

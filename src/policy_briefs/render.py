@@ -59,7 +59,7 @@ def render_brief(
     if "pdf" in formats:
         from .pdf import render_pdf  # WeasyPrint is slow to import; only when needed
 
-        citations = citations_for(brief, project)
+        # The same Citations: print cites the points screen cited, so pandoc runs once.
         html = render_html(env, brief, citations, medium="print")
         rendered = render_pdf(
             html,

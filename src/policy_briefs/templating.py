@@ -96,6 +96,7 @@ def jinja_environment(project: Project) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters["md"] = _md
     env.filters["plain"] = plain_markdown
@@ -104,6 +105,22 @@ def jinja_environment(project: Project) -> jinja2.Environment:
     env.filters["by_lever"] = by_lever
     env.globals["tool_version"] = __version__
     return env
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates in the user cache: compiling them costs more than rendering a
+    brief. Jinja keys each entry by the template's source and its own and Python's
+    versions, so an edited template is compiled again."""
+    from .usercache import cache_dir
+
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        (folder / "jinja").mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder / "jinja"))
 
 
 # Dates and numbers follow the brief's language (publication.language) when rendering one.

@@ -1,0 +1,389 @@
+"""Where the time goes, in one run: rendering, `briefs check`, builds, shards.
+
+    .venv/bin/python bench/pipeline.py [--briefs 30] [--runs 5] [--keep DIR]
+
+Prints, each figure with the load average when it was taken:
+
+- pipeline overhead per shipped brief: the whole in-memory render (PDF and HTML twin)
+  against WeasyPrint alone on the very same print HTML with the same options
+  (target <= 1.15x);
+- design tax per brief: WeasyPrint on the print HTML as styled, against the same HTML
+  with its stylesheet removed;
+- `briefs check` on the shipped findings (cold user cache, then warm; target <= 1 s)
+  and on 500 and 5,000 findings (copies under new ids; target 5,000 <= 2 s, <= 500 MB),
+  with each run's peak RSS;
+- builds of 30 briefs: cold, no-op, one finding edited, and the --jobs 2 speed-up;
+- shard + merge: the 30 briefs in 3 shards (each a cold build), merged, and checked
+  byte for byte against one cold build.
+
+Everything runs on copies, with a frozen copy of the tool (bench/rebuild.py) and a user
+cache of its own. The findings are the repository's; when they do not pass `briefs check`
+(an edit under way), the copy gets the corrections the check itself names (paragraph
+locators, max_findings) and the bench says so. Other programs compete for the same
+cores: compare figures taken under similar load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rebuild import (  # noqa: E402  (bench/ is not a package)
+    BRIEFS,
+    ROOT,
+    edit_headline,
+    generate,
+    load,
+    pick_finding,
+    snapshot_tool,
+)
+
+_LOCATOR = re.compile(
+    r"^(findings/[^:]+):(\d+):\d+: error: evidence\[\d+\]\.locator: the quote is in "
+    r"paragraph (\d+) .* not '(\d+)'$"
+)
+_OVERFULL = re.compile(r"^findings/audiences\.yaml:(\d+):\d+: error: max_findings: (\d+) findings")
+
+
+class Tool:
+    """Runs the frozen `briefs` as a separate process: wall time and peak RSS."""
+
+    def __init__(self, tool: Path, cache: Path):
+        self.env = {
+            **os.environ,
+            "CI": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(tool), os.environ.get("PYTHONPATH")])),
+            "BRIEFS_CACHE_DIR": str(cache),
+            "SOURCE_DATE_EPOCH": "1700000000",  # so shard and whole builds compare exactly
+        }
+
+    def run(self, *args: str | Path, ok=(0,)) -> tuple[float, float, str]:
+        """(seconds, peak RSS in MB, stderr) of `briefs ARGS`.
+
+        The peak comes from GNU time when there is one: a child forked from this process
+        (which holds WeasyPrint) would count this process's pages until it execs."""
+        gnu_time = shutil.which("time", path="/usr/bin:/bin")
+        with tempfile.TemporaryDirectory() as tmp:
+            peak_file = Path(tmp) / "peak"
+            prefix = [gnu_time, "-f", "%M", "-o", str(peak_file)] if gnu_time else []
+            with open(Path(tmp) / "err", "w+b") as err:
+                start = time.perf_counter()
+                process = subprocess.Popen(
+                    [*prefix, str(BRIEFS), *map(str, args)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                    env=self.env,
+                )
+                _pid, status, usage = os.wait4(process.pid, 0)
+                elapsed = time.perf_counter() - start
+                err.seek(0)
+                stderr = err.read().decode("utf-8", "replace")
+            peak_kb = usage.ru_maxrss
+            if gnu_time and peak_file.is_file():
+                lines = peak_file.read_text().split()
+                peak_kb = int(lines[-1]) if lines and lines[-1].isdigit() else peak_kb
+        code = os.waitstatus_to_exitcode(status)
+        if code not in ok:
+            sys.exit(f"briefs {' '.join(map(str, args))} exited {code}:\n{stderr[-3000:]}")
+        return elapsed, peak_kb / 1024, stderr
+
+
+def shipped_project(into: Path, tool: Tool) -> Path:
+    """The repository's findings and settings; corrected as the check says if it fails."""
+    project = into / "shipped"
+    shutil.copytree(ROOT / "findings", project / "findings")
+    settings = (ROOT / "briefs.toml").read_text("utf-8")
+    found = re.search(r'^sources_dir\s*=\s*"([^"]+)"', settings, re.M)
+    if found:
+        where = (ROOT / found.group(1)).resolve()
+        settings = settings.replace(found.group(0), f'sources_dir = "{where}"')
+    (project / "briefs.toml").write_text(settings, "utf-8")
+    _seconds, _rss, stderr = tool.run("check", "--project", project, ok=(0, 1))
+    fixes = 0
+    for line in stderr.splitlines():
+        if m := _LOCATOR.match(line):
+            path = project / m.group(1)
+            lines = path.read_text("utf-8").splitlines(keepends=True)
+            row = int(m.group(2)) - 1
+            lines[row] = lines[row].replace(f"paragraph {m.group(4)}", f"paragraph {m.group(3)}")
+            path.write_text("".join(lines), "utf-8")
+            fixes += 1
+        elif m := _OVERFULL.match(line):
+            path = project / "findings" / "audiences.yaml"
+            lines = path.read_text("utf-8").splitlines(keepends=True)
+            row = int(m.group(1)) - 1
+            lines[row] = re.sub(r"max_findings: \d+", f"max_findings: {m.group(2)}", lines[row])
+            path.write_text("".join(lines), "utf-8")
+            fixes += 1
+    if fixes:
+        print(
+            f"note: the shipped findings fail `briefs check`; measured on a copy with the "
+            f"{fixes} corrections the check names (locators, max_findings)"
+        )
+    tool.run("check", "--project", project)  # must pass now
+    return project
+
+
+def grown(project: Path, into: Path, total: int) -> Path:
+    """The project with its findings copied under new ids until there are ``total``.
+
+    Copies are low priority for every audience, so the briefs stay the shipped ones while
+    loading, validation, verification and selection see every finding."""
+    shutil.rmtree(into, ignore_errors=True)
+    shutil.copytree(project, into, ignore=shutil.ignore_patterns("output"))
+    themes = {}
+    for path in sorted((into / "findings").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text("utf-8"))
+        if isinstance(doc, dict) and "findings" in doc:
+            themes[path] = doc
+    originals = {path: list(doc["findings"]) for path, doc in themes.items()}
+    count = sum(len(f) for f in originals.values())
+    n = 0
+    while count < total:
+        n += 1
+        for path, doc in themes.items():
+            for finding in originals[path]:
+                if count >= total:
+                    break
+                twin = copy.deepcopy(finding)
+                twin["id"] = f"{finding['id']}-copy{n}"
+                for contrast in twin.get("contrasts", []):
+                    contrast["finding"] = f"{contrast['finding']}-copy{n}"
+                for relevance in twin.get("audiences", {}).values():
+                    relevance["priority"] = "low"
+                doc["findings"].append(twin)
+                count += 1
+    for path, doc in themes.items():
+        path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1000))
+    return into
+
+
+# -- rendering, in this process ---------------------------------------------------------
+
+
+def _median_time(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def pipeline_and_design(project_dir: Path, runs: int) -> None:
+    import weasyprint
+
+    from policy_briefs.pdf import PDF_VARIANT, AllowlistFetcher
+    from policy_briefs.project import Project
+    from policy_briefs.render import render_brief
+    from policy_briefs.selection import select
+    from policy_briefs.templating import citations_for, jinja_environment, render_html
+    from policy_briefs.validate import load_valid_corpus
+
+    project = Project.at(project_dir)
+    corpus, _ = load_valid_corpus(project)
+    for audience_id in corpus.audiences:
+        brief = select(corpus, audience_id)
+        env = jinja_environment(project)
+        html = render_html(env, brief, citations_for(brief, project), medium="print")
+        unstyled = re.sub(r"<style\b.*?</style>", "", html, flags=re.S)
+        unstyled = re.sub(r"<link\b[^>]*rel=\"?stylesheet[^>]*>", "", unstyled)
+
+        def weasy(text: str = html) -> None:
+            weasyprint.HTML(
+                string=text,
+                base_url=str(project.template_dirs[0]) + "/",
+                url_fetcher=AllowlistFetcher(project.template_dirs),
+            ).render(pdf_variant=PDF_VARIANT).write_pdf(
+                pdf_variant=PDF_VARIANT,
+                pdf_identifier=hashlib.md5(b"bench").hexdigest().encode(),
+                uncompressed_pdf=False,
+            )
+
+        def whole(brief=brief) -> None:
+            render_brief(project, brief, ("pdf", "html"), identifier="bench")
+
+        whole()  # warm: fonts, compiled templates, formatted citations
+        alone, pipeline = _median_time(weasy, runs), _median_time(whole, runs)
+        bare = _median_time(lambda text=unstyled: weasy(text), runs)
+        ratio = pipeline / alone
+        print(
+            f"  {audience_id:<10} pipeline {pipeline:5.2f} s, WeasyPrint alone {alone:5.2f} s: "
+            f"{ratio:.2f}x (target <= 1.15x: {'met' if ratio <= 1.15 else 'NOT met'}); "
+            f"design tax {alone:5.2f} s styled vs {bare:5.2f} s unstyled: {alone / bare:.2f}x"
+            f"  [{load()}]"
+        )
+
+
+# -- check ------------------------------------------------------------------------------
+
+
+def checks(tool: Tool, project: Path, work: Path, runs: int) -> None:
+    seconds, rss, _ = tool.run("check", "--project", project)
+    print(f"  shipped, cold user cache:  {seconds:6.2f} s  {rss:5.0f} MB  [{load()}]")
+    warm = [tool.run("check", "--project", project) for _ in range(runs)]
+    median = statistics.median(s for s, _, _ in warm)
+    print(
+        f"  shipped, warm:             {median:6.2f} s  {max(r for _, r, _ in warm):5.0f} MB "
+        f"(median of {runs}; target <= 1 s: {'met' if median <= 1 else 'NOT met'})  [{load()}]"
+    )
+    theme = next(
+        p
+        for p in sorted((project / "findings").glob("*.yaml"))
+        if "findings:" in p.read_text("utf-8")
+    )
+    text = theme.read_text("utf-8")
+    theme.write_text(text.replace("  summary: ", "  summary: Revised. ", 1), "utf-8")
+    seconds, rss, _ = tool.run("check", "--project", project)
+    theme.write_text(text, "utf-8")
+    print(f"  shipped, one theme edited: {seconds:6.2f} s  {rss:5.0f} MB  [{load()}]")
+    for total in (500, 5000):
+        big = grown(project, work / f"findings-{total}", total)
+        first, rss1, _ = tool.run("check", "--project", big)
+        again, rss2, _ = tool.run("check", "--project", big)
+        verdict = ""
+        if total == 5000:
+            verdict = (
+                f" (target <= 2 s, <= 500 MB: "
+                f"{'met' if again <= 2 and max(rss1, rss2) <= 500 else 'NOT met'})"
+            )
+        print(
+            f"  {total:>5} findings:           {first:6.2f} s  {rss1:5.0f} MB first, "
+            f"{again:.2f} s {rss2:.0f} MB again{verdict}  [{load()}]"
+        )
+
+
+# -- builds -----------------------------------------------------------------------------
+
+
+def builds(tool: Tool, shipped: Path, work: Path, briefs: int, runs: int) -> None:
+    project = work / "thirty"
+    generate(project, briefs, shipped / "findings")
+    shutil.copy(shipped / "briefs.toml", project / "briefs.toml")
+    out = project / "output"
+    at = ("--project", project)
+
+    cold, rss, _ = tool.run("build", "--jobs", "1", *at)
+    total = len(json.loads((out / "manifest.json").read_text("utf-8"))["briefs"])
+    per_brief = cold / total
+    print(
+        f"  cold, --jobs 1:       {cold:7.2f} s  ({per_brief:.2f} s per brief, {total} "
+        f"briefs, {rss:.0f} MB)  [{load()}]"
+    )
+    times = [tool.run("build", *at)[0] for _ in range(runs)]
+    noop = statistics.median(times)
+    print(
+        f"  no-op:                {noop:7.3f} s median of {runs}, best {min(times):.3f} s "
+        f"(target <= 0.3 s: {'met' if noop <= 0.3 else 'NOT met'})  [{load()}]"
+    )
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    finding_id, shows = pick_finding(manifest, total)
+    edit_headline(project / "findings", finding_id)
+    edited, _, _ = tool.run("build", *at)
+    rendered = [
+        b for b in json.loads((out / "changes.json").read_text("utf-8"))["briefs"] if b["rebuilt"]
+    ]
+    print(
+        f"  one finding edited:   {edited:7.2f} s  ({len(rendered)} of {total} briefs "
+        f"rendered; '{finding_id}' is in {shows})  [{load()}]"
+    )
+
+    # Cold builds of the edited project, both modes, alternated: the speed-up of --jobs 2.
+    timings: dict[str, float] = {}
+    for jobs in ("2", "1"):
+        target = work / f"whole-jobs{jobs}"
+        timings[jobs] = tool.run("build", "--jobs", jobs, "--out", target, *at)[0]
+    speedup = timings["1"] / timings["2"]
+    print(
+        f"  cold, --jobs 2:       {timings['2']:7.2f} s vs --jobs 1 {timings['1']:.2f} s: "
+        f"{speedup:.2f}x (target >= 1.7x: {'met' if speedup >= 1.7 else 'NOT met'})"
+        f"  [{load()}]"
+    )
+
+    # Three shards, each a cold build as on its own CI machine, then the merge.
+    shard_times = []
+    for k in (1, 2, 3):
+        target = work / f"shard{k}"
+        shard_times.append(
+            tool.run("build", "--jobs", "1", "--shard", f"{k}/3", "--out", target, *at)[0]
+        )
+    merged = work / "merged"
+    try:
+        merge_time = tool.run(
+            "merge", *(work / f"shard{k}" for k in (1, 2, 3)), "--out", merged, *at
+        )[0]
+    except SystemExit:
+        print(
+            f"  3 shards:             {max(shard_times):7.2f} s slowest shard (sum "
+            f"{sum(shard_times):.2f} s); this version has no `briefs merge`"
+        )
+        return
+    whole = work / "whole-jobs1"
+    same = all(
+        (merged / p.name).read_bytes() == p.read_bytes()
+        for p in whole.iterdir()
+        if p.suffix in (".pdf", ".html")
+    )
+    entries = [
+        json.loads((d / "manifest.json").read_text("utf-8"))["briefs"] for d in (merged, whole)
+    ]
+    print(
+        f"  3 shards + merge:     {max(shard_times):7.2f} s slowest shard (each "
+        f"{', '.join(f'{t:.2f}' for t in shard_times)} s) + merge {merge_time:.2f} s vs one "
+        f"machine --jobs 1 {timings['1']:.2f} s; briefs byte-identical to one build: "
+        f"{'yes' if same and entries[0] == entries[1] else 'NO'}  [{load()}]"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--briefs", type=int, default=30, help="briefs for the build figures")
+    parser.add_argument("--runs", type=int, default=5, help="repetitions of the quick figures")
+    parser.add_argument("--keep", type=Path, help="work here and keep it (default: temp)")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["render", "check", "build"],
+        help="leave a section out",
+    )
+    args = parser.parse_args()
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="briefs-pipeline-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        tool_root = snapshot_tool(work)
+        tool = Tool(tool_root, work / "user-cache")
+        print(f"work: {work}; {os.cpu_count()} CPUs, {load()}")
+        shipped = shipped_project(work, tool)
+        if "render" not in args.skip:
+            print(f"rendering, per shipped brief (medians of {args.runs}; in this process):")
+            os.environ["BRIEFS_CACHE_DIR"] = str(work / "user-cache")
+            pipeline_and_design(shipped, args.runs)
+        if "check" not in args.skip:
+            print("briefs check:")
+            checks(tool, shipped, work, args.runs)
+        if "build" not in args.skip:
+            print(f"briefs build, {args.briefs} briefs:")
+            builds(tool, shipped, work, args.briefs, args.runs)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
