@@ -44,21 +44,45 @@ def test_cover_names_series_audience_date_and_version(briefs, slug):
     publication = briefs.corpus.publication
     audience = briefs.corpus.audiences[slug]
     first = briefs.pages_text(slug)[0]
-    for expected in (
-        publication.series,
-        audience.title,
-        long_date(publication.date),
-        publication.publisher,
-    ):
+    # The series and the reader are the small label, set in capitals by the style sheet.
+    assert f"{publication.series} · {audience.title}".upper() in first, slug
+    for expected in (long_date(publication.date), publication.publisher):
         assert expected in first, (slug, expected)
-    # Labels are set in capitals by the style sheet, so the text layer has them so too.
     assert "VERSION" in first and f" {publication.version} " in first, slug
+
+
+@pytest.mark.parametrize("slug", AUDIENCES)
+def test_cover_leads_with_the_argument(briefs, slug):
+    """The argued title is the h1 (and the PDF title); the argument is the standfirst."""
+    audience = briefs.corpus.audiences[slug]
+    assert audience.brief_title and audience.argument, slug
+    html = briefs.html(slug)
+    h1 = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S)
+    assert h1 and _text(h1.group(1)) == audience.brief_title, slug
+    assert "cover-standfirst" in html
+    first = " ".join(briefs.pages_text(slug)[0].split())
+    assert " ".join(audience.argument.split()[:6]) in first.replace("’", "'"), slug
+    with briefs.pdf(slug) as pdf:
+        assert str(pdf.docinfo["/Title"]) == audience.brief_title
+
+
+def test_a_custom_brief_does_not_borrow_the_argued_title(briefs):
+    """A brief of one theme shows part of the evidence: the audience's claim may not hold."""
+    audience = briefs.corpus.audiences["federal"]
+    theme = next(iter(briefs.corpus.themes))
+    custom = select(briefs.corpus, "federal", themes=[theme])
+    assert custom.title == f"{briefs.corpus.publication.series}: {audience.title}"
+    assert select(briefs.corpus, "federal").title == audience.brief_title
 
 
 @pytest.mark.parametrize("slug", AUDIENCES)
 def test_page_x_of_y_and_running_header(briefs, slug):
     pages = briefs.pages_text(slug)
-    title = select(briefs.corpus, slug).title
+    # An argued brief's running header names its series and audience, not the claim.
+    audience = briefs.corpus.audiences[slug]
+    title = f"{briefs.corpus.publication.series} · {audience.title}"
+    if not audience.brief_title:
+        title = select(briefs.corpus, slug).title
     for number, text in enumerate(pages, 1):
         assert f"Page {number} of {len(pages)}" in text, (slug, number)
         if number > 1:
@@ -237,7 +261,7 @@ def test_break_rules_cover_headings_and_call_outs():
     css = (TEMPLATES / "brief.css").read_text("utf-8")
     assert re.search(r"h1, h2, h3 \{[^}]*break-after: avoid", css)
     assert re.search(r"\.stat \{[^}]*break-inside: avoid", css, re.S)
-    assert re.search(r"p, li, dd \{ orphans: 3; widows: 3; \}", css)
+    assert re.search(r"p, li \{ orphans: 3; widows: 3; \}", css)
 
 
 # --- what each audience gets ----------------------------------------------------------
@@ -314,7 +338,7 @@ def test_sme_glossary_lists_only_terms_the_brief_uses(briefs):
     main = _main(html)
     glossary = main[main.index('id="glossary-h"') : _end_matter(main)]
     before = _text(main[: main.index('id="glossary-h"')]).lower()
-    terms = re.findall(r"<dt>([^<]+)</dt>", glossary)
+    terms = re.findall(r'<p class="term-name"[^>]*>([^<]+)</p>', glossary)
     assert terms
     known = {e.term for e in briefs.corpus.glossary}
     for term in terms:

@@ -164,7 +164,7 @@ def test_sme_brief_lists_the_terms_it_used(mini):
     html = _render(mini, "sme")
     assert 'id="glossary-h"' in html
     glossary_html = html[html.index('id="glossary-h"') :]
-    assert "<dt>SMEs</dt>" in glossary_html
+    assert re.search(r'<p class="term-name"[^>]*>SMEs</p>', glossary_html)
     assert "Firms with fewer than a few hundred employees." in glossary_html
 
 

@@ -97,6 +97,8 @@ def test_least_privilege(workflow):
             assert granted == {"pages": "write", "id-token": "write"}
         elif job_id == "shards":
             assert granted == {}, "it reads a variable and checks nothing out"
+        elif job_id == "verapdf":
+            assert granted == {}  # it checks out nothing: this run's artifact needs no scope
         else:
             assert granted == {"contents": "read"}
     checkouts = [
@@ -252,3 +254,16 @@ def test_the_source_watch_runs_on_schedule_apart_from_the_build(workflow):
     assert ".venv/bin/briefs sources check" in runs
     keep = next(step for step in job["steps"] if step.get("name") == "Keep the report")
     assert keep["if"] == "always()" and keep["with"]["path"] == "output/sources-report.json"
+
+
+def test_verapdf_validates_the_built_pdfs_as_pdf_ua_1(workflow):
+    job = workflow["jobs"]["verapdf"]
+    assert job["needs"] == "build"
+    fetch = job["steps"][0]
+    assert fetch["uses"].startswith("actions/download-artifact@")
+    uploaded = next(
+        s for _, s in _steps(workflow) if s.get("name") == "Keep the briefs as artifacts"
+    )
+    assert fetch["with"]["name"] == uploaded["with"]["name"]
+    validate = next(s["run"] for s in job["steps"] if "--flavour ua1" in s.get("run", ""))
+    assert "briefs/*.pdf" in validate and "exit 1" in validate

@@ -395,6 +395,12 @@ class Audience(Model):
     """Who the brief is for, as shown on its cover (and in mail subjects: one line)."""
     reader: Text
     """Description of the reader and what they need."""
+    brief_title: HeaderText | None = None
+    """The brief's argued title: the claim it makes to this reader, in a line. It leads
+    the cover and is the PDF's title; without it, the title is 'Series: Audience'."""
+    argument: Text | None = None
+    """The brief's takeaway in a sentence or two, printed under the title on the cover (the
+    standfirst). Without it, the cover describes the reader."""
     template: Text
     """Template file of the brief, looked up in templates/ then the packaged defaults."""
     citation_style: str = Field(

@@ -191,7 +191,10 @@ def select(
         slug = f"{audience_id}-" + _slug("-".join((themes or []) + (finding_ids or [])))
     return Brief(
         slug=slug,
-        title=title or f"{corpus.publication.series}: {audience.title}",
+        # A custom brief shows part of the evidence: the audience's argued title may not hold.
+        title=title
+        or (None if custom else audience.brief_title)
+        or f"{corpus.publication.series}: {audience.title}",
         audience=audience,
         publication=corpus.publication,
         sections=sections,
