@@ -439,6 +439,15 @@ def build(
             metavar="",
         ),
     ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="Fail at once when another build is using the output folder "
+            "(default: wait for it, saying so).",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Build briefs: a PDF and an HTML twin per audience, output/manifest.json and
     output/CHANGES.md (what changed since the previous build).
@@ -470,6 +479,7 @@ def build(
             shard=parse_shard(shard) if shard else None,
             sources_dir=sources_dir,
             require_verified=require_verified,
+            wait=not no_wait,
         )
         proj = _project(project)
         with _progress(lines=True) as say:
