@@ -111,12 +111,30 @@ class Commit:
             "renames": [[tmp.name, final.name] for tmp, final in self.renames],
             "removals": [path.name for path in self.removals],
         }
+        path = self.directory / JOURNAL
         try:
-            write_atomic(self.directory / JOURNAL, json.dumps(journal, indent=1))
+            write_atomic(path, json.dumps(journal, indent=1))
+        except OSError as exc:
+            # Once the journal is in place the commit stands (the next command would
+            # roll it forward), so only a missing journal means "nothing replaced".
+            if not path.exists():
+                self.abort()
+                raise BriefsError(
+                    f"could not write in {self.directory}: {exc.strerror or exc}; "
+                    "nothing was replaced, the previous build is as it was"
+                ) from None
         except BaseException:
-            self.abort()
+            if not path.exists():
+                self.abort()
             raise
-        _roll_forward(self.directory, journal)
+        try:
+            _roll_forward(self.directory, journal)
+        except OSError as exc:
+            raise BriefsError(
+                f"could not finish replacing the files in {self.directory} "
+                f"({exc.strerror or exc}); the next briefs command (build, diff, publish "
+                "or send) finishes it"
+            ) from None
 
 
 def _roll_forward(directory: Path, journal: dict[str, list]) -> None:
