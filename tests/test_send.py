@@ -22,6 +22,7 @@ from aiosmtpd.smtp import AuthResult
 
 from policy_briefs.deliver import SendOptions, send_briefs
 from policy_briefs.deliver.ledger import Ledger
+from policy_briefs.errors import BriefsError
 from policy_briefs.project import Project
 from support.mini import FEDERAL_FINDING
 
@@ -236,6 +237,21 @@ def test_temporary_failures_are_retried_then_delivered_once(project, smtp):
     assert sorted(pairs(smtp)) == sorted(EXPECTED)
     row = next(r for r in ledger_rows(project) if r["recipient"] == "ada@example.gov")
     assert row["status"] == "sent" and row["attempts"] == 3
+    # The summary does not hide them.
+    assert report.retries == 2
+    ada = next(o for o in report.outcomes if o.stakeholder.email == "ada@example.gov")
+    assert ada.retries == 2 and "delivered on try 3" in ada.detail
+
+
+def test_the_cli_summary_counts_retries(project, smtp, cli, monkeypatch):
+    smtp.faults["lin@example.net"] = ["451 4.3.0 Try again later"]
+    for name, value in smtp_env(smtp).items():
+        monkeypatch.setenv(name, value)
+    result = cli("send", "--project", project)
+    assert result.exit_code == 0, result.output
+    assert "4 sent, 0 up to date, 1 retry (" in result.stdout
+    data = json.loads(cli("send", "--project", project, "--json").stdout)
+    assert data["retries"] == 0 and data["up_to_date"] == 4
 
 
 def test_a_dropped_connection_is_retried_and_nothing_is_lost(project, smtp):
@@ -638,3 +654,106 @@ def test_bad_settings_stop_the_run_before_anything_is_sent(project, smtp, env, m
         send(project, smtp_env(smtp, **env))
     assert "s3cret-Pa55" not in str(caught.value)
     assert smtp.received == [] and not (project / ".briefs").exists()
+
+
+# --- the ledger: never taken for new when it is empty, foreign or damaged -----------
+
+
+def _cli_send(cli, monkeypatch, smtp, project, *args):
+    for name, value in smtp_env(smtp).items():
+        monkeypatch.setenv(name, value)
+    return cli("send", "--project", project, *args)
+
+
+def test_an_empty_ledger_is_refused_until_a_new_one_is_asked_for(project, smtp, cli, monkeypatch):
+    assert send(project, smtp_env(smtp)).ok
+    ledger = project / ".briefs" / "ledger.sqlite"
+    ledger.write_bytes(b"")  # e.g. truncated by a full disk or a bad restore
+    result = _cli_send(cli, monkeypatch, smtp, project)
+    assert result.exit_code == 1
+    assert f"ledger {ledger} is empty (0 bytes)" in result.stderr
+    assert "--new-ledger" in result.stderr
+    assert len(smtp.received) == 4  # nothing sent again
+    assert ledger.read_bytes() == b""  # and nothing written
+
+    result = _cli_send(cli, monkeypatch, smtp, project, "--new-ledger")
+    assert result.exit_code == 0, result.output
+    assert "new ledger, the old one kept as" in result.stdout
+    assert len(smtp.received) == 8  # deliberately, everything again
+    kept = list(ledger.parent.glob("ledger.sqlite.replaced-*"))
+    assert [p.read_bytes() for p in kept] == [b""]
+
+
+def test_new_ledger_never_replaces_a_sound_one(project, smtp, cli, monkeypatch):
+    assert send(project, smtp_env(smtp)).ok
+    result = _cli_send(cli, monkeypatch, smtp, project, "--new-ledger")
+    assert result.exit_code == 1
+    assert "is sound and records 4 deliveries" in result.stderr
+    assert len(smtp.received) == 4
+
+
+def test_a_damaged_ledger_is_refused_with_a_clear_error(project, smtp, cli, monkeypatch):
+    # A ledger of several pages, then its tail overwritten.
+    (project / "stakeholders.yaml").write_text(
+        "stakeholders:\n"
+        + "".join(
+            f"  - name: Reader {i}\n    email: reader{i}@example.org\n    audiences: [sme]\n"
+            for i in range(60)
+        ),
+        "utf-8",
+    )
+    assert send(project, smtp_env(smtp)).ok
+    ledger = project / ".briefs" / "ledger.sqlite"
+    data = bytearray(ledger.read_bytes())
+    assert len(data) > 3 * 4096
+    data[-4096:] = b"\xff" * 4096
+    ledger.write_bytes(bytes(data))
+    received = len(smtp.received)
+    result = _cli_send(cli, monkeypatch, smtp, project)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: ledger {ledger} ")
+    assert "damaged" in result.stderr or "cannot be used" in result.stderr
+    assert "Traceback" not in result.output
+    assert len(smtp.received) == received
+
+
+def test_a_sqlite_file_that_is_not_a_ledger_is_refused(project, smtp, cli, monkeypatch):
+    ledger = project / "other.sqlite"
+    with sqlite3.connect(ledger) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+    result = _cli_send(cli, monkeypatch, smtp, project, "--ledger", ledger)
+    assert result.exit_code == 1
+    assert "is a SQLite file but not a briefs ledger" in result.stderr
+    assert smtp.received == []
+    with sqlite3.connect(ledger) as db:  # left as it was
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["notes"]
+
+    # A table of the right name but another shape, at the right version, is no better.
+    with sqlite3.connect(ledger) as db:
+        db.execute("CREATE TABLE deliveries (id INTEGER, who TEXT)")
+        db.execute("PRAGMA user_version = 1")
+    result = _cli_send(cli, monkeypatch, smtp, project, "--ledger", ledger)
+    assert result.exit_code == 1 and "not a briefs ledger" in result.stderr
+
+
+def test_a_ledger_reached_through_a_symlink_is_locked_by_its_real_path(project, tmp_path):
+    real = tmp_path / "store" / "ledger.sqlite"
+    real.parent.mkdir()
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(real)
+    with Ledger(real):
+        with pytest.raises(BriefsError, match="busy in another process"):
+            Ledger(link, lock_timeout=0.2)
+    with Ledger(link) as ledger:  # free again
+        assert ledger.path == link
+
+
+def test_a_sqlite_error_mid_run_is_a_message_not_an_internal_error(project, smtp, cli, monkeypatch):
+    def broken(self, delivery_id):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Ledger, "mark_sent", broken)
+    result = _cli_send(cli, monkeypatch, smtp, project)
+    assert result.exit_code == 1, result.output
+    assert "disk I/O error" in result.stderr and "the next run resumes" in result.stderr
+    assert "Traceback" not in result.output

@@ -759,6 +759,15 @@ def send(
             metavar="",
         ),
     ] = False,
+    new_ledger: Annotated[
+        bool,
+        typer.Option(
+            "--new-ledger",
+            help="Start a new ledger in place of an empty, damaged or foreign one (kept "
+            "beside it, renamed): every brief is then sent again.",
+            metavar="",
+        ),
+    ] = False,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -793,6 +802,7 @@ def send(
             outbox=outbox,
             dry_run=dry_run,
             retry_failed=retry_failed,
+            new_ledger=new_ledger,
         )
         proj = _project(project)
         with _progress(lines=True) as say:
@@ -924,6 +934,8 @@ def _send_json(report) -> str:
                 for status in ("sent", "written", "would send", "pending", "failed")
             },
             "up_to_date": report.up_to_date,
+            "retries": report.retries,
+            "replaced_ledger": str(report.replaced_ledger) if report.replaced_ledger else None,
             "deliveries": [
                 {
                     "recipient": o.stakeholder.email,
@@ -931,6 +943,7 @@ def _send_json(report) -> str:
                     "brief": o.brief.slug,
                     "status": o.status,
                     "detail": o.detail,
+                    "retries": o.retries,
                 }
                 for o in report.outcomes
             ],
@@ -949,7 +962,11 @@ def _send_summary(report) -> None:
     }
     parts = [f"{n} {status}" for status, n in counts.items() if n]
     parts.append(f"{report.up_to_date} up to date")
+    if report.retries:
+        parts.append(f"{report.retries} {'retry' if report.retries == 1 else 'retries'}")
     closing = f"{', '.join(parts)} ({report.destination}; ledger {_shown(report.ledger)})"
+    if report.replaced_ledger:
+        closing += f"; new ledger, the old one kept as {_shown(report.replaced_ledger)}"
     if report.dry_run:
         closing += "; dry run: nothing was sent or recorded"
     if sys.stdout.isatty() and rows:
