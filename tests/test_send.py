@@ -757,3 +757,89 @@ def test_a_sqlite_error_mid_run_is_a_message_not_an_internal_error(project, smtp
     assert result.exit_code == 1, result.output
     assert "disk I/O error" in result.stderr and "the next run resumes" in result.stderr
     assert "Traceback" not in result.output
+
+
+# --- mail hygiene: list headers, unsubscribing, charsets, no From-mangling ----------
+
+
+def test_messages_carry_list_headers_and_a_mailto_unsubscribe(project, smtp):
+    assert send(project, smtp_env(smtp)).ok
+    for rcpt, msg in received(smtp):
+        assert msg["List-Id"] == "Test Briefs <test-briefs.example.org>"
+        unsubscribe = str(msg["List-Unsubscribe"]).strip()
+        quoted = rcpt.replace("@", "%40")
+        assert unsubscribe == f"<mailto:briefs@example.org?subject=unsubscribe%20{quoted}>"
+        # No one-click promise without an https address that can keep it (RFC 8058).
+        assert msg["List-Unsubscribe-Post"] is None
+
+
+def test_an_unsubscribe_url_adds_one_click_unsubscribe(project, smtp):
+    path = project / "output" / "manifest.json"
+    data = json.loads(path.read_text("utf-8"))
+    data["publication"]["unsubscribe_url"] = "https://briefs.example.org/unsubscribe"
+    path.write_text(json.dumps(data), "utf-8")
+    assert send(project, smtp_env(smtp)).ok
+    for rcpt, msg in received(smtp):
+        links = [part.strip() for part in str(msg["List-Unsubscribe"]).split(",")]
+        quoted = rcpt.replace("@", "%40")
+        assert links[0] == f"<https://briefs.example.org/unsubscribe?email={quoted}>"
+        assert links[1].startswith("<mailto:")
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_text_attachments_say_their_charset_and_nothing_is_from_mangled(project, smtp):
+    mail = project / "templates" / "mail"
+    mail.mkdir(parents=True, exist_ok=True)
+    (mail / "message.txt").write_text("Dear {{ stakeholder.name }},\nFrom the unit: hello.\n")
+    assert send(project, smtp_env(smtp)).ok
+    raw = [content for _f, rcpts, content in smtp.received if rcpts == ["grace@example.com"]]
+    assert raw and all(b">From" not in content for content in raw)
+    for rcpt, msg in received(smtp):
+        plain = msg.get_body(("plain",))
+        assert plain is not None and "\nFrom the unit: hello." in plain.get_content()
+        for part in msg.iter_attachments():
+            if part.get_content_maintype() == "text":
+                assert part.get_content_charset() == "utf-8", (rcpt, part.get_filename())
+    html = [
+        part
+        for _rcpt, msg in received(smtp)
+        for part in msg.iter_attachments()
+        if part.get_filename() == "sme.html"
+    ]
+    assert html  # Grace receives both formats
+
+
+def test_an_unsubscribed_stakeholder_gets_nothing_and_the_ledger_says_so(project, smtp, cli):
+    path = project / "stakeholders.yaml"
+    text = path.read_text("utf-8")
+    ada = "    audiences: [federal]\n"
+    path.write_text(text.replace(ada, ada + "    unsubscribed: true\n", 1), "utf-8")
+    dry = cli("send", "--project", project, "--dry-run")
+    assert "ada@example.gov" in dry.stdout and "unsubscribed" in dry.stdout
+    report = send(project, smtp_env(smtp))
+    assert report.ok and report.count("unsubscribed") == 1
+    assert ("ada@example.gov", "federal") not in pairs(smtp)
+    assert sorted(pairs(smtp)) == sorted(EXPECTED - {("ada@example.gov", "federal")})
+    with sqlite3.connect(project / ".briefs" / "ledger.sqlite") as db:
+        rows = db.execute("SELECT recipient, since FROM unsubscribed").fetchall()
+    assert [r[0] for r in rows] == ["ada@example.gov"] and rows[0][1].endswith("Z")
+
+    # Back on the list: the record is cleared and the brief goes out.
+    path.write_text(text, "utf-8")
+    assert send(project, smtp_env(smtp)).ok
+    assert ("ada@example.gov", "federal") in pairs(smtp)
+    with sqlite3.connect(project / ".briefs" / "ledger.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM unsubscribed").fetchone()[0] == 0
+
+
+def test_a_version_1_ledger_is_upgraded_in_place(project, smtp):
+    assert send(project, smtp_env(smtp)).ok
+    ledger = project / ".briefs" / "ledger.sqlite"
+    with sqlite3.connect(ledger) as db:  # as an earlier release left it
+        db.execute("DROP TABLE unsubscribed")
+        db.execute("PRAGMA user_version = 1")
+        db.execute("PRAGMA application_id = 0")
+    report = send(project, smtp_env(smtp))
+    assert report.ok and report.up_to_date == 4 and len(smtp.received) == 4
+    with sqlite3.connect(ledger) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2

@@ -931,7 +931,7 @@ def _send_json(report) -> str:
             "ledger": str(report.ledger),
             "counts": {
                 status: report.count(status)
-                for status in ("sent", "written", "would send", "pending", "failed")
+                for status in ("sent", "written", "would send", "pending", "failed", "unsubscribed")
             },
             "up_to_date": report.up_to_date,
             "retries": report.retries,
@@ -958,7 +958,7 @@ def _send_summary(report) -> None:
     rows = [(o.stakeholder.email, o.brief.slug, o.status, o.detail) for o in report.outcomes]
     counts = {
         status: report.count(status)
-        for status in ("sent", "written", "would send", "pending", "failed")
+        for status in ("sent", "written", "would send", "pending", "failed", "unsubscribed")
     }
     parts = [f"{n} {status}" for status, n in counts.items() if n]
     parts.append(f"{report.up_to_date} up to date")

@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import BriefsError
 from ..files import LOCK_TIMEOUT, Locked, utc_stamp
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_LEDGER = Path(".briefs") / "ledger.sqlite"
 # PRAGMA application_id of a ledger ("BRFS"): tells ours from any other SQLite file.
 APPLICATION_ID = 0x42524653
@@ -57,6 +57,13 @@ CREATE TABLE deliveries (
     sent_at     TEXT
 );
 CREATE INDEX deliveries_by_recipient ON deliveries (brief, recipient, transport, id);
+"""
+# Version 2: who asked to receive nothing more (stakeholders.yaml "unsubscribed"), since when.
+_SCHEMA_2 = """
+CREATE TABLE unsubscribed (
+    recipient   TEXT PRIMARY KEY,   -- e-mail address, lower case
+    since       TEXT NOT NULL
+);
 """
 
 
@@ -109,7 +116,7 @@ class Ledger:
                     self._check()
                 else:
                     self._db = sqlite3.connect(":memory:")
-                    self._db.executescript(_SCHEMA)
+                    self._db.executescript(_SCHEMA + _SCHEMA_2)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # Locked by its real path: two runs reaching one ledger through different
@@ -215,8 +222,13 @@ class Ledger:
                 )
             # One script, one transaction: a ledger either has the whole schema or none.
             self.db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA application_id = {APPLICATION_ID}; "
+                f"BEGIN IMMEDIATE; {_SCHEMA} {_SCHEMA_2} "
+                f"PRAGMA application_id = {APPLICATION_ID}; "
                 f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
+        elif version == 1:
+            self.db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
 
     def close(self) -> None:
@@ -264,7 +276,35 @@ class Ledger:
             (brief, sha256, recipient, transport),
         ).fetchone()[0]
 
+    def unsubscribed_since(self, recipient: str) -> str | None:
+        if "unsubscribed" not in self._tables():  # a version-1 ledger read in a dry run
+            return None
+        row = self.db.execute(
+            "SELECT since FROM unsubscribed WHERE recipient = ?", (recipient,)
+        ).fetchone()
+        return row[0] if row else None
+
     # --- writing: each call is one committed transaction ---------------------------
+
+    def set_unsubscribed(self, recipient: str, unsubscribed: bool) -> str | None:
+        """Record (or, when they are back, clear) a recipient's request to receive
+        nothing more; returns since when they are unsubscribed."""
+        since = self.unsubscribed_since(recipient)
+        if self.read_only:  # a dry run: say what a run would record
+            return (since or "this run") if unsubscribed else None
+        if unsubscribed == (since is not None):
+            return since
+        with self._transaction():
+            if unsubscribed:
+                since = utc_stamp()
+                self.db.execute(
+                    "INSERT INTO unsubscribed (recipient, since) VALUES (?, ?)",
+                    (recipient, since),
+                )
+            else:
+                self.db.execute("DELETE FROM unsubscribed WHERE recipient = ?", (recipient,))
+                since = None
+        return since
 
     def start(
         self,

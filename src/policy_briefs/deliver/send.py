@@ -46,6 +46,7 @@ from .transport import (
 
 # Outcomes a delivery can end the run with; the last two make `briefs send` fail.
 SENT, WRITTEN, WOULD_SEND, PENDING, FAILED = "sent", "written", "would send", "pending", "failed"
+UNSUBSCRIBED = "unsubscribed"  # asked to receive nothing more: not sent, not a failure
 
 
 @dataclass
@@ -282,8 +283,12 @@ def _plan(
     outcomes: list[Outcome] = []
     up_to_date = 0
     for who in people:
+        since = ledger.set_unsubscribed(who.key, who.unsubscribed)
         for brief in briefs:
             if brief.audience not in who.audiences:
+                continue
+            if since is not None:
+                outcomes.append(Outcome(who, brief, UNSUBSCRIBED, f"not sent: since {since}"))
                 continue
             last = ledger.last_sent(brief.slug, who.key, transport)
             if last is not None and last.sha256 == brief.version:
