@@ -377,6 +377,10 @@ def write_outputs(
                 commit.stage(path, data)
                 written.append(path)
                 entry.files[fmt] = FileRecord(path.name, sha256_bytes(data), len(data))
+            if old and old.built_at and old.files == entry.files:
+                # Byte-identical files (a forced rebuild): the version's date stays the
+                # one its content first had; the feed and site show it.
+                entry.built_at = old.built_at
             recorded.briefs[brief.slug] = entry
             changes[brief.slug] = compare(
                 brief.slug,

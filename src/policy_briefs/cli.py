@@ -686,6 +686,8 @@ def publish(
         with _progress() as say:
             say("publishing the last build")
             report = api.publish(proj, out, base_url)
+        for warning in report.warnings:
+            _err(f"warning: {warning}")
         typer.echo(
             f"{_shown(report.out)}: {len(report.briefs)} brief"
             f"{'s' if len(report.briefs) != 1 else ''}, {report.versions} version"
