@@ -309,3 +309,44 @@ def test_kill_by_strace_at_each_rename_of_a_cli_build(states, tmp_path):
         assert _state(out) in (_state(old), _state(new)), when
         assert _strays(out) == [], when
     assert killed >= 5
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path):
+    """Mount a tmpfs of a chosen size (in bytes); skipped where mounting is not allowed."""
+    mounted: list[Path] = []
+
+    def mount(size: int) -> Path:
+        point = tmp_path / f"tmpfs{len(mounted)}"
+        point.mkdir()
+        run = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
+            capture_output=True,
+            check=False,
+        )
+        if run.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {run.stderr.decode().strip()[:200]}")
+        mounted.append(point)
+        return point
+
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def test_a_full_tmpfs_leaves_the_old_build(states, small_tmpfs, tmp_path):
+    """A real full disk: room for one build but not for the next one's staged files."""
+    project, _out, old, new = states
+    total = sum(p.stat().st_size for p in new.iterdir() if p.is_file())
+    pages = -(-total * 3 // 2 // 4096) + 2  # one build and a half, in 4 KiB pages
+    disk = small_tmpfs(pages * 4096)
+    out = disk / "out"
+    shutil.copytree(old, out)
+    before = _state(out)
+    with pytest.raises(BriefsError, match="No space left on device"):
+        build(project, BuildOptions(formats=HTML, out_dir=out))
+    assert _state(out) == before and _strays(out) == []
+    api.diff(project, BuildOptions(formats=HTML, out_dir=out))  # the next command: still old
+    assert _state(out) == before and _strays(out) == []
