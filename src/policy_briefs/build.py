@@ -36,7 +36,16 @@ from typing import TYPE_CHECKING, Any
 from . import manifest
 from .changes import CHANGES_JSON, CHANGES_MD, BriefChange, ChangeReport, compare, labels_of
 from .errors import BriefsError, Problem
-from .files import BUILD_LOCK_TIMEOUT, Commit, output_lock, recover, sha256_bytes, utc_stamp
+from .files import (
+    BUILD_LOCK_TIMEOUT,
+    JOURNAL,
+    Commit,
+    Locked,
+    output_lock,
+    recover,
+    sha256_bytes,
+    utc_stamp,
+)
 from .fingerprint import BriefInputs, digest, input_hash, software_environment, tree_hash
 from .manifest import FORMATS, BriefEntry, FileRecord, Manifest, RequestRecord
 from .project import Project
@@ -127,24 +136,31 @@ def build(project: Project, options: BuildOptions, progress: Progress | None = N
     """Validate, render the briefs whose inputs changed, then write them and the manifest."""
     say = progress or (lambda _msg: None)
     out_dir = (options.out_dir or project.output_dir).resolve()
-    timeout = BUILD_LOCK_TIMEOUT if options.wait else 0
-    with output_lock(out_dir, timeout=timeout, waiting=say):
-        recover(out_dir)  # finish (or discard) a build a crash cut short
-        return _build_locked(project, options, out_dir, say)
-
-
-def _build_locked(
-    project: Project, options: BuildOptions, out_dir: Path, say: Progress
-) -> BuildReport:
     request = options.request()
     tree = tree_hash(project, request, project.sources_dir(options.sources_dir))
 
-    if not options.force:
-        quick = _unchanged_build(out_dir, request, tree)
-        if quick is not None:
-            return quick
+    def locked() -> Locked:
+        # Taken only once there is something to write: a build that fails validation
+        # leaves no trace, not even a lock file. Held from then to the end, so a second
+        # build waits (and then finds the briefs built) or, without wait, refuses.
+        timeout = BUILD_LOCK_TIMEOUT if options.wait else 0
+        return output_lock(out_dir, timeout=timeout, waiting=say)
 
-    from .render import Job, render_all, start_worker_server
+    if not options.force and not (out_dir / JOURNAL).exists():
+        quick = _unchanged_build(out_dir, request, tree)
+        if quick is not None and not _changes_texts(out_dir, quick.changes, ""):
+            return quick  # nothing to render, nothing to write: no lock needed
+        if quick is not None:
+            with locked():
+                recover(out_dir)
+                quick = _unchanged_build(out_dir, request, tree)
+                if quick is not None:
+                    commit = Commit(out_dir)
+                    quick.written = _stage_changes(commit, quick.changes, utc_stamp())
+                    commit.commit()
+                    return quick
+
+    from .render import start_worker_server
     from .validate import load_valid_corpus
 
     if options.jobs != 1 and "pdf" in options.formats:
@@ -157,6 +173,28 @@ def _build_locked(
         require_verified=options.require_verified,
     )
     briefs = options.plan(corpus)
+    with locked():
+        recover(out_dir)  # finish (or discard) a build a crash cut short
+        return _render_and_write(
+            project, options, out_dir, say, request, tree, corpus, warnings, briefs
+        )
+
+
+def _render_and_write(
+    project: Project,
+    options: BuildOptions,
+    out_dir: Path,
+    say: Progress,
+    request: dict[str, Any],
+    tree: str,
+    corpus: Corpus,
+    warnings: list[Problem],
+    briefs: list[Brief],
+) -> BuildReport:
+    """With the output lock held: render what the manifest does not show as built, then
+    commit it."""
+    from .render import Job, render_all
+
     previous = manifest.read(out_dir)
     hasher = BriefInputs(project)
     todo: list[Job] = []
@@ -230,10 +268,7 @@ def _unchanged_build(out_dir: Path, request: dict[str, Any], tree: str) -> Build
         PREVIOUS,
         [BriefChange(slug, recorded.briefs[slug].title, "unchanged") for slug in record.briefs],
     )
-    commit = Commit(out_dir)
-    written = _stage_changes(commit, changes, utc_stamp())
-    commit.commit()
-    return BuildReport(out_dir, written, [], warnings, list(record.briefs), changes)
+    return BuildReport(out_dir, [], [], warnings, list(record.briefs), changes)
 
 
 CHANGES_TITLE = "# Changes"
@@ -242,11 +277,20 @@ CHANGES_INTRO = (
 )
 
 
-def _stage_changes(commit: Commit, report: ChangeReport, now: str) -> list[Path]:
-    """Stage CHANGES.md and changes.json: a new section at the top when ``report``
-    changed something (files or inputs); otherwise only changes.json's latest verdict (``changed``,
-    ``briefs``) is brought up to date and the history is kept as it is."""
-    out_dir = commit.directory
+def _stage_changes(commit: Commit, report: ChangeReport | None, now: str) -> list[Path]:
+    staged = []
+    for path, text in _changes_texts(commit.directory, report, now).items():
+        commit.stage(path, text)
+        staged.append(path)
+    return staged
+
+
+def _changes_texts(out_dir: Path, report: ChangeReport | None, now: str) -> dict[Path, str]:
+    """What CHANGES.md and changes.json must become: a new section at the top when
+    ``report`` changed something (files or inputs); otherwise only changes.json's latest
+    verdict (``changed``, ``briefs``) is brought up to date and the history is kept as
+    it is. Files already saying that are left out."""
+    assert report is not None
     md_path, json_path = out_dir / CHANGES_MD, out_dir / CHANGES_JSON
     history, old_json = _history(json_path)
     latest = json.loads(report.as_json())
@@ -255,19 +299,17 @@ def _stage_changes(commit: Commit, report: ChangeReport, now: str) -> list[Path]
     if news:
         history = [{"built_at": now, **latest}, *history]
     data = {**latest, "built_at": history[0]["built_at"] if history else now, "history": history}
-    staged = []
+    texts = {}
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if text != old_json:
-        commit.stage(json_path, text)
-        staged.append(json_path)
+        texts[json_path] = text
     old_md = _read_text(md_path)
     if news or old_md is None:
         body = _changes_body(old_md)
         section = report.markdown(f"Build of {now}", level=2) if news else ""
         head = f"{CHANGES_TITLE}\n\n{CHANGES_INTRO}\n"
-        commit.stage(md_path, "\n".join(p for p in (head, section, body) if p))
-        staged.append(md_path)
-    return staged
+        texts[md_path] = "\n".join(p for p in (head, section, body) if p)
+    return texts
 
 
 def _read_text(path: Path) -> str | None:

@@ -91,10 +91,7 @@ class Commit:
             self.renames.append((_write_temporary(path, data), path))
         except OSError as exc:
             self.abort()
-            raise BriefsError(
-                f"could not write {path.name} in {self.directory}: {exc.strerror or exc}; "
-                "nothing was replaced, the previous build is as it was"
-            ) from None
+            raise _failed(exc, NOTHING_REPLACED, path) from None
 
     def remove(self, path: Path) -> None:
         self.removals.append(path)
@@ -119,10 +116,7 @@ class Commit:
             # roll it forward), so only a missing journal means "nothing replaced".
             if not path.exists():
                 self.abort()
-                raise BriefsError(
-                    f"could not write in {self.directory}: {exc.strerror or exc}; "
-                    "nothing was replaced, the previous build is as it was"
-                ) from None
+                raise _failed(exc, NOTHING_REPLACED, path) from None
         except BaseException:
             if not path.exists():
                 self.abort()
@@ -130,11 +124,22 @@ class Commit:
         try:
             _roll_forward(self.directory, journal)
         except OSError as exc:
-            raise BriefsError(
-                f"could not finish replacing the files in {self.directory} "
-                f"({exc.strerror or exc}); the next briefs command (build, diff, publish "
-                "or send) finishes it"
-            ) from None
+            raise _failed(exc, NEXT_FINISHES, self.directory) from None
+
+
+NOTHING_REPLACED = "nothing was replaced, the previous build is as it was"
+NEXT_FINISHES = "the next briefs command (build, diff, publish or send) finishes the build"
+
+
+def _failed(exc: OSError, note: str, where: Path) -> OSError:
+    """The OSError (the CLI's exit 74) with what it means for the output folder."""
+    return OSError(
+        exc.errno,
+        f"{exc.strerror or exc}; {note}",
+        str(exc.filename or where),
+        None,
+        exc.filename2,
+    )
 
 
 def _roll_forward(directory: Path, journal: dict[str, list]) -> None:
