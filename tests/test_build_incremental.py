@@ -87,6 +87,7 @@ def test_second_build_renders_nothing_and_skips_validation(project, monkeypatch)
     first = _build(project)
     assert _rendered(first) == ["federal", "sme"]
     before = _manifest(project)
+    history = (project / "output" / "CHANGES.md").read_bytes()
 
     def must_not_validate(*_args, **_kwargs):
         raise AssertionError("a build with nothing to do validated again")
@@ -95,7 +96,10 @@ def test_second_build_renders_nothing_and_skips_validation(project, monkeypatch)
     second = _build(project)
     assert second.up_to_date and second.kept == ["federal", "sme"]
     assert _manifest(project) == before  # not even rewritten
-    assert "No changes" in (project / "output" / "CHANGES.md").read_text("utf-8")
+    # The history is kept as it was; only the latest verdict says "nothing changed".
+    assert (project / "output" / "CHANGES.md").read_bytes() == history
+    changes = json.loads((project / "output" / "changes.json").read_text("utf-8"))
+    assert changes["changed"] is False and len(changes["history"]) == 1
 
 
 def test_editing_one_finding_renders_only_the_briefs_that_show_it(project):

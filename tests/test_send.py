@@ -22,6 +22,7 @@ from aiosmtpd.smtp import AuthResult
 
 from policy_briefs.deliver import SendOptions, send_briefs
 from policy_briefs.deliver.ledger import Ledger
+from policy_briefs.errors import BriefsError
 from policy_briefs.project import Project
 from support.mini import FEDERAL_FINDING
 
@@ -236,6 +237,21 @@ def test_temporary_failures_are_retried_then_delivered_once(project, smtp):
     assert sorted(pairs(smtp)) == sorted(EXPECTED)
     row = next(r for r in ledger_rows(project) if r["recipient"] == "ada@example.gov")
     assert row["status"] == "sent" and row["attempts"] == 3
+    # The summary does not hide them.
+    assert report.retries == 2
+    ada = next(o for o in report.outcomes if o.stakeholder.email == "ada@example.gov")
+    assert ada.retries == 2 and "delivered on try 3" in ada.detail
+
+
+def test_the_cli_summary_counts_retries(project, smtp, cli, monkeypatch):
+    smtp.faults["lin@example.net"] = ["451 4.3.0 Try again later"]
+    for name, value in smtp_env(smtp).items():
+        monkeypatch.setenv(name, value)
+    result = cli("send", "--project", project)
+    assert result.exit_code == 0, result.output
+    assert "4 sent, 0 up to date, 1 retry (" in result.stdout
+    data = json.loads(cli("send", "--project", project, "--json").stdout)
+    assert data["retries"] == 0 and data["up_to_date"] == 4
 
 
 def test_a_dropped_connection_is_retried_and_nothing_is_lost(project, smtp):
@@ -638,3 +654,192 @@ def test_bad_settings_stop_the_run_before_anything_is_sent(project, smtp, env, m
         send(project, smtp_env(smtp, **env))
     assert "s3cret-Pa55" not in str(caught.value)
     assert smtp.received == [] and not (project / ".briefs").exists()
+
+
+# --- the ledger: never taken for new when it is empty, foreign or damaged -----------
+
+
+def _cli_send(cli, monkeypatch, smtp, project, *args):
+    for name, value in smtp_env(smtp).items():
+        monkeypatch.setenv(name, value)
+    return cli("send", "--project", project, *args)
+
+
+def test_an_empty_ledger_is_refused_until_a_new_one_is_asked_for(project, smtp, cli, monkeypatch):
+    assert send(project, smtp_env(smtp)).ok
+    ledger = project / ".briefs" / "ledger.sqlite"
+    ledger.write_bytes(b"")  # e.g. truncated by a full disk or a bad restore
+    result = _cli_send(cli, monkeypatch, smtp, project)
+    assert result.exit_code == 1
+    assert f"ledger {ledger} is empty (0 bytes)" in result.stderr
+    assert "--new-ledger" in result.stderr
+    assert len(smtp.received) == 4  # nothing sent again
+    assert ledger.read_bytes() == b""  # and nothing written
+
+    result = _cli_send(cli, monkeypatch, smtp, project, "--new-ledger")
+    assert result.exit_code == 0, result.output
+    assert "new ledger, the old one kept as" in result.stdout
+    assert len(smtp.received) == 8  # deliberately, everything again
+    kept = list(ledger.parent.glob("ledger.sqlite.replaced-*"))
+    assert [p.read_bytes() for p in kept] == [b""]
+
+
+def test_new_ledger_never_replaces_a_sound_one(project, smtp, cli, monkeypatch):
+    assert send(project, smtp_env(smtp)).ok
+    result = _cli_send(cli, monkeypatch, smtp, project, "--new-ledger")
+    assert result.exit_code == 1
+    assert "is sound and records 4 deliveries" in result.stderr
+    assert len(smtp.received) == 4
+
+
+def test_a_damaged_ledger_is_refused_with_a_clear_error(project, smtp, cli, monkeypatch):
+    # A ledger of several pages, then its tail overwritten.
+    (project / "stakeholders.yaml").write_text(
+        "stakeholders:\n"
+        + "".join(
+            f"  - name: Reader {i}\n    email: reader{i}@example.org\n    audiences: [sme]\n"
+            for i in range(60)
+        ),
+        "utf-8",
+    )
+    assert send(project, smtp_env(smtp)).ok
+    ledger = project / ".briefs" / "ledger.sqlite"
+    data = bytearray(ledger.read_bytes())
+    assert len(data) > 3 * 4096
+    data[-4096:] = b"\xff" * 4096
+    ledger.write_bytes(bytes(data))
+    received = len(smtp.received)
+    result = _cli_send(cli, monkeypatch, smtp, project)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: ledger {ledger} ")
+    assert "damaged" in result.stderr or "cannot be used" in result.stderr
+    assert "Traceback" not in result.output
+    assert len(smtp.received) == received
+
+
+def test_a_sqlite_file_that_is_not_a_ledger_is_refused(project, smtp, cli, monkeypatch):
+    ledger = project / "other.sqlite"
+    with sqlite3.connect(ledger) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+    result = _cli_send(cli, monkeypatch, smtp, project, "--ledger", ledger)
+    assert result.exit_code == 1
+    assert "is a SQLite file but not a briefs ledger" in result.stderr
+    assert smtp.received == []
+    with sqlite3.connect(ledger) as db:  # left as it was
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["notes"]
+
+    # A table of the right name but another shape, at the right version, is no better.
+    with sqlite3.connect(ledger) as db:
+        db.execute("CREATE TABLE deliveries (id INTEGER, who TEXT)")
+        db.execute("PRAGMA user_version = 1")
+    result = _cli_send(cli, monkeypatch, smtp, project, "--ledger", ledger)
+    assert result.exit_code == 1 and "not a briefs ledger" in result.stderr
+
+
+def test_a_ledger_reached_through_a_symlink_is_locked_by_its_real_path(project, tmp_path):
+    real = tmp_path / "store" / "ledger.sqlite"
+    real.parent.mkdir()
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(real)
+    with Ledger(real):
+        with pytest.raises(BriefsError, match="busy in another process"):
+            Ledger(link, lock_timeout=0.2)
+    with Ledger(link) as ledger:  # free again
+        assert ledger.path == link
+
+
+def test_a_sqlite_error_mid_run_is_a_message_not_an_internal_error(project, smtp, cli, monkeypatch):
+    def broken(self, delivery_id):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Ledger, "mark_sent", broken)
+    result = _cli_send(cli, monkeypatch, smtp, project)
+    assert result.exit_code == 1, result.output
+    assert "disk I/O error" in result.stderr and "the next run resumes" in result.stderr
+    assert "Traceback" not in result.output
+
+
+# --- mail hygiene: list headers, unsubscribing, charsets, no From-mangling ----------
+
+
+def test_messages_carry_list_headers_and_a_mailto_unsubscribe(project, smtp):
+    assert send(project, smtp_env(smtp)).ok
+    for rcpt, msg in received(smtp):
+        assert msg["List-Id"] == "Test Briefs <test-briefs.example.org>"
+        unsubscribe = str(msg["List-Unsubscribe"]).strip()
+        quoted = rcpt.replace("@", "%40")
+        assert unsubscribe == f"<mailto:briefs@example.org?subject=unsubscribe%20{quoted}>"
+        # No one-click promise without an https address that can keep it (RFC 8058).
+        assert msg["List-Unsubscribe-Post"] is None
+
+
+def test_an_unsubscribe_url_adds_one_click_unsubscribe(project, smtp):
+    path = project / "output" / "manifest.json"
+    data = json.loads(path.read_text("utf-8"))
+    data["publication"]["unsubscribe_url"] = "https://briefs.example.org/unsubscribe"
+    path.write_text(json.dumps(data), "utf-8")
+    assert send(project, smtp_env(smtp)).ok
+    for rcpt, msg in received(smtp):
+        links = [part.strip() for part in str(msg["List-Unsubscribe"]).split(",")]
+        quoted = rcpt.replace("@", "%40")
+        assert links[0] == f"<https://briefs.example.org/unsubscribe?email={quoted}>"
+        assert links[1].startswith("<mailto:")
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_text_attachments_say_their_charset_and_nothing_is_from_mangled(project, smtp):
+    mail = project / "templates" / "mail"
+    mail.mkdir(parents=True, exist_ok=True)
+    (mail / "message.txt").write_text("Dear {{ stakeholder.name }},\nFrom the unit: hello.\n")
+    assert send(project, smtp_env(smtp)).ok
+    raw = [content for _f, rcpts, content in smtp.received if rcpts == ["grace@example.com"]]
+    assert raw and all(b">From" not in content for content in raw)
+    for rcpt, msg in received(smtp):
+        plain = msg.get_body(("plain",))
+        assert plain is not None and "\nFrom the unit: hello." in plain.get_content()
+        for part in msg.iter_attachments():
+            if part.get_content_maintype() == "text":
+                assert part.get_content_charset() == "utf-8", (rcpt, part.get_filename())
+    html = [
+        part
+        for _rcpt, msg in received(smtp)
+        for part in msg.iter_attachments()
+        if part.get_filename() == "sme.html"
+    ]
+    assert html  # Grace receives both formats
+
+
+def test_an_unsubscribed_stakeholder_gets_nothing_and_the_ledger_says_so(project, smtp, cli):
+    path = project / "stakeholders.yaml"
+    text = path.read_text("utf-8")
+    ada = "    audiences: [federal]\n"
+    path.write_text(text.replace(ada, ada + "    unsubscribed: true\n", 1), "utf-8")
+    dry = cli("send", "--project", project, "--dry-run")
+    assert "ada@example.gov" in dry.stdout and "unsubscribed" in dry.stdout
+    report = send(project, smtp_env(smtp))
+    assert report.ok and report.count("unsubscribed") == 1
+    assert ("ada@example.gov", "federal") not in pairs(smtp)
+    assert sorted(pairs(smtp)) == sorted(EXPECTED - {("ada@example.gov", "federal")})
+    with sqlite3.connect(project / ".briefs" / "ledger.sqlite") as db:
+        rows = db.execute("SELECT recipient, since FROM unsubscribed").fetchall()
+    assert [r[0] for r in rows] == ["ada@example.gov"] and rows[0][1].endswith("Z")
+
+    # Back on the list: the record is cleared and the brief goes out.
+    path.write_text(text, "utf-8")
+    assert send(project, smtp_env(smtp)).ok
+    assert ("ada@example.gov", "federal") in pairs(smtp)
+    with sqlite3.connect(project / ".briefs" / "ledger.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM unsubscribed").fetchone()[0] == 0
+
+
+def test_a_version_1_ledger_is_upgraded_in_place(project, smtp):
+    assert send(project, smtp_env(smtp)).ok
+    ledger = project / ".briefs" / "ledger.sqlite"
+    with sqlite3.connect(ledger) as db:  # as an earlier release left it
+        db.execute("DROP TABLE unsubscribed")
+        db.execute("PRAGMA user_version = 1")
+        db.execute("PRAGMA application_id = 0")
+    report = send(project, smtp_env(smtp))
+    assert report.ok and report.up_to_date == 4 and len(smtp.received) == 4
+    with sqlite3.connect(ledger) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2

@@ -12,13 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from policy_briefs.files import NEXT_FINISHES
+
 
 def folder_state(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` (hidden ones too) with its SHA-256."""
+    """Every file under ``folder`` (hidden ones too) with its SHA-256; the build lock's
+    empty file aside (a build takes it before rendering, and it is no output)."""
     return {
         path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(folder.rglob("*"))
-        if path.is_file()
+        if path.is_file() and path.name != ".briefs.lock"
     }
 
 
@@ -380,16 +383,22 @@ def test_failure_while_writing_leaves_every_file_whole(cli, mini_project, monkey
 
     assert result.exit_code == 74
     assert "Traceback" not in result.output
-    assert f"error: No space left on device: {output / calls[1]}" in result.stderr
+    # The first replace puts the journal down, so the build stands: the next command
+    # finishes it, and until then a reader sees no mix of old and new.
+    assert calls[0] == ".briefs-journal.json"
+    assert f"error: No space left on device; {NEXT_FINISHES}: {output / calls[1]}" in (
+        result.stderr
+    )
+    assert cli("diff", "--project", mini_project).exit_code == 0
     assert not [p.name for p in output.iterdir() if p.name.endswith(".tmp")]
+    assert not (output / ".briefs-journal.json").exists()
     now = {name: (output / name).read_bytes() for name in old}
-    # The file renamed before the failure is the new version, whole; the one that failed
-    # and the manifest (written last) are the previous versions, byte for byte.
-    renamed, failed = calls[0], calls[1]
-    assert now[renamed] != old[renamed] and now[renamed].rstrip().endswith(b"</html>")
-    assert b"did not deliver jobs." in now[renamed]
-    assert now[failed] == old[failed]
-    assert now["manifest.json"] == old["manifest.json"]
+    # The new build whole: its manifest, and the edit in the brief that shows it.
+    assert now["manifest.json"] != old["manifest.json"]
+    assert b"did not deliver jobs." in now["federal.html"]
+    assert all(now[n].rstrip().endswith(b"</html>") for n in ("federal.html", "sme.html"))
+    assert cli("build", "--format", "html", "--project", mini_project).exit_code == 0
+    assert {name: (output / name).read_bytes() for name in old} == now  # nothing left to do
 
 
 def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):

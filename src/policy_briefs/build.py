@@ -1,7 +1,15 @@
 """Orchestration of ``briefs build``: no-op shortcut -> validate -> plan -> render -> write.
 
 The order matters: nothing touches output/ until every brief that needs rendering has
-rendered, so a failed run leaves the previous outputs exactly as they were.
+rendered, so a failed run leaves the previous outputs exactly as they were. The write
+itself is one crash-safe commit (files.Commit): every new file is written and fsynced
+under a temporary name, then renamed into place under a journal, so a crash, a kill or
+a full disk leaves the previous build or the new one, and the next command finishes or
+discards what was cut short. The output lock is held for the whole build: a second
+build waits (saying so) or, with ``wait=False``, refuses.
+
+CHANGES.md and changes.json are a history, newest first, one section per build that
+changed something; a build that changes nothing adds no section.
 
 Two shortcuts keep rebuilds cheap (``--force`` takes neither):
 
@@ -21,6 +29,7 @@ first shortcut stays fast.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +37,16 @@ from typing import TYPE_CHECKING, Any
 from . import manifest
 from .changes import CHANGES_JSON, CHANGES_MD, BriefChange, ChangeReport, compare, labels_of
 from .errors import BriefsError, Problem
-from .files import output_lock, sha256_bytes, utc_stamp, write_atomic
+from .files import (
+    BUILD_LOCK_TIMEOUT,
+    JOURNAL,
+    Commit,
+    Locked,
+    output_lock,
+    recover,
+    sha256_bytes,
+    utc_stamp,
+)
 from .fingerprint import BriefInputs, input_hash, software_environment, tree_hash
 from .manifest import FORMATS, BriefEntry, FileRecord, Manifest, RequestRecord
 from .project import Project
@@ -55,6 +73,7 @@ class BuildOptions:
     shard: tuple[int, int] | None = None  # (k, n): the k-th of n shares, 1-based
     sources_dir: Path | None = None  # default: the project's (briefs.toml)
     require_verified: bool = False  # no snapshots to verify quotes against is an error
+    wait: bool = True  # when another build holds the output folder: wait, or refuse
 
     def request(self) -> dict[str, Any]:
         """What this build asks for; two builds with equal requests make the same briefs."""
@@ -121,12 +140,28 @@ def build(project: Project, options: BuildOptions, progress: Progress | None = N
     request = options.request()
     tree = tree_hash(project, request, project.sources_dir(options.sources_dir))
 
-    if not options.force:
-        quick = _unchanged_build(out_dir, request, tree)
-        if quick is not None:
-            return quick
+    def locked() -> Locked:
+        # Taken only once there is something to write: a build that fails validation
+        # leaves no trace, not even a lock file. Held from then to the end, so a second
+        # build waits (and then finds the briefs built) or, without wait, refuses.
+        timeout = BUILD_LOCK_TIMEOUT if options.wait else 0
+        return output_lock(out_dir, timeout=timeout, waiting=say)
 
-    from .render import Job, render_all, start_worker_server
+    if not options.force and not (out_dir / JOURNAL).exists():
+        quick = _unchanged_build(out_dir, request, tree)
+        if quick is not None and not changes_texts(out_dir, quick.changes, ""):
+            return quick  # nothing to render, nothing to write: no lock needed
+        if quick is not None:
+            with locked():
+                recover(out_dir)
+                quick = _unchanged_build(out_dir, request, tree)
+                if quick is not None:
+                    commit = Commit(out_dir)
+                    quick.written = _stage_changes(commit, quick.changes, utc_stamp())
+                    commit.commit()
+                    return quick
+
+    from .render import start_worker_server
     from .validate import load_valid_corpus
 
     if options.jobs != 1 and "pdf" in options.formats:
@@ -139,6 +174,28 @@ def build(project: Project, options: BuildOptions, progress: Progress | None = N
         require_verified=options.require_verified,
     )
     briefs = options.plan(corpus)
+    with locked():
+        recover(out_dir)  # finish (or discard) a build a crash cut short
+        return _render_and_write(
+            project, options, out_dir, say, request, tree, corpus, warnings, briefs
+        )
+
+
+def _render_and_write(
+    project: Project,
+    options: BuildOptions,
+    out_dir: Path,
+    say: Progress,
+    request: dict[str, Any],
+    tree: str,
+    corpus: Corpus,
+    warnings: list[Problem],
+    briefs: list[Brief],
+) -> BuildReport:
+    """With the output lock held: render what the manifest does not show as built, then
+    commit it."""
+    from .render import Job, render_all
+
     previous = manifest.read(out_dir)
     hasher = BriefInputs(project)
     todo: list[Job] = []
@@ -228,24 +285,88 @@ def _unchanged_build(out_dir: Path, request: dict[str, Any], tree: str) -> Build
         PREVIOUS,
         [BriefChange(slug, recorded.briefs[slug].title, "unchanged") for slug in record.briefs],
     )
-    written = _write_changes(out_dir, changes)
-    return BuildReport(out_dir, written, [], warnings, list(record.briefs), changes)
+    return BuildReport(out_dir, [], [], warnings, list(record.briefs), changes)
 
 
-def _write_changes(out_dir: Path, changes: ChangeReport) -> list[Path]:
-    """Write CHANGES.md and changes.json unless they already say exactly this."""
-    written = []
-    for name, text in ((CHANGES_MD, changes.markdown()), (CHANGES_JSON, changes.as_json())):
-        path = out_dir / name
-        try:
-            if path.read_text("utf-8") == text:
-                continue
-        except (OSError, UnicodeDecodeError):
-            pass
-        with output_lock(out_dir):
-            write_atomic(path, text)
-        written.append(path)
-    return written
+CHANGES_TITLE = "# Changes"
+CHANGES_INTRO = (
+    "What each build changed, newest first. A build that changes nothing adds nothing here."
+)
+
+
+def _stage_changes(commit: Commit, report: ChangeReport | None, now: str) -> list[Path]:
+    staged = []
+    for path, text in changes_texts(commit.directory, report, now).items():
+        commit.stage(path, text)
+        staged.append(path)
+    return staged
+
+
+def changes_texts(out_dir: Path, report: ChangeReport | None, now: str) -> dict[Path, str]:
+    """What CHANGES.md and changes.json must become: a new section at the top when
+    ``report`` changed something (files or inputs); otherwise only changes.json's latest
+    verdict (``changed``, ``briefs``) is brought up to date and the history is kept as
+    it is. Files already saying that are left out."""
+    assert report is not None
+    md_path, json_path = out_dir / CHANGES_MD, out_dir / CHANGES_JSON
+    history, old_json = _history(json_path)
+    latest = json.loads(report.as_json())
+    # Changed inputs get a section even when the files came out byte-identical.
+    news = report.changed or any(b.has_reasons for b in report.briefs)
+    if news:
+        history = [{"built_at": now, **latest}, *history]
+    data = {**latest, "built_at": history[0]["built_at"] if history else now, "history": history}
+    texts = {}
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if text != old_json:
+        texts[json_path] = text
+    old_md = _read_text(md_path)
+    if news or old_md is None:
+        body = _changes_body(old_md)
+        section = report.markdown(f"Build of {now}", level=2) if news else ""
+        head = f"{CHANGES_TITLE}\n\n{CHANGES_INTRO}\n"
+        texts[md_path] = "\n".join(p for p in (head, section, body) if p)
+    return texts
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _history(path: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The sections of changes.json (newest first) and its text. A report written before
+    it was a history becomes the first section when it changed something."""
+    text = _read_text(path)
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        return [], text
+    if not isinstance(data, dict):
+        return [], text
+    history = data.get("history")
+    if isinstance(history, list):
+        return [h for h in history if isinstance(h, dict) and "built_at" in h], text
+    if data.get("changed") is True and isinstance(data.get("briefs"), list):
+        return [{"built_at": "before this history was kept", **data}], text
+    return [], text
+
+
+def _changes_body(old: str | None) -> str:
+    """The sections of an earlier CHANGES.md, to go under the new one. One written
+    before it was a history is kept too, its headings one level down."""
+    if not old:
+        return ""
+    head = f"{CHANGES_TITLE}\n\n{CHANGES_INTRO}\n"
+    if old.startswith(head):
+        return old[len(head) :].lstrip("\n")
+    if "\nNo changes" in old:
+        return ""  # the old report of a no-op: nothing to keep
+    return (
+        "\n".join("#" + line if line.startswith("#") else line for line in old.splitlines()) + "\n"
+    )
 
 
 def _dropped_audiences(previous: Manifest, corpus: Corpus) -> list[str]:
@@ -275,12 +396,13 @@ def write_outputs(
     corpus: Corpus,
     dropped: list[str],
 ) -> tuple[list[Path], ChangeReport]:
-    """Write every file atomically under the lock, the change report, then the manifest.
+    """Write every file, the change report and the manifest as one crash-safe commit.
 
-    The manifest comes last: if anything fails before it, the next build sees hashes
-    that do not match and renders those briefs again.
+    The caller holds the output lock. Every file is staged (written and fsynced under a
+    temporary name) before any is renamed into place; see files.Commit.
     """
-    with output_lock(out_dir):
+    commit = Commit(out_dir)
+    try:
         written = []
         recorded = manifest.read(out_dir)
         previous = dict(recorded.briefs)
@@ -311,9 +433,13 @@ def write_outputs(
                     entry.pages = old.pages
             for fmt, data in item.files.items():
                 path = out_dir / f"{brief.slug}.{fmt}"
-                write_atomic(path, data)
+                commit.stage(path, data)
                 written.append(path)
                 entry.files[fmt] = FileRecord(path.name, sha256_bytes(data), len(data))
+            if old and old.built_at and old.files == entry.files:
+                # Byte-identical files (a forced rebuild): the version's date stays the
+                # one its content first had; the feed and site show it.
+                entry.built_at = old.built_at
             recorded.briefs[brief.slug] = entry
             changes[brief.slug] = compare(
                 brief.slug,
@@ -333,8 +459,8 @@ def write_outputs(
             gone = recorded.briefs.pop(slug)
             for file in gone.files.values():
                 path = file.location(out_dir)
-                if path.is_file() and not path.is_symlink():
-                    path.unlink()
+                if path.parent == out_dir:
+                    commit.remove(path)
         report = ChangeReport(
             PREVIOUS,
             [
@@ -344,10 +470,7 @@ def write_outputs(
             + [BriefChange(slug, previous[slug].title, "removed") for slug in dropped],
             labels_of(corpus),
         )
-        for name, text in ((CHANGES_MD, report.markdown()), (CHANGES_JSON, report.as_json())):
-            path = out_dir / name
-            write_atomic(path, text)
-            written.append(path)
+        written += _stage_changes(commit, report, now)
 
         from importlib.metadata import version
 
@@ -368,5 +491,11 @@ def write_outputs(
         fresh = {k: v for k, v in recorded.requests.items() if v.tree == record.tree}
         fresh[_request_id(request)] = record
         recorded.requests = fresh
-        written.append(manifest.write(out_dir, recorded))
-        return written, report
+        path = manifest.path_in(out_dir)
+        commit.stage(path, recorded.text())
+        written.append(path)
+    except BaseException:
+        commit.abort()
+        raise
+    commit.commit()
+    return written, report

@@ -63,6 +63,9 @@ def read_build(out_dir: Path) -> Build:
     """The last build in ``out_dir``, or an error telling the user to build (again)."""
     from pydantic import ValidationError
 
+    from .files import recover_output
+
+    recover_output(out_dir)  # a build a crash cut short: finish it first
     recorded = manifest.read(out_dir, strict=True)
     path = manifest.path_in(out_dir)
     try:

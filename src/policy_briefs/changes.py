@@ -141,8 +141,9 @@ class ChangeReport:
             return ""
         return "\n".join([self._verdict(change), *self._reasons(change)])
 
-    def markdown(self, heading: str = "What changed in this build") -> str:
-        lines = [f"# {heading}", "", f"Compared with {self.baseline}.", ""]
+    def markdown(self, heading: str = "What changed in this build", level: int = 1) -> str:
+        """The report under a heading of ``level`` (1: "#"), each brief one level down."""
+        lines = ["#" * level + f" {heading}", "", f"Compared with {self.baseline}.", ""]
         moved = [b for b in self.briefs if b.status != "unchanged"]
         same = [b for b in self.briefs if b.status == "unchanged"]
         total = len(self.briefs)
@@ -166,7 +167,8 @@ class ChangeReport:
         for change in self.briefs:
             if change.status == "unchanged" and not change.has_reasons:
                 continue
-            lines += ["", f"## {change.title} (`{change.slug}`)", "", self._verdict(change)]
+            title = "#" * (level + 1) + f" {change.title} (`{change.slug}`)"
+            lines += ["", title, "", self._verdict(change)]
             lines += self._reasons(change)
         return "\n".join(lines) + "\n"
 

@@ -439,6 +439,15 @@ def build(
             metavar="",
         ),
     ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="Fail at once when another build is using the output folder "
+            "(default: wait for it, saying so).",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Build briefs: a PDF and an HTML twin per audience, output/manifest.json and
     output/CHANGES.md (what changed since the previous build).
@@ -470,6 +479,7 @@ def build(
             shard=parse_shard(shard) if shard else None,
             sources_dir=sources_dir,
             require_verified=require_verified,
+            wait=not no_wait,
         )
         proj = _project(project)
         with _progress(lines=True) as say:
@@ -717,6 +727,8 @@ def publish(
         with _progress() as say:
             say("publishing the last build")
             report = api.publish(proj, out, base_url)
+        for warning in report.warnings:
+            _err(f"warning: {warning}")
         typer.echo(
             f"{_shown(report.out)}: {len(report.briefs)} brief"
             f"{'s' if len(report.briefs) != 1 else ''}, {report.versions} version"
@@ -790,6 +802,15 @@ def send(
             metavar="",
         ),
     ] = False,
+    new_ledger: Annotated[
+        bool,
+        typer.Option(
+            "--new-ledger",
+            help="Start a new ledger in place of an empty, damaged or foreign one (kept "
+            "beside it, renamed): every brief is then sent again.",
+            metavar="",
+        ),
+    ] = False,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -824,6 +845,7 @@ def send(
             outbox=outbox,
             dry_run=dry_run,
             retry_failed=retry_failed,
+            new_ledger=new_ledger,
         )
         proj = _project(project)
         with _progress(lines=True) as say:
@@ -952,9 +974,11 @@ def _send_json(report) -> str:
             "ledger": str(report.ledger),
             "counts": {
                 status: report.count(status)
-                for status in ("sent", "written", "would send", "pending", "failed")
+                for status in ("sent", "written", "would send", "pending", "failed", "unsubscribed")
             },
             "up_to_date": report.up_to_date,
+            "retries": report.retries,
+            "replaced_ledger": str(report.replaced_ledger) if report.replaced_ledger else None,
             "deliveries": [
                 {
                     "recipient": o.stakeholder.email,
@@ -962,6 +986,7 @@ def _send_json(report) -> str:
                     "brief": o.brief.slug,
                     "status": o.status,
                     "detail": o.detail,
+                    "retries": o.retries,
                 }
                 for o in report.outcomes
             ],
@@ -976,11 +1001,15 @@ def _send_summary(report) -> None:
     rows = [(o.stakeholder.email, o.brief.slug, o.status, o.detail) for o in report.outcomes]
     counts = {
         status: report.count(status)
-        for status in ("sent", "written", "would send", "pending", "failed")
+        for status in ("sent", "written", "would send", "pending", "failed", "unsubscribed")
     }
     parts = [f"{n} {status}" for status, n in counts.items() if n]
     parts.append(f"{report.up_to_date} up to date")
+    if report.retries:
+        parts.append(f"{report.retries} {'retry' if report.retries == 1 else 'retries'}")
     closing = f"{', '.join(parts)} ({report.destination}; ledger {_shown(report.ledger)})"
+    if report.replaced_ledger:
+        closing += f"; new ledger, the old one kept as {_shown(report.replaced_ledger)}"
     if report.dry_run:
         closing += "; dry run: nothing was sent or recorded"
     if sys.stdout.isatty() and rows:

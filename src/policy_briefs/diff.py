@@ -62,6 +62,9 @@ def diff(project: Project, options: BuildOptions, since: str | None = None) -> C
 def load_baseline(project: Project, options: BuildOptions, since: str | None) -> Baseline:
     if since is None:
         out_dir = (options.out_dir or project.output_dir).resolve()
+        from .files import recover_output
+
+        recover_output(out_dir)  # a build a crash cut short: finish it first
         path = manifest.path_in(out_dir)
         if not path.is_file():
             return Baseline(f"no earlier build ({path.name} not found in {out_dir})", {})

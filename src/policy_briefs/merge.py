@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import manifest
-from .changes import CHANGES_JSON, CHANGES_MD, BriefChange, ChangeReport
+from .build import changes_texts
+from .changes import CHANGES_JSON, BriefChange, ChangeReport
 from .errors import BriefsError
-from .files import output_lock, write_atomic
+from .files import output_lock, utc_stamp, write_atomic
 from .manifest import BriefEntry, Manifest, ManifestError, RequestRecord, Whole
 
 
@@ -238,8 +239,11 @@ def _write(
             for record in entry.files.values():
                 if record.intact(out_dir):
                     record.location(out_dir).unlink()
-        for name, text in ((CHANGES_MD, report.markdown()), (CHANGES_JSON, report.as_json())):
-            write_atomic(out_dir / name, text)
-            written.append(out_dir / name)
+        # The same history a single build keeps: a new section when something changed,
+        # stamped with the shards' own build time (as one build would stamp it).
+        stamps = [e.built_at for e in merged.briefs.values() if e.built_at]
+        for path, text in changes_texts(out_dir, report, max(stamps, default=utc_stamp())).items():
+            write_atomic(path, text)
+            written.append(path)
         written.append(manifest.write(out_dir, merged))
     return written

@@ -446,6 +446,12 @@ class Publication(Model):
     """PDF keywords."""
     url: str | None = Field(None, pattern=r"^https?://\S+$")
     """Public address where the briefs are published."""
+    unsubscribe_url: str | None = Field(None, pattern=r"^https://[^\s<>]+$")
+    """One-click unsubscribe address (https) for mail: each message's List-Unsubscribe
+    gives it with the recipient's address added as the query parameter ``email``, and
+    announces one-click removal (List-Unsubscribe-Post, RFC 8058), so the address must
+    accept a POST and unsubscribe without further questions. Without it, messages offer
+    only a mailto: unsubscribe to the publication's contact address."""
 
 
 class PublicationFile(Model):

@@ -24,10 +24,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BriefsError
-from ..files import Locked, utc_stamp
+from ..files import LOCK_TIMEOUT, Locked, utc_stamp
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_LEDGER = Path(".briefs") / "ledger.sqlite"
+# PRAGMA application_id of a ledger ("BRFS"): tells ours from any other SQLite file.
+APPLICATION_ID = 0x42524653
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_COLUMNS = {
+    "id", "brief", "sha256", "recipient", "transport", "status", "attempts", "message_id",
+    "findings", "error", "created_at", "updated_at", "sent_at",
+}  # fmt: skip
+NEW_LEDGER_HINT = (
+    "send refuses to start over on its own, which would send every brief again; "
+    "restore the ledger from its backup, or start a new one deliberately with --new-ledger"
+)
 
 _SCHEMA = """
 CREATE TABLE deliveries (
@@ -46,6 +57,13 @@ CREATE TABLE deliveries (
     sent_at     TEXT
 );
 CREATE INDEX deliveries_by_recipient ON deliveries (brief, recipient, transport, id);
+"""
+# Version 2: who asked to receive nothing more (stakeholders.yaml "unsubscribed"), since when.
+_SCHEMA_2 = """
+CREATE TABLE unsubscribed (
+    recipient   TEXT PRIMARY KEY,   -- e-mail address, lower case
+    since       TEXT NOT NULL
+);
 """
 
 
@@ -67,38 +85,122 @@ class Delivery:
 
 
 class Ledger:
-    """A ledger file, held exclusively (a file lock) while a send runs."""
+    """A ledger file, held exclusively (a file lock) while a send runs.
 
-    def __init__(self, path: Path, *, read_only: bool = False):
+    An existing file must be a sound ledger: an empty (0-byte), foreign or damaged file
+    is refused, never taken for a new ledger, since that would send everything again.
+    ``new_ledger`` starts a new one deliberately: the old file is kept beside it,
+    renamed (``replaced`` says where); a sound ledger that records deliveries is never
+    replaced this way.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        new_ledger: bool = False,
+        lock_timeout: float = LOCK_TIMEOUT,
+    ):
         self.path = path
         self.read_only = read_only
+        self.replaced: Path | None = None
         self._lock: Locked | None = None
         self._db: sqlite3.Connection | None = None
         try:
             if read_only:
                 # A dry run must not create or change anything, not even the ledger file.
-                if path.is_file():
+                if path.is_file() and not new_ledger:
+                    self._refuse_unless_sqlite(path)
                     self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+                    self._check()
                 else:
                     self._db = sqlite3.connect(":memory:")
-                    self._db.executescript(_SCHEMA)
+                    self._db.executescript(_SCHEMA + _SCHEMA_2)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # Locked by its real path: two runs reaching one ledger through different
                 # names (a symlink) must still exclude each other.
                 real = path.resolve()
-                self._lock = Locked(real.with_name(real.name + ".lock"), f"the ledger {path}")
+                self._lock = Locked(
+                    real.with_name(real.name + ".lock"), f"the ledger {path}", timeout=lock_timeout
+                )
                 self._lock.__enter__()
-                self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+                if new_ledger and real.exists():
+                    self._set_aside(real)
+                elif real.exists():
+                    self._refuse_unless_sqlite(real)
+                self._db = sqlite3.connect(str(real), timeout=30, isolation_level=None)
                 self._db.execute("PRAGMA synchronous = FULL")
+                if self._db.execute("PRAGMA user_version").fetchone()[0] or self._tables():
+                    self._check()
                 self._migrate()
             self._db.row_factory = sqlite3.Row
             self._db.execute("SELECT count(*) FROM deliveries").fetchone()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             self.close()
             raise BriefsError(
-                f"ledger {path} cannot be used: {exc} (is it a briefs ledger?)"
+                f"ledger {path} cannot be used: {exc} (is it a briefs ledger?); {NEW_LEDGER_HINT}"
             ) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _refuse_unless_sqlite(self, real: Path) -> None:
+        with real.open("rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+        if not header:
+            raise BriefsError(f"ledger {self.path} is empty (0 bytes); {NEW_LEDGER_HINT}")
+        if header != _SQLITE_HEADER:
+            raise BriefsError(
+                f"ledger {self.path} cannot be used: it is not a SQLite file "
+                f"(is it a briefs ledger?); {NEW_LEDGER_HINT}"
+            )
+
+    def _tables(self) -> set[str]:
+        rows = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in rows}
+
+    def _check(self) -> None:
+        """Refuse a damaged file, or a SQLite file that is not a ledger."""
+        verdict = [row[0] for row in self.db.execute("PRAGMA quick_check")]
+        if verdict != ["ok"]:
+            raise BriefsError(
+                f"ledger {self.path} is damaged ({'; '.join(verdict[:3])}); {NEW_LEDGER_HINT}"
+            )
+        app = self.db.execute("PRAGMA application_id").fetchone()[0]
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(deliveries)")}
+        if app not in (0, APPLICATION_ID) or columns != _COLUMNS:
+            raise BriefsError(
+                f"ledger {self.path} is a SQLite file but not a briefs ledger; {NEW_LEDGER_HINT}"
+            )
+
+    def _set_aside(self, real: Path) -> None:
+        """Move an unusable ledger out of the way, keeping it; refuse a sound one."""
+        try:
+            self._refuse_unless_sqlite(real)
+            db = sqlite3.connect(f"{real.as_uri()}?mode=ro", uri=True)
+            try:
+                self._db = db
+                self._check()
+                count = db.execute("SELECT count(*) FROM deliveries").fetchone()[0]
+            finally:
+                db.close()
+                self._db = None
+        except (BriefsError, sqlite3.Error):
+            count = 0  # unusable: replace it
+        if count:
+            raise BriefsError(
+                f"ledger {self.path} is sound and records {count} deliveries; --new-ledger "
+                "replaces only an empty, damaged or foreign ledger (move this one away "
+                "yourself if every brief is to be sent again)"
+            )
+        aside = real.with_name(f"{real.name}.replaced-{utc_stamp().replace(':', '')}")
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            old = real.with_name(real.name + suffix)
+            if old.exists():
+                old.rename(aside.with_name(aside.name + suffix))
+        self.replaced = aside
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -113,9 +215,20 @@ class Ledger:
                 f"ledger {self.path} was written by a newer policy-briefs; upgrade before sending"
             )
         if version == 0:
+            if self._tables():
+                raise BriefsError(
+                    f"ledger {self.path} is a SQLite file but not a briefs ledger; "
+                    + NEW_LEDGER_HINT
+                )
             # One script, one transaction: a ledger either has the whole schema or none.
             self.db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                f"BEGIN IMMEDIATE; {_SCHEMA} {_SCHEMA_2} "
+                f"PRAGMA application_id = {APPLICATION_ID}; "
+                f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
+        elif version == 1:
+            self.db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
 
     def close(self) -> None:
@@ -163,7 +276,35 @@ class Ledger:
             (brief, sha256, recipient, transport),
         ).fetchone()[0]
 
+    def unsubscribed_since(self, recipient: str) -> str | None:
+        if "unsubscribed" not in self._tables():  # a version-1 ledger read in a dry run
+            return None
+        row = self.db.execute(
+            "SELECT since FROM unsubscribed WHERE recipient = ?", (recipient,)
+        ).fetchone()
+        return row[0] if row else None
+
     # --- writing: each call is one committed transaction ---------------------------
+
+    def set_unsubscribed(self, recipient: str, unsubscribed: bool) -> str | None:
+        """Record (or, when they are back, clear) a recipient's request to receive
+        nothing more; returns since when they are unsubscribed."""
+        since = self.unsubscribed_since(recipient)
+        if self.read_only:  # a dry run: say what a run would record
+            return (since or "this run") if unsubscribed else None
+        if unsubscribed == (since is not None):
+            return since
+        with self._transaction():
+            if unsubscribed:
+                since = utc_stamp()
+                self.db.execute(
+                    "INSERT INTO unsubscribed (recipient, since) VALUES (?, ?)",
+                    (recipient, since),
+                )
+            else:
+                self.db.execute("DELETE FROM unsubscribed WHERE recipient = ?", (recipient,))
+                since = None
+        return since
 
     def start(
         self,

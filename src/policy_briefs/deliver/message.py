@@ -7,11 +7,16 @@ can rewrite it like any other template.
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
+import io
+import re
 from dataclasses import dataclass, field
+from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from urllib.parse import quote, urlencode
 
 import jinja2
 
@@ -19,6 +24,7 @@ from ..built import Build
 from ..changes import ChangeReport, split
 from ..errors import BriefsError
 from ..manifest import BriefEntry
+from ..models import Publication
 from ..site.facts import display_date, human_size, page_path
 from ..templating import render_template
 from .stakeholders import Stakeholder, address_problem, header_text_problem
@@ -186,11 +192,48 @@ def compose(
     # Which brief and which bytes, for mail rules and for deduplication downstream.
     message["X-Briefs-Brief"] = brief.slug
     message["X-Briefs-Version"] = f"sha256:{brief.version}"
+    for name, value in list_headers(pub, sender, stakeholder.email).items():
+        message[name] = value
     message.set_content(render_template(env, TEXT_TEMPLATE, **context))
     message.add_alternative(render_template(env, HTML_TEMPLATE, **context), subtype="html")
     for fmt in stakeholder.attachments:
         maintype, subtype = MIME_TYPES[fmt]
+        # Text says its charset: without it a reader may guess wrong (RFC 2046 4.1.2).
+        params = {"charset": "utf-8"} if maintype == "text" else {}
         message.add_attachment(
-            files[fmt], maintype=maintype, subtype=subtype, filename=f"{brief.slug}.{fmt}"
+            files[fmt],
+            maintype=maintype,
+            subtype=subtype,
+            filename=f"{brief.slug}.{fmt}",
+            params=params,
         )
     return message
+
+
+def list_headers(publication: Publication, sender: Address, recipient: str) -> dict[str, str]:
+    """List-Id (RFC 2919) and List-Unsubscribe (RFC 2369): a mailto: to the contact
+    address (else the sender) and, when the publication has an https unsubscribe_url,
+    that URL for this recipient with List-Unsubscribe-Post, i.e. one click (RFC 8058),
+    which is only announced where such a URL exists."""
+    label = re.sub(r"[^a-z0-9]+", "-", publication.series.lower()).strip("-") or "briefs"
+    headers = {"List-Id": f"{publication.series} <{label}.{sender.domain}>"}
+    contact = publication.contact
+    to = contact if contact and not address_problem(contact) else sender.addr_spec
+    subject = quote(f"unsubscribe {recipient}")
+    links = [f"<mailto:{to}?subject={subject}>"]
+    url = publication.unsubscribe_url
+    if url:
+        joiner = "&" if "?" in url else "?"
+        links.insert(0, f"<{url}{joiner}{urlencode({'email': recipient})}>")
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    headers["List-Unsubscribe"] = ", ".join(links)
+    return headers
+
+
+def wire_bytes(message: EmailMessage, *, utf8: bool = False) -> bytes:
+    """The message as it goes to the server: CRLF lines, and no ">From " mangling of
+    body lines (smtplib's own flattening would add it)."""
+    buffer = io.BytesIO()
+    policy = email.policy.SMTPUTF8 if utf8 else email.policy.SMTP
+    BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(message)
+    return buffer.getvalue()

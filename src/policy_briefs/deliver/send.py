@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from .transport import (
 
 # Outcomes a delivery can end the run with; the last two make `briefs send` fail.
 SENT, WRITTEN, WOULD_SEND, PENDING, FAILED = "sent", "written", "would send", "pending", "failed"
+UNSUBSCRIBED = "unsubscribed"  # asked to receive nothing more: not sent, not a failure
 
 
 @dataclass
@@ -57,6 +59,7 @@ class SendOptions:
     dry_run: bool = False
     retry_failed: bool = False
     site_url: str | None = None
+    new_ledger: bool = False  # replace an empty, damaged or foreign ledger deliberately
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Outcome:
     brief: BriefEntry
     status: str
     detail: str
+    retries: int = 0  # tries beyond the first this run (temporary failures, dropped links)
 
 
 @dataclass
@@ -75,6 +79,11 @@ class SendReport:
     up_to_date: int
     dry_run: bool
     ledger: Path
+    replaced_ledger: Path | None = None  # where --new-ledger put the old file
+
+    @property
+    def retries(self) -> int:
+        return sum(o.retries for o in self.outcomes)
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -132,39 +141,63 @@ def send_briefs(
     mail_env = jinja_environment(project)
     _preflight(people, briefs, files, build, sender, site_url, mail_env, clock)
 
-    with Ledger(ledger_path, read_only=options.dry_run) as ledger:
-        plan, up_to_date, outcomes = _plan(
-            ledger, transport.name, people, briefs, changes, options.retry_failed
-        )
-        report = SendReport(
-            transport.name, transport.describe(), outcomes, up_to_date, options.dry_run, ledger_path
-        )
-        if options.dry_run:
-            report.outcomes += [
-                Outcome(p.stakeholder, p.brief, WOULD_SEND, p.changes.summary()) for p in plan
-            ]
-            return report
-        unavailable: str | None = None
-        try:
-            for item in plan:
-                who, brief = item.stakeholder, item.brief
-                if unavailable:
-                    delivery = item.open or _start(ledger, transport.name, item, sender)
-                    ledger.mark_pending(delivery.id, unavailable)
-                    report.outcomes.append(Outcome(who, brief, PENDING, unavailable))
-                    continue
-                say(f"{brief.slug} -> {who.email}")
-                outcome, down = _deliver(
-                    ledger, transport, item, sender, files, build, site_url, mail_env, retry, clock
-                )
-                if down:
-                    # Every later message would meet the same closed door: leave them
-                    # pending now instead of spending the retries on each one.
-                    unavailable = outcome.detail
-                report.outcomes.append(outcome)
-        finally:
-            transport.close()
-    return report
+    try:
+        with Ledger(
+            ledger_path, read_only=options.dry_run, new_ledger=options.new_ledger
+        ) as ledger:
+            plan, up_to_date, outcomes = _plan(
+                ledger, transport.name, people, briefs, changes, options.retry_failed
+            )
+            report = SendReport(
+                transport.name,
+                transport.describe(),
+                outcomes,
+                up_to_date,
+                options.dry_run,
+                ledger_path,
+            )
+            report.replaced_ledger = ledger.replaced
+            if options.dry_run:
+                report.outcomes += [
+                    Outcome(p.stakeholder, p.brief, WOULD_SEND, p.changes.summary()) for p in plan
+                ]
+                return report
+            unavailable: str | None = None
+            try:
+                for item in plan:
+                    who, brief = item.stakeholder, item.brief
+                    if unavailable:
+                        delivery = item.open or _start(ledger, transport.name, item, sender)
+                        ledger.mark_pending(delivery.id, unavailable)
+                        report.outcomes.append(Outcome(who, brief, PENDING, unavailable))
+                        continue
+                    say(f"{brief.slug} -> {who.email}")
+                    outcome, down = _deliver(
+                        ledger,
+                        transport,
+                        item,
+                        sender,
+                        files,
+                        build,
+                        site_url,
+                        mail_env,
+                        retry,
+                        clock,
+                    )
+                    if down:
+                        # Every later message would meet the same closed door: leave them
+                        # pending now instead of spending the retries on each one.
+                        unavailable = outcome.detail
+                    report.outcomes.append(outcome)
+            finally:
+                transport.close()
+        return report
+    except sqlite3.Error as exc:
+        # A disk error, a file damaged under us: say what and where, never a traceback.
+        raise BriefsError(
+            f"ledger {ledger_path}: {exc}; the deliveries recorded before this are kept "
+            "and the next run resumes from them"
+        ) from None
 
 
 def _chosen_briefs(build: Build, options: SendOptions) -> list[BriefEntry]:
@@ -250,8 +283,12 @@ def _plan(
     outcomes: list[Outcome] = []
     up_to_date = 0
     for who in people:
+        since = ledger.set_unsubscribed(who.key, who.unsubscribed)
         for brief in briefs:
             if brief.audience not in who.audiences:
+                continue
+            if since is not None:
+                outcomes.append(Outcome(who, brief, UNSUBSCRIBED, f"not sent: since {since}"))
                 continue
             last = ledger.last_sent(brief.slug, who.key, transport)
             if last is not None and last.sha256 == brief.version:
@@ -374,9 +411,11 @@ def _deliver(
         retry=retry_if_exception(lambda e: isinstance(e, TemporaryFailure) and e.retry_now),
         reraise=True,
     )
+    tries = 0
     try:
         for attempt in retrying:
             with attempt:
+                tries += 1
                 ledger.mark_sending(delivery.id)
                 transport.send(
                     message,
@@ -392,17 +431,23 @@ def _deliver(
                 ledger.mark_sent(delivery.id)
     except ServerUnavailable as exc:
         ledger.mark_pending(delivery.id, str(exc))
-        return Outcome(who, brief, PENDING, f"server unavailable: {exc}"), True
+        return Outcome(who, brief, PENDING, f"server unavailable: {exc}", tries - 1), True
     except TemporaryFailure as exc:
         ledger.mark_pending(delivery.id, str(exc))
         return Outcome(
-            who, brief, PENDING, f"{exc} (after {retry.attempts} tries; the next run tries again)"
+            who,
+            brief,
+            PENDING,
+            f"{exc} (after {tries} tries; the next run tries again)",
+            tries - 1,
         ), False
     except PermanentFailure as exc:
         ledger.mark_failed(delivery.id, str(exc))
-        return Outcome(who, brief, FAILED, str(exc)), False
+        return Outcome(who, brief, FAILED, str(exc), tries - 1), False
     status = SENT if transport.name == "smtp" else WRITTEN
     detail = item.changes.summary()
     if item.open is not None and item.open.status == "sending":
         detail += "; sent again after an interrupted run (same Message-ID)"
-    return Outcome(who, brief, status, detail), False
+    if tries > 1:
+        detail += f"; delivered on try {tries}"
+    return Outcome(who, brief, status, detail, tries - 1), False

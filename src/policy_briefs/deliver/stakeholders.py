@@ -44,6 +44,9 @@ class StakeholderEntry(Model):
     """Audience ids (from findings/audiences.yaml) whose briefs they receive."""
     format: Literal["pdf", "html", "both"] = "pdf"
     """What is attached: the PDF (default), the HTML twin, or both."""
+    unsubscribed: bool = False
+    """True: they asked to receive nothing more. Nothing is sent to them, and the
+    ledger records since when; the entry stays so the request is not forgotten."""
 
 
 class StakeholdersFile(Model):
@@ -60,6 +63,7 @@ class Stakeholder:
     email: str
     audiences: tuple[str, ...]
     format: str
+    unsubscribed: bool = False
 
     @property
     def key(self) -> str:
@@ -194,6 +198,7 @@ def _check(
                     entry.email,
                     tuple(entry.audiences),
                     entry.format,
+                    entry.unsubscribed,
                 )
             )
     return people, problems

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import BriefsError
 from ..files import write_atomic
+from .message import wire_bytes
 
 ENV_HOST = "BRIEFS_SMTP_HOST"
 ENV_PORT = "BRIEFS_SMTP_PORT"
@@ -172,7 +173,14 @@ class SmtpTransport:
     ) -> None:
         smtp = self._session()
         try:
-            refused = smtp.send_message(message, from_addr=sender.addr_spec, to_addrs=[recipient])
+            international = not (sender.addr_spec + recipient).isascii()
+            options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
+            refused = smtp.sendmail(
+                sender.addr_spec,
+                [recipient],
+                wire_bytes(message, utf8=international),
+                mail_options=options,
+            )
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             raise _by_code(code, reply, "recipient refused") from None

@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..built import Build
@@ -45,6 +45,7 @@ class SiteReport:
     briefs: list[str]
     versions: int
     base_url: str | None
+    warnings: list[str] = field(default_factory=list)
 
 
 def publish_site(
@@ -129,7 +130,14 @@ def _assemble(
     # mkdtemp makes a private folder; a published site must be readable by a web server.
     for path in [staging, *staging.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    return SiteReport(out, [v.slug for v in current], len(history), base_url)
+    warnings = []
+    if not base_url:
+        warnings.append(
+            "no site address (--base-url, BRIEFS_SITE_URL or publication.url): the feed's "
+            'links are relative and it has no rel="self" link, which many feed readers '
+            "cannot resolve"
+        )
+    return SiteReport(out, [v.slug for v in current], len(history), base_url, warnings)
 
 
 def _version(build: Build, brief: BriefEntry, fallback_time: str) -> Version:
