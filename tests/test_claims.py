@@ -360,3 +360,38 @@ def test_every_design_prints_the_attribution_and_the_debate_states_both_sides(mi
         "small firms competitive. On the other, proposed by Beta (2021): Cluster "
         "programmes have often failed."
     ) in federal
+
+
+def test_speakers_of_one_stance_share_a_phrase_and_later_phrases_continue_the_sentence():
+    from policy_briefs.models import Finding, Source
+
+    sources = {
+        "a": Source(id="a", type="report", title="A", author=[{"family": "Ames"}], issued="2012"),
+        "b": Source(id="b", type="report", title="B", author=[{"family": "Bell"}], issued="2013"),
+    }
+
+    def ev(source: str, stance: str, speaker: str | None = None) -> dict:
+        return {
+            "source": source,
+            "locator": "paragraph 1",
+            "quote": "q",
+            "stance": stance,
+            "speaker": speaker,
+        }
+
+    finding = Finding(
+        id="f",
+        headline="H",
+        summary="S",
+        evidence=[
+            ev("a", "argues"),
+            ev("b", "argues"),
+            ev("a", "contends"),
+            ev("b", "plans", "the board"),
+        ],
+    )
+    words = attribute(finding, sources, None, None).text
+    assert words == (
+        "Argued by Ames (2012) and by Bell (2013); a plan set out by the board, "
+        "as cited by Bell (2013)"
+    )

@@ -72,13 +72,18 @@ def dated_year(
     return newest if int(publication.date[:4]) - newest > horizon else None
 
 
-def phrase(ev: Evidence, source: Source) -> str:
-    """One piece of evidence introduced in words: 'Argued by Muro (2012)'."""
+def speaker_words(ev: Evidence, source: Source) -> str:
+    """Who holds the claim: 'Muro (2012)', or 'the NSTC, as cited by Muro (2012)'."""
     cited = f"{author_words(source)} ({source_year(source)})"
     who = f"{ev.speaker}, as cited by {cited}" if ev.speaker else cited
     if ev.as_of and ev.as_of[:4] != source_year(source) and ev.stance in ("plans", "reports"):
         who += f", dating from {ev.as_of[:4]}"
-    return _LEADS[ev.stance].format(who=who)
+    return who
+
+
+def phrase(ev: Evidence, source: Source) -> str:
+    """One piece of evidence introduced in words: 'Argued by Muro (2012)'."""
+    return _LEADS[ev.stance].format(who=speaker_words(ev, source))
 
 
 def attribute(
@@ -87,21 +92,25 @@ def attribute(
     publication: Publication | None,
     horizon: int | None,
 ) -> Attribution:
-    """The attribution line of a finding: each distinct speaker and stance once, in order.
+    """The attribution line of a finding: each speaker once, speakers of one stance
+    together, in the order the evidence gives them.
 
     A source's own plain result (finds or reports, no other speaker) needs none: its note
     says where it comes from. Everything else names who says it and when.
     """
-    parts: list[str] = []
+    by_stance: dict[str, list[str]] = {}
     speakers: set[tuple[str | None, str]] = set()
     for ev in finding.evidence:
         source = sources.get(ev.source)
         if source is None or (ev.stance in ("finds", "reports") and not ev.speaker):
             continue
         # One phrase per speaker: the first stance they take is the claim's; repeating
-        # "Argued by Muro; Contended by Muro" would only add words.
+        # "Argued by Muro; contended by Muro" would only add words.
         if (ev.speaker, ev.source) in speakers:
             continue
         speakers.add((ev.speaker, ev.source))
-        parts.append(phrase(ev, source))
-    return Attribution("; ".join(parts), dated_year(finding, sources, publication, horizon))
+        by_stance.setdefault(ev.stance, []).append(speaker_words(ev, source))
+    parts = [_LEADS[stance].format(who=" and by ".join(whos)) for stance, whos in by_stance.items()]
+    # One sentence: later phrases continue it ("Argued by A (2012); proposed by B (2013)").
+    text = "; ".join([*parts[:1], *(p[:1].lower() + p[1:] for p in parts[1:])])
+    return Attribution(text, dated_year(finding, sources, publication, horizon))
