@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import types
 import typing
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -23,6 +22,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from policy_briefs.corpus import bare_type
 from policy_briefs.deliver.stakeholders import StakeholdersFile
 from policy_briefs.models import FILE_MODELS, THEME_MODEL
 
@@ -57,42 +57,28 @@ class Markers:
         return marker(n)
 
 
-def _unwrap(tp):
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            if len(args) != 1:
-                return tp
-            tp = args[0]
-        else:
-            return tp
-
-
 def _slots(model: type[BaseModel], data: dict, where: str):
     """(container, key, kind, where) for every string field of ``model`` under ``data``."""
     for name, info in model.model_fields.items():
         key = info.alias or name
-        tp = _unwrap(info.annotation)
+        tp = bare_type(info.annotation)
         origin = typing.get_origin(tp)
         here = f"{where}.{key}"
         if tp is str:
             if key not in NOT_TEXT:
                 yield data, key, "str", here
-        elif origin is list and _unwrap(typing.get_args(tp)[0]) is str:
+        elif origin is list and bare_type(typing.get_args(tp)[0]) is str:
             yield data, key, "list", here
         elif isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(data.get(key), dict):
             yield from _slots(tp, data[key], here)
         elif origin is list and isinstance(data.get(key), list):
-            item = _unwrap(typing.get_args(tp)[0])
+            item = bare_type(typing.get_args(tp)[0])
             if isinstance(item, type) and issubclass(item, BaseModel):
                 for i, value in enumerate(data[key]):
                     if isinstance(value, dict):
                         yield from _slots(item, value, f"{here}[{i}]")
         elif origin is dict and isinstance(data.get(key), dict):
-            item = _unwrap(typing.get_args(tp)[1])
+            item = bare_type(typing.get_args(tp)[1])
             if isinstance(item, type) and issubclass(item, BaseModel):
                 for k, value in data[key].items():
                     yield from _slots(item, value, f"{here}.{k}")

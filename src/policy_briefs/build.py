@@ -29,13 +29,20 @@ first shortcut stays fast.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import manifest
-from .changes import CHANGES_JSON, CHANGES_MD, BriefChange, ChangeReport, compare, labels_of
+from .changes import (
+    CHANGES_JSON,
+    CHANGES_MD,
+    BriefChange,
+    ChangeReport,
+    compare,
+    history_texts,
+    labels_of,
+)
 from .errors import BriefsError, Problem
 from .files import (
     BUILD_LOCK_TIMEOUT,
@@ -288,12 +295,6 @@ def _unchanged_build(out_dir: Path, request: dict[str, Any], tree: str) -> Build
     return BuildReport(out_dir, [], [], warnings, list(record.briefs), changes)
 
 
-CHANGES_TITLE = "# Changes"
-CHANGES_INTRO = (
-    "What each build changed, newest first. A build that changes nothing adds nothing here."
-)
-
-
 def _stage_changes(commit: Commit, report: ChangeReport | None, now: str) -> list[Path]:
     staged = []
     for path, text in changes_texts(commit.directory, report, now).items():
@@ -303,30 +304,12 @@ def _stage_changes(commit: Commit, report: ChangeReport | None, now: str) -> lis
 
 
 def changes_texts(out_dir: Path, report: ChangeReport | None, now: str) -> dict[Path, str]:
-    """What CHANGES.md and changes.json must become: a new section at the top when
-    ``report`` changed something (files or inputs); otherwise only changes.json's latest
-    verdict (``changed``, ``briefs``) is brought up to date and the history is kept as
-    it is. Files already saying that are left out."""
+    """CHANGES.md and changes.json in ``out_dir`` as they must become with ``report``
+    (see changes.history_texts); files already saying that are left out."""
     assert report is not None
     md_path, json_path = out_dir / CHANGES_MD, out_dir / CHANGES_JSON
-    history, old_json = _history(json_path)
-    latest = json.loads(report.as_json())
-    # Changed inputs get a section even when the files came out byte-identical.
-    news = report.changed or any(b.has_reasons for b in report.briefs)
-    if news:
-        history = [{"built_at": now, **latest}, *history]
-    data = {**latest, "built_at": history[0]["built_at"] if history else now, "history": history}
-    texts = {}
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    if text != old_json:
-        texts[json_path] = text
-    old_md = _read_text(md_path)
-    if news or old_md is None:
-        body = _changes_body(old_md)
-        section = report.markdown(f"Build of {now}", level=2) if news else ""
-        head = f"{CHANGES_TITLE}\n\n{CHANGES_INTRO}\n"
-        texts[md_path] = "\n".join(p for p in (head, section, body) if p)
-    return texts
+    md, data = history_texts(_read_text(md_path), _read_text(json_path), report, now)
+    return {path: text for path, text in ((md_path, md), (json_path, data)) if text is not None}
 
 
 def _read_text(path: Path) -> str | None:
@@ -334,39 +317,6 @@ def _read_text(path: Path) -> str | None:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
-
-
-def _history(path: Path) -> tuple[list[dict[str, Any]], str | None]:
-    """The sections of changes.json (newest first) and its text. A report written before
-    it was a history becomes the first section when it changed something."""
-    text = _read_text(path)
-    try:
-        data = json.loads(text) if text else None
-    except ValueError:
-        return [], text
-    if not isinstance(data, dict):
-        return [], text
-    history = data.get("history")
-    if isinstance(history, list):
-        return [h for h in history if isinstance(h, dict) and "built_at" in h], text
-    if data.get("changed") is True and isinstance(data.get("briefs"), list):
-        return [{"built_at": "before this history was kept", **data}], text
-    return [], text
-
-
-def _changes_body(old: str | None) -> str:
-    """The sections of an earlier CHANGES.md, to go under the new one. One written
-    before it was a history is kept too, its headings one level down."""
-    if not old:
-        return ""
-    head = f"{CHANGES_TITLE}\n\n{CHANGES_INTRO}\n"
-    if old.startswith(head):
-        return old[len(head) :].lstrip("\n")
-    if "\nNo changes" in old:
-        return ""  # the old report of a no-op: nothing to keep
-    return (
-        "\n".join("#" + line if line.startswith("#") else line for line in old.splitlines()) + "\n"
-    )
 
 
 def _dropped_audiences(previous: Manifest, corpus: Corpus) -> list[str]:

@@ -342,3 +342,67 @@ def labels_of(corpus: Corpus) -> dict[str, str]:
     out.update({f"theme:{k}": t.title for k, t in corpus.themes.items()})
     out.update({f"source:{k}": s.title for k, s in corpus.sources.items()})
     return out
+
+
+# -- the history: CHANGES.md and changes.json across builds ------------------------------
+
+CHANGES_TITLE = "# Changes"
+CHANGES_INTRO = (
+    "What each build changed, newest first. A build that changes nothing adds nothing here."
+)
+
+
+def history_texts(
+    old_md: str | None, old_json: str | None, report: ChangeReport, now: str
+) -> tuple[str | None, str | None]:
+    """What CHANGES.md and changes.json must become, given their current texts: a new
+    section at the top when ``report`` changed something (files or inputs); otherwise
+    only changes.json's latest verdict (``changed``, ``briefs``) is brought up to date and
+    the history is kept as it is. None for a file that already says that."""
+    history = _history(old_json)
+    latest = json.loads(report.as_json())
+    # Changed inputs get a section even when the files came out byte-identical.
+    news = report.changed or any(b.has_reasons for b in report.briefs)
+    if news:
+        history = [{"built_at": now, **latest}, *history]
+    data = {**latest, "built_at": history[0]["built_at"] if history else now, "history": history}
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    md = None
+    if news or old_md is None:
+        body = _changes_body(old_md)
+        section = report.markdown(f"Build of {now}", level=2) if news else ""
+        head = f"{CHANGES_TITLE}\n\n{CHANGES_INTRO}\n"
+        md = "\n".join(p for p in (head, section, body) if p)
+    return md, (text if text != old_json else None)
+
+
+def _history(text: str | None) -> list[dict[str, Any]]:
+    """The sections of changes.json, newest first. A report written before it was a
+    history becomes the first section when it changed something."""
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    history = data.get("history")
+    if isinstance(history, list):
+        return [h for h in history if isinstance(h, dict) and "built_at" in h]
+    if data.get("changed") is True and isinstance(data.get("briefs"), list):
+        return [{"built_at": "before this history was kept", **data}]
+    return []
+
+
+def _changes_body(old: str | None) -> str:
+    """The sections of an earlier CHANGES.md, to go under the new one. One written
+    before it was a history is kept too, its headings one level down."""
+    if not old:
+        return ""
+    head = f"{CHANGES_TITLE}\n\n{CHANGES_INTRO}\n"
+    if old.startswith(head):
+        return old[len(head) :].lstrip("\n")
+    if "\nNo changes" in old:
+        return ""  # the old report of a no-op: nothing to keep
+    return (
+        "\n".join("#" + line if line.startswith("#") else line for line in old.splitlines()) + "\n"
+    )

@@ -295,7 +295,8 @@ def _dotted(loc: KeyPath) -> str:
     return out or "(top level)"
 
 
-def _unwrap(tp: Any) -> Any:
+def bare_type(tp: Any) -> Any:
+    """A field's type without Annotated[...] and Optional[...] around it."""
     while True:
         origin = typing.get_origin(tp)
         if origin is typing.Annotated:
@@ -312,7 +313,7 @@ def _unwrap(tp: Any) -> Any:
 def _model_at(model: type[BaseModel], loc: KeyPath) -> type[BaseModel] | None:
     tp: Any = model
     for part in loc:
-        tp = _unwrap(tp)
+        tp = bare_type(tp)
         origin = typing.get_origin(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             fields = {f.alias or n: f for n, f in tp.model_fields.items()}
@@ -325,7 +326,7 @@ def _model_at(model: type[BaseModel], loc: KeyPath) -> type[BaseModel] | None:
             tp = typing.get_args(tp)[1]
         else:
             return None
-    tp = _unwrap(tp)
+    tp = bare_type(tp)
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 

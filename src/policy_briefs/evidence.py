@@ -175,9 +175,8 @@ PLAN = _words(
 )
 AGENDA = _words(r"themes?", r"addressed at", r"topics?", r"agenda", r"discussed")
 REPORTED = _words(r"according to", r"reported", r"says", r"said", r"told")
-HEDGE = _words(
-    # "could not have made" states an incapacity, it does not hedge.
-    r"could(?!\s+not\b)",
+# Words that qualify a claim, in a source's sentence and in the analyst's headline alike.
+_HEDGES = (
     r"may",
     r"might",
     r"signs?",
@@ -188,24 +187,11 @@ HEDGE = _words(
     r"appears?",
     r"potential(?:ly)?",
     r"perhaps",
-    r"if implemented",
 )
+# "could not have made" states an incapacity, it does not hedge.
+HEDGE = _words(r"could(?!\s+not\b)", *_HEDGES, r"if implemented")
 # In the analyst's own text, these keep a hedge.
-HEDGED_PROSE = _words(
-    r"could",
-    r"may",
-    r"might",
-    r"signs?",
-    r"suggest(?:s|ed)?",
-    r"concerns?",
-    r"likely",
-    r"possibly",
-    r"appears?",
-    r"potential(?:ly)?",
-    r"perhaps",
-    r"if",
-    r"would",
-)
+HEDGED_PROSE = _words(r"could", *_HEDGES, r"if", r"would")
 # How many words before a quote still belong to its stance ("contended that ...").
 CLIP_WINDOW = 4
 
