@@ -3,9 +3,11 @@ wired the way the README describes (set-up, check, build, artifacts, publish on 
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ import typer.main
 import yaml
 
 from policy_briefs.cli import app
+from policy_briefs.deliver.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "briefs.yml"
@@ -803,3 +806,226 @@ def test_the_commit_message_counts_the_mail(tmp_path):
     assert state._send_counts(report) == "no mail sent"
     report.write_text("[1]", "utf-8")
     assert state._send_counts(report) == "mail: the send report is unreadable"
+
+
+# --- `briefs ledger export`: the text twin of the ledger on the state branch -----------
+
+
+@pytest.fixture
+def ledger(tmp_path) -> Path:
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as book:
+        first = book.start("federal", "a" * 64, "ada@example.gov", "smtp", "<m1@x>", {})
+        book.mark_sending(first.id)
+        book.mark_sent(first.id)
+        findings = {"f-1": ["Headline, with a comma", "sha"]}
+        second = book.start("sme", "b" * 64, "lin@example.net", "smtp", "<m2@x>", findings)
+        book.mark_pending(second.id, '451 try "later"')
+        book.set_unsubscribed("gone@example.org", True)
+    return path
+
+
+def test_the_ledger_exports_as_json_one_line_per_delivery(cli, ledger):
+    result = cli("ledger", "export", "--ledger", ledger)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["schema_version"] == 2
+    assert [(d["id"], d["recipient"], d["status"]) for d in data["deliveries"]] == [
+        (1, "ada@example.gov", "sent"),
+        (2, "lin@example.net", "pending"),
+    ]
+    assert data["deliveries"][1]["findings"] == {"f-1": ["Headline, with a comma", "sha"]}
+    assert data["deliveries"][1]["error"] == '451 try "later"'
+    assert [u["recipient"] for u in data["unsubscribed"]] == ["gone@example.org"]
+    lines = result.stdout.splitlines()
+    assert sum('"recipient": "' in line for line in lines) == 3, "one line per record"
+    assert cli("ledger", "export", "--ledger", ledger).stdout == result.stdout
+
+
+def test_a_status_change_is_a_one_line_diff(cli, ledger):
+    before = cli("ledger", "export", "--ledger", ledger).stdout.splitlines()
+    with Ledger(ledger) as book:
+        book.mark_sent(2)
+    after = cli("ledger", "export", "--ledger", ledger).stdout.splitlines()
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert len(changed) == 1 and '"status": "sent"' in changed[0][1]
+
+
+def test_the_ledger_exports_as_csv(cli, ledger, tmp_path):
+    out = tmp_path / "ledger.csv"
+    result = cli("ledger", "export", "--ledger", ledger, "--format", "csv", "--out", out)
+    assert result.exit_code == 0 and result.stdout == ""
+    rows = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    assert [r["recipient"] for r in rows] == ["ada@example.gov", "lin@example.net"]
+    assert rows[0]["sent_at"] and rows[1]["sent_at"] == ""
+    assert json.loads(rows[1]["findings"]) == {"f-1": ["Headline, with a comma", "sha"]}
+
+
+def test_the_export_changes_nothing_and_refuses_what_is_not_a_ledger(cli, ledger, tmp_path):
+    before, files = ledger.read_bytes(), sorted(tmp_path.iterdir())
+    cli("ledger", "export", "--ledger", ledger)
+    assert ledger.read_bytes() == before and sorted(tmp_path.iterdir()) == files
+
+    missing = cli("ledger", "export", "--ledger", tmp_path / "none.sqlite")
+    assert missing.exit_code == 1 and "error: no ledger at" in missing.stderr
+    assert not (tmp_path / "none.sqlite").exists()
+    damaged = tmp_path / "damaged.sqlite"
+    damaged.write_bytes(before[:4096] + b"\xff" * (len(before) - 4096))
+    result = cli("ledger", "export", "--ledger", damaged)
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: ledger {damaged}")
+    assert "Traceback" not in result.stderr
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("not a ledger\n", "utf-8")
+    result = cli("ledger", "export", "--ledger", foreign)
+    assert result.exit_code == 1 and "not a SQLite file" in result.stderr
+    bad = cli("ledger", "export", "--ledger", ledger, "--format", "xml")
+    assert bad.exit_code == 2 and "'xml' is not a format; choose json or csv" in bad.stderr
+
+
+# --- the send job's steps end to end: real SMTP, a real git remote ------------------------
+
+STAKEHOLDERS_YAML = """\
+stakeholders:
+  - name: Ada Lovelace
+    email: ada@example.gov
+    audiences: [federal]
+  - name: Grace Hopper
+    email: grace@example.com
+    audiences: [sme, federal]
+  - name: Lin Wei
+    email: lin@example.net
+    audiences: [sme]
+"""
+
+
+class _Server:
+    """aiosmtpd handler: records messages, refuses the addresses in ``refuse``."""
+
+    def __init__(self):
+        self.received: list[list[str]] = []
+        self.refuse: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append(list(envelope.rcpt_tos))
+        return "250 2.0.0 Accepted"
+
+
+def test_the_send_job_mails_once_and_commits_the_ledger_even_after_a_failure(
+    workflow, mini_build, tmp_path, remote
+):
+    from aiosmtpd.controller import Controller
+
+    job = _send_job(workflow)
+    project = mini_build.copy(tmp_path)
+    for name in ("python", "briefs"):
+        (project / ".venv" / "bin").mkdir(parents=True, exist_ok=True)
+        (project / ".venv" / "bin" / name).symlink_to(BIN / name)
+    (project / ".github").mkdir(exist_ok=True)
+    (project / ".github" / "scripts").symlink_to(ROOT / ".github" / "scripts")
+    (tmp_path / "path").mkdir()
+    (tmp_path / "path" / "python").symlink_to(sys.executable)
+    server = _Server()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    controller = Controller(server, hostname="127.0.0.1", port=int(port))
+    controller.start()
+    try:
+        secrets = {
+            "BRIEFS_SMTP_HOST": "127.0.0.1",
+            "BRIEFS_SMTP_PORT": port,
+            "BRIEFS_SMTP_STARTTLS": "0",
+            "BRIEFS_SMTP_USER": "",  # an unset secret is an empty string
+            "BRIEFS_SMTP_PASSWORD": "",
+            "BRIEFS_FROM": "Policy Unit <briefs@example.org>",
+            "BRIEFS_STAKEHOLDERS_YAML": STAKEHOLDERS_YAML,
+            "BRIEFS_SITE_URL": "",
+            "BRIEFS_SMTP_RETRY_WAIT": "0.01",
+        }
+
+        def run_job(n: int, **inputs: str) -> dict[str, subprocess.CompletedProcess]:
+            """One run of the job's steps, on a fresh runner (its own RUNNER_TEMP)."""
+            temp = tmp_path / f"run-{n}"
+            (temp / "runner-temp").mkdir(parents=True)
+            (tmp_path / "outputs").unlink(missing_ok=True)
+            env = {
+                "STATE_REMOTE": remote.as_uri(),
+                "GITHUB_RUN_ID": str(n),
+                "RUNNER_TEMP": str(temp / "runner-temp"),
+            }
+            done = {"fetch": _run(_step(job, "Fetch the state branch"), project, tmp_path, **env)}
+            assert done["fetch"].returncode == 0, done["fetch"].stdout
+            ledger = "absent" if "ledger=absent" in done["fetch"].stdout else "present"
+            send_step = _step(job, "Send the new briefs")
+            new_ledger = str(ledger == "absent").lower()
+            done["send"] = _run(
+                send_step, project, tmp_path, **env, **secrets, **inputs, NEW_LEDGER=new_ledger
+            )
+            done["commit"] = _run(_step(job, "Commit the state"), project, tmp_path, **env)
+            leftovers = sorted(p.name for p in (temp / "runner-temp").iterdir())
+            assert "stakeholders.yaml" not in leftovers, "the secret file outlives the step"
+            for result in done.values():  # the log shows no recipient
+                assert "@example." not in result.stdout + result.stderr, result
+            return done
+
+        # First run: no state branch; the server refuses one address for good.
+        server.refuse.add("lin@example.net")
+        first = run_job(1)
+        assert first["send"].returncode == 1
+        assert "::notice::briefs-state holds no ledger: starting a new one" in first["send"].stdout
+        assert "mail: 3 sent, 1 failed, 0 up to date" in first["send"].stdout
+        assert first["commit"].returncode == 0, first["commit"].stdout
+        assert _log(remote) == ["Run 1: mail: 3 sent, 1 failed, 0 up to date"]
+        files = _branch_files(remote)
+        assert files["ledger.sqlite"].startswith(b"SQLite format 3\x00")
+        exported = json.loads(files["ledger.json"])["deliveries"]
+        assert sorted((d["recipient"], d["brief"], d["status"]) for d in exported) == [
+            ("ada@example.gov", "federal", "sent"),
+            ("grace@example.com", "federal", "sent"),
+            ("grace@example.com", "sme", "sent"),
+            ("lin@example.net", "sme", "failed"),
+        ]
+        assert len(server.received) == 3
+
+        # Second run: the ledger comes back from the branch, nothing is sent twice; the
+        # refusal still fails the run, until someone fixes it and retries.
+        second = run_job(2)
+        assert second["send"].returncode == 1, second["send"].stderr
+        assert "::notice::briefs-state holds no ledger" not in second["send"].stdout
+        assert "mail: 1 failed, 3 up to date" in second["send"].stdout
+        assert "nothing to commit" in second["commit"].stdout
+        assert len(server.received) == 3 and len(_log(remote)) == 1
+
+        server.refuse.clear()
+        retried = run_job(3, RETRY_FAILED="true")
+        assert retried["send"].returncode == 0, retried["send"].stderr
+        assert "mail: 1 sent, 3 up to date" in retried["send"].stdout
+        assert _log(remote)[0] == "Run 3: mail: 1 sent, 3 up to date"
+        assert len(server.received) == 4
+
+        # A damaged ledger on the branch: refused, never replaced, nothing sent.
+        work = tmp_path / "damage"
+        subprocess.run(
+            ["git", "clone", "--quiet", "--branch", "briefs-state", remote.as_uri(), work],
+            check=True, timeout=60,
+        )  # fmt: skip
+        (work / "ledger.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
+        git = ["git", "-C", work, "-c", "user.name=t", "-c", "user.email=t@t"]
+        subprocess.run([*git, "commit", "-qam", "damage"], check=True, timeout=60)
+        subprocess.run([*git, "push", "-q", "origin", "briefs-state"], check=True, timeout=60)
+        third = run_job(4)
+        assert third["send"].returncode == 1
+        assert "error: ledger" in third["send"].stderr and "--new-ledger" in third["send"].stderr
+        assert "::notice::briefs-state holds no ledger" not in third["send"].stdout
+        assert third["commit"].returncode == 1
+        assert "::error::the ledger could not be exported" in third["commit"].stdout
+        assert len(server.received) == 4
+        assert _branch_files(remote)["ledger.sqlite"].startswith(b"SQLite format 3\x00\x00\x00")
+    finally:
+        controller.stop()
