@@ -78,6 +78,7 @@ def test_triggers(workflow):
     assert [entry["cron"] for entry in on["schedule"]]
     assert {"findings/**", "templates/**", "src/**", "tests/**"} <= set(on["push"]["paths"])
     assert on["pull_request"]["paths"] == on["push"]["paths"]
+    assert on["push"]["branches-ignore"] == ["briefs-state"]
     assert "workflow_dispatch" in on
 
 
