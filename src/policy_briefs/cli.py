@@ -1309,7 +1309,7 @@ app.add_typer(ledger_app, name="ledger")
 
 
 @ledger_app.callback(invoke_without_command=True)
-def _ledger(ctx: typer.Context) -> None:
+def _ledger(ctx: typer.Context, verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> None:
     """Read the delivery ledger that `briefs send` keeps."""
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
