@@ -971,6 +971,8 @@ def test_the_send_job_mails_once_and_commits_the_ledger_even_after_a_failure(
             done["commit"] = _run(_step(job, "Commit the state"), project, tmp_path, **env)
             leftovers = sorted(p.name for p in (temp / "runner-temp").iterdir())
             assert "stakeholders.yaml" not in leftovers, "the secret file outlives the step"
+            report = temp / "runner-temp" / "send.json"
+            assert report.stat().st_mode & 0o077 == 0, "made under umask 077"
             for result in done.values():  # the log shows no recipient
                 assert "@example." not in result.stdout + result.stderr, result
             return done
