@@ -480,6 +480,8 @@ def test_another_branch_builds_but_neither_deploys_nor_mails(workflow):
 def test_the_test_job_runs_the_readme_test_command(workflow):
     job = workflow["jobs"]["test"]
     assert [s["run"] for s in job["steps"] if "run" in s] == ["make test"]
+    # .ci/system-deps installs Debian's packages (chromium, fonts-sil-charis, ...).
+    assert job["container"] == "python:3.11-bookworm"
     assert "make test" in (ROOT / "README.md").read_text("utf-8")
     assert "needs" not in job and "if" not in job
 
