@@ -762,6 +762,18 @@ def test_an_unreachable_state_branch_is_never_taken_for_a_missing_one(
     assert "::error::state branch: cannot read the branch briefs-state" in capsys.readouterr().out
 
 
+def test_a_symlink_on_the_state_branch_is_refused(remote, tmp_path, capsys):
+    state = _state_module()
+    state.main(["fetch", str(tmp_path / "a")])
+    (tmp_path / "a" / "ledger.sqlite").symlink_to(tmp_path / "elsewhere.sqlite")
+    assert state.main(["commit", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert state.main(["fetch", str(tmp_path / "b")]) == 1
+    assert (
+        "ledger.sqlite on the branch briefs-state is not a regular file" in capsys.readouterr().out
+    )
+
+
 def test_the_site_is_deployed_unless_this_very_site_was(remote, tmp_path, capsys):
     state = _state_module()
     site = tmp_path / "site"

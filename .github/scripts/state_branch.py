@@ -45,6 +45,8 @@ LEDGER_EXPORT = "ledger.json"
 # since the database without it may be inconsistent.
 IGNORED = "*.lock\n*.replaced-*\n"
 BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
+# deployed.json is a few lines; anything much larger is not one.
+MAX_RECORD = 64 * 1024
 # `git ls-remote --exit-code` exits 2 when the remote answered and has no such ref.
 NO_SUCH_REF = 2
 
@@ -120,7 +122,7 @@ def fetch(directory: Path) -> bool:
     _git("init", "--quiet", cwd=directory)
     _git("remote", "add", "origin", _remote(), cwd=directory)
     found = _git(
-        "ls-remote", "--exit-code", "--heads", "origin", branch, cwd=directory, check=False
+        "ls-remote", "--exit-code", "origin", f"refs/heads/{branch}", cwd=directory, check=False
     )
     if found.returncode == 0:
         _git(
@@ -133,6 +135,12 @@ def fetch(directory: Path) -> bool:
             cwd=directory,
         )
         _git("checkout", "--quiet", "-B", branch, f"origin/{branch}", cwd=directory)
+        # The files this script and `briefs send` read and write must be files: a symlink
+        # committed in their place would lead the writes out of the checkout.
+        for name in (DEPLOYED, LEDGER, LEDGER_EXPORT, f"{LEDGER}-journal"):
+            path = directory / name
+            if path.is_symlink() or (path.exists() and not path.is_file()):
+                raise StateError(f"{name} on the branch {branch} is not a regular file")
         return True
     if found.returncode != NO_SUCH_REF:
         # Never taken for "no branch": that would start a new ledger and mail everything again.
@@ -151,6 +159,8 @@ def last_deployed(directory: Path) -> str | None:
     path = directory / DEPLOYED
     if not path.is_file():
         return None
+    if path.stat().st_size > MAX_RECORD:
+        raise StateError(f"{DEPLOYED} on the state branch is larger than {MAX_RECORD} bytes")
     try:
         digest = json.loads(path.read_text("utf-8"))["site_sha256"]
     except (ValueError, KeyError, TypeError) as exc:
