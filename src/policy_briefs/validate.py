@@ -368,6 +368,8 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
             )
     for i, fig in enumerate(finding.figures):
         quotes = [normalise(ev.quote).lower() for ev in finding.evidence if ev.source == fig.source]
+        if fig.chart is not None:
+            problems += _check_chart(corpus, finding_id, i, quotes)
         wanted = numbers_in(fig.value)
         if wanted:
             missing = wanted - set().union(*(numbers_backed_by(q) for q in quotes))
@@ -381,6 +383,57 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
                     f"figures[{i}].value: '{fig.value}' is in no quote from '{fig.source}' in this "
                     "finding; add the evidence that gives it",
                     at=("figures", i, "value"),
+                )
+            )
+    return problems
+
+
+def _check_chart(corpus: Corpus, finding_id: str, i: int, quotes: list[str]) -> list[Problem]:
+    """A chart shows only what its cited passages say: each value stands in a quote from
+    the figure's source (quotes are checked against the archived source text by
+    check_evidence, so each value is in the cited passage of the source itself)."""
+    finding = corpus.findings[finding_id]
+    at = corpus.where[("finding", finding_id)]
+    fig = finding.figures[i]
+    assert fig.chart is not None
+    problems: list[Problem] = []
+    # Compared as values: 17.30 in a passage backs 17.3, 64 000 backs 64000.
+    backed = {float(n) for n in set().union(*(numbers_backed_by(q) for q in quotes))}
+    source = corpus.sources.get(fig.source)
+    # A label may name the source's own year ("now" in a 2020 report is 2020).
+    years = set().union(*(numbers_in(q) for q in quotes))
+    years |= {d[:4] for d in [source.issued if source else None] if d}
+    years |= {ev.as_of[:4] for ev in finding.evidence if ev.source == fig.source and ev.as_of}
+    seen: dict[str, int] = {}
+    for j, point in enumerate(fig.chart.points):
+        where = ("figures", i, "chart", "points", j)
+        if point.label in seen:
+            problems.append(
+                at.problem(
+                    f"figures[{i}].chart.points[{j}].label: '{point.label}' is also the label of "
+                    f"points[{seen[point.label]}]; give each point its own label",
+                    at=(*where, "label"),
+                )
+            )
+        seen.setdefault(point.label, j)
+        # A fall the passage states as "fell by 3 percent" may be charted as -3.
+        if abs(point.value) not in backed:
+            problems.append(
+                at.problem(
+                    f"figures[{i}].chart.points[{j}].value: {point.value:g} is in no quote from "
+                    f"'{fig.source}' in this finding; every value of a chart must stand in the "
+                    "cited passage: add the evidence that gives it, with the passage's words",
+                    at=(*where, "value"),
+                )
+            )
+        for number in sorted(numbers_in(point.label) - years):
+            problems.append(
+                at.problem(
+                    f"figures[{i}].chart.points[{j}].label: {number} appears in no quote from "
+                    f"'{fig.source}' in this finding, nor is it the source's date; a value "
+                    "paired with the wrong year misleads: quote the passage that names it",
+                    at=(*where, "label"),
+                    severity="warning",
                 )
             )
     return problems
