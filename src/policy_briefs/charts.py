@@ -197,7 +197,15 @@ def _text_width(text: str, size: float = FONT_SIZE) -> float:
     return len(text) * size * CHAR_EM
 
 
+def _centre(x: float, content: str) -> float:
+    """A centred label's x, moved in from the drawing's edges so none is cut off."""
+    half = _text_width(content) / 2 + 1
+    return min(max(x, half), WIDTH - half)
+
+
 def _text(x: float, y: float, content: str, *, fill: str, anchor: str = "middle", bold=False):
+    if anchor == "middle":
+        x = _centre(x, content)
     weight = ' font-weight="600"' if bold else ""
     return (
         f'<text x="{_n(x)}" y="{_n(y)}" text-anchor="{anchor}" fill="{escape(fill)}"'
@@ -221,7 +229,9 @@ def _svg(chart: Chart, ident: str, palette: Palette, locale: str | None, words: 
     left = max(_text_width(t) for t in tick_labels) + 10
     right = 8.0
     plot_w = WIDTH - left - right
-    plot_top, plot_bottom = TOP, HEIGHT - BOTTOM
+    # A negative bar's value label hangs below it: room for it above the category labels.
+    below = FONT_SIZE + 4 if chart.kind == "bar" and low < 0 else 0
+    plot_top, plot_bottom = TOP, HEIGHT - BOTTOM - below
     band = plot_w / len(values)
 
     def y_of(value: float) -> float:
@@ -258,12 +268,20 @@ def _svg(chart: Chart, ident: str, palette: Palette, locale: str | None, words: 
         if i % every == 0 and (i == last or last - i >= every) or i == last:
             out.append(_text(x_of(i), HEIGHT - 8, point.label, fill=palette.muted))
 
-    # Value labels on every point when they fit, else on the first, last, lowest and highest.
+    # Value labels on every point when they fit; else on the last, first, highest and
+    # lowest, in that order, each where it clears those already placed (the data table
+    # and the description give every value).
     label_room = max(_text_width(v) for v in value_labels) + 4
+    labelled: set[int] = set()
+    taken: list[tuple[float, float]] = []
     if label_room <= band:
         labelled = set(range(len(values)))
     else:
-        labelled = {0, last, values.index(min(values)), values.index(max(values))}
+        for i in (last, 0, values.index(max(values)), values.index(min(values))):
+            centre, half = _centre(x_of(i), value_labels[i]), label_room / 2
+            if all(abs(centre - other) >= half + other_half for other, other_half in taken):
+                labelled.add(i)
+                taken.append((centre, half))
 
     zero = y_of(min(max(0.0, axis.low), axis.high))
     if chart.kind == "bar":
