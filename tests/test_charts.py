@@ -144,6 +144,13 @@ def test_crowded_series_keep_labels_apart():
     assert 2 <= len(categories) < 24 and points[-1]["label"] in categories
     values = [t for t in shown if re.fullmatch(r"[\d,]+\.\d", t)]
     assert 2 <= len(values) < 24, "value labels thinned to first, last, lowest and highest"
+    assert root.get("class") == "chart-svg", "too crowded for larger text on a phone"
+
+
+def test_a_roomy_chart_may_enlarge_its_text_on_a_phone():
+    assert drawing(chart()).get("class") == "chart-svg chart-roomy"
+    wide = [{"label": f"Region {i}", "value": 1000 * i + 0.5} for i in range(1, 9)]
+    assert drawing(chart(points=wide)).get("class") == "chart-svg"
 
 
 def test_word_units_are_said_in_the_description_not_on_the_marks():

@@ -34,6 +34,8 @@ BOTTOM = 26  # the category labels
 CHAR_EM = 0.6
 TARGET_TICKS = 5
 MAX_DECIMALS = 3
+# How much a stylesheet may enlarge a chart's text on a narrow screen (.chart-roomy).
+ROOMY_SCALE = 1.7
 
 
 @dataclass(frozen=True)
@@ -240,9 +242,35 @@ def _svg(chart: Chart, ident: str, palette: Palette, locale: str | None, words: 
     def x_of(index: int) -> float:
         return left + band * (index + 0.5)
 
+    # Category labels: every one when they fit their band, else every k-th (the data
+    # table lists them all), always including the last.
+    widest = max(_text_width(p.label) for p in chart.points)
+    every = max(1, math.ceil((widest + 6) / band))
+    last = len(values) - 1
+
+    # Value labels on every point when they fit; else on the last, first, highest and
+    # lowest, in that order, each where it clears those already placed (the data table
+    # and the description give every value).
+    label_room = max(_text_width(v) for v in value_labels) + 4
+    labelled: set[int] = set()
+    taken: list[tuple[float, float]] = []
+    if label_room <= band:
+        labelled = set(range(len(values)))
+    else:
+        for i in (last, 0, values.index(max(values)), values.index(min(values))):
+            centre, half = _centre(x_of(i), value_labels[i]), label_room / 2
+            if all(abs(centre - other) >= half + other_half for other, other_half in taken):
+                labelled.add(i)
+                taken.append((centre, half))
+
+    # On a phone the drawing is half its print width: a stylesheet may enlarge the text
+    # (class chart-roomy) when every label would still clear its neighbours.
+    roomy = every == 1 and len(labelled) == len(values)
+    roomy = roomy and max(widest + 6, label_room) * ROOMY_SCALE <= band
     ids = f"{escape(ident)}-title {escape(ident)}-desc"
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" '
+        f'class="chart-svg{" chart-roomy" if roomy else ""}" role="img" '
         f'aria-labelledby="{ids}" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
         f'height="{HEIGHT}" font-family="{FONT}" font-size="{FONT_SIZE}">',
         f'<title id="{escape(ident)}-title">{escape(chart.title)}</title>',
@@ -259,29 +287,9 @@ def _svg(chart: Chart, ident: str, palette: Palette, locale: str | None, words: 
         )
         out.append(_text(left - 6, y + FONT_SIZE * 0.35, label, fill=palette.muted, anchor="end"))
 
-    # Category labels: every one when they fit their band, else every k-th (the data
-    # table lists them all), always including the last.
-    widest = max(_text_width(p.label) for p in chart.points)
-    every = max(1, math.ceil((widest + 6) / band))
-    last = len(values) - 1
     for i, point in enumerate(chart.points):
         if i % every == 0 and (i == last or last - i >= every) or i == last:
             out.append(_text(x_of(i), HEIGHT - 8, point.label, fill=palette.muted))
-
-    # Value labels on every point when they fit; else on the last, first, highest and
-    # lowest, in that order, each where it clears those already placed (the data table
-    # and the description give every value).
-    label_room = max(_text_width(v) for v in value_labels) + 4
-    labelled: set[int] = set()
-    taken: list[tuple[float, float]] = []
-    if label_room <= band:
-        labelled = set(range(len(values)))
-    else:
-        for i in (last, 0, values.index(max(values)), values.index(min(values))):
-            centre, half = _centre(x_of(i), value_labels[i]), label_room / 2
-            if all(abs(centre - other) >= half + other_half for other, other_half in taken):
-                labelled.add(i)
-                taken.append((centre, half))
 
     zero = y_of(min(max(0.0, axis.low), axis.high))
     if chart.kind == "bar":
