@@ -5,9 +5,12 @@ title, a description and a data table)."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -271,9 +274,22 @@ def test_a_value_not_in_the_cited_passage_is_a_located_error(mini_project):
     column = (mini_project / NETWORKS).read_text("utf-8").splitlines()[line - 1].index("19") + 1
     assert found == [
         f"{NETWORKS}:{line}:{column}: error: figures[0].chart.points[1].value: 19 is in no "
-        "quote from 'alpha-2020' in this finding; every value of a chart must stand in the "
-        "cited passage: add the evidence that gives it, with the passage's words"
+        "quote from 'alpha-2020' at 'paragraph 1' in this finding; every value of a chart "
+        "must stand in the cited passage: add the evidence that gives it, with the passage's "
+        "words"
     ]
+
+
+def test_values_must_stand_at_the_place_the_chart_cites(mini_project):
+    # The chart's source line cites the figure's locator: a quote elsewhere does not back it.
+    edit(
+        mini_project,
+        NETWORKS,
+        "        locator: paragraph 1\n        chart:",
+        "        locator: paragraph 2\n        chart:",
+    )
+    found = [p for p in problems(mini_project) if "chart.points" in p and ".value" in p]
+    assert len(found) == 4 and "at 'paragraph 2'" in found[0]
 
 
 def test_a_value_backed_only_by_a_quote_that_is_not_in_the_source_fails(mini_project):
@@ -385,22 +401,27 @@ def test_the_pdf_draws_the_chart_and_tags_it_as_a_figure_with_alt_text(mini_buil
 
 
 @pytest.mark.slow
-def test_the_mini_pdfs_with_a_chart_pass_outloud(mini_build):
-    import json
-    import shutil
-    import sys
+@pytest.mark.parametrize("slug", ["federal", "sme"])
+def test_the_pdfs_with_a_chart_pass_both_pdf_ua_checkers(mini_build, slug):
+    pdf = str(mini_build.out / f"{slug}.pdf")
+    done = subprocess.run(
+        [_tool("outloud"), "--json", "-", "--fail-on", "never", pdf],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)["results"][0]
+    assert result["error"] is None
+    assert result["counts"]["error"] == 0 and result["counts"]["warning"] == 0, result["findings"]
+    done = subprocess.run(
+        [_tool("pdfua"), "check", "--format", "json", pdf], capture_output=True, text=True
+    )
+    report = json.loads(done.stdout)
+    assert report["summary"]["errors"] == 0 and report["summary"]["warnings"] == 0, report
+    assert report["summary"]["rules_run"] >= 10
 
-    tool = shutil.which("outloud", path=str(Path(sys.executable).parent)) or shutil.which("outloud")
-    assert tool, "outloud is not installed (pip install -e '.[test]')"
-    for slug in ("federal", "sme"):
-        done = subprocess.run(
-            [tool, "--json", "-", "--fail-on", "never", str(mini_build.out / f"{slug}.pdf")],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        result = json.loads(done.stdout)["results"][0]
-        assert result["error"] is None
-        assert result["counts"]["error"] == 0 and result["counts"]["warning"] == 0, result[
-            "findings"
-        ]
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found, f"{name} is not installed (pip install -e '.[test]')"
+    return found

@@ -369,7 +369,7 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
     for i, fig in enumerate(finding.figures):
         quotes = [normalise(ev.quote).lower() for ev in finding.evidence if ev.source == fig.source]
         if fig.chart is not None:
-            problems += _check_chart(corpus, finding_id, i, quotes)
+            problems += _check_chart(corpus, finding_id, i)
         wanted = numbers_in(fig.value)
         if wanted:
             missing = wanted - set().union(*(numbers_backed_by(q) for q in quotes))
@@ -388,22 +388,30 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
     return problems
 
 
-def _check_chart(corpus: Corpus, finding_id: str, i: int, quotes: list[str]) -> list[Problem]:
-    """A chart shows only what its cited passages say: each value stands in a quote from
-    the figure's source (quotes are checked against the archived source text by
-    check_evidence, so each value is in the cited passage of the source itself)."""
+def _check_chart(corpus: Corpus, finding_id: str, i: int) -> list[Problem]:
+    """A chart shows only what its cited passage says: each value stands in a quote from
+    the figure's source, at the figure's locator when it has one, since the chart's
+    source line cites that place. Quotes are checked against the archived source text by
+    check_evidence, so each value is in the cited passage of the source itself."""
     finding = corpus.findings[finding_id]
     at = corpus.where[("finding", finding_id)]
     fig = finding.figures[i]
     assert fig.chart is not None
     problems: list[Problem] = []
+    cited = [
+        ev
+        for ev in finding.evidence
+        if ev.source == fig.source and fig.locator in (None, ev.locator)
+    ]
+    quotes = [normalise(ev.quote).lower() for ev in cited]
+    place = f"'{fig.source}'" + (f" at '{fig.locator}'" if fig.locator else "")
     # Compared as values: 17.30 in a passage backs 17.3, 64 000 backs 64000.
     backed = {float(n) for n in set().union(*(numbers_backed_by(q) for q in quotes))}
     source = corpus.sources.get(fig.source)
     # A label may name the source's own year ("now" in a 2020 report is 2020).
     years = set().union(*(numbers_in(q) for q in quotes))
     years |= {d[:4] for d in [source.issued if source else None] if d}
-    years |= {ev.as_of[:4] for ev in finding.evidence if ev.source == fig.source and ev.as_of}
+    years |= {ev.as_of[:4] for ev in cited if ev.as_of}
     seen: dict[str, int] = {}
     for j, point in enumerate(fig.chart.points):
         where = ("figures", i, "chart", "points", j)
@@ -421,7 +429,7 @@ def _check_chart(corpus: Corpus, finding_id: str, i: int, quotes: list[str]) -> 
             problems.append(
                 at.problem(
                     f"figures[{i}].chart.points[{j}].value: {point.value:g} is in no quote from "
-                    f"'{fig.source}' in this finding; every value of a chart must stand in the "
+                    f"{place} in this finding; every value of a chart must stand in the "
                     "cited passage: add the evidence that gives it, with the passage's words",
                     at=(*where, "value"),
                 )
@@ -430,7 +438,7 @@ def _check_chart(corpus: Corpus, finding_id: str, i: int, quotes: list[str]) -> 
             problems.append(
                 at.problem(
                     f"figures[{i}].chart.points[{j}].label: {number} appears in no quote from "
-                    f"'{fig.source}' in this finding, nor is it the source's date; a value "
+                    f"{place} in this finding, nor is it the source's date; a value "
                     "paired with the wrong year misleads: quote the passage that names it",
                     at=(*where, "label"),
                     severity="warning",
