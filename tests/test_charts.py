@@ -184,6 +184,13 @@ def test_numbers_follow_the_brief_language():
     assert render_chart(c, "c", locale="de-DE").rows[0][1] == "1.250,5"
 
 
+def test_labels_keep_the_decimals_the_source_wrote():
+    c = chart(points=[{"label": "a", "value": 0.00125}, {"label": "b", "value": 17}], unit="")
+    assert [v for _, v in render_chart(c, "c").rows] == ["0.00125", "17"]
+    alike = chart(points=[{"label": "a", "value": 17.3}, {"label": "b", "value": 12}], unit="")
+    assert [v for _, v in render_chart(alike, "c").rows] == ["17.3", "12.0"]
+
+
 def test_every_text_is_escaped():
     hostile = '<script>alert("x")</script> & "quotes"'
     c = chart(

@@ -33,7 +33,9 @@ BOTTOM = 26  # the category labels
 # most letters narrower, so labels measured this way never overlap.
 CHAR_EM = 0.6
 TARGET_TICKS = 5
-MAX_DECIMALS = 3
+# Values keep the decimals the source wrote (up to this many), so a label never rounds
+# a number away from the passage it was checked against.
+MAX_DECIMALS = 6
 # How much a stylesheet may enlarge a chart's text on a narrow screen (.chart-roomy).
 ROOMY_SCALE = 1.7
 
@@ -115,10 +117,24 @@ def value_axis(values: list[float], *, include_zero: bool) -> Axis:
     return Axis(ticks, decimals)
 
 
-def decimals_of(values: list[float]) -> int:
-    """Decimals the series is written with: labels show them all alike (17.0, 17.3)."""
-    places = [-Decimal(repr(v)).normalize().as_tuple().exponent for v in values]  # type: ignore[operator]
-    return min(MAX_DECIMALS, max([0, *places]))
+def decimals_of(values: list[float]) -> list[int]:
+    """Decimals to show each value with: the series alike (12.0 beside 17.3) when its
+    values differ by at most one decimal place, else each as written (0.00125, 17)."""
+    places = [
+        min(MAX_DECIMALS, max(0, -int(Decimal(repr(v)).normalize().as_tuple().exponent)))
+        for v in values
+    ]
+    if max(places) - min(places) <= 1:
+        return [max(places)] * len(values)
+    return places
+
+
+def format_values(values: list[float], unit: str, locale: str | None) -> list[str]:
+    """Each value as text in the brief's language, with its unit ('' for none)."""
+    return [
+        with_unit(format_value(v, d, locale), unit)
+        for v, d in zip(values, decimals_of(values), strict=True)
+    ]
 
 
 def is_symbol(unit: str) -> bool:
@@ -148,13 +164,10 @@ class RenderedChart:
 def summary(chart: Chart, locale: str | None = None) -> str:
     """The series in a sentence or two: kind, first and last, lowest and highest."""
     values = [p.value for p in chart.points]
-    decimals = decimals_of(values)
+    shown = format_values(values, chart.unit, locale)
 
     def say(index: int) -> str:
-        point = chart.points[index]
-        return (
-            f"{with_unit(format_value(point.value, decimals, locale), chart.unit)} ({point.label})"
-        )
+        return f"{shown[index]} ({chart.points[index].label})"
 
     first, last = 0, len(values) - 1
     low = min(range(len(values)), key=lambda i: (values[i], i))
@@ -178,13 +191,9 @@ def render_chart(
 ) -> RenderedChart:
     """The chart as SVG (``ident`` prefixes its element ids), with its summary and rows."""
     palette = palette or Palette()
-    values = [p.value for p in chart.points]
-    decimals = decimals_of(values)
     words = summary(chart, locale)
-    rows = tuple(
-        (p.label, with_unit(format_value(p.value, decimals, locale), chart.unit))
-        for p in chart.points
-    )
+    shown = format_values([p.value for p in chart.points], chart.unit, locale)
+    rows = tuple((p.label, text) for p, text in zip(chart.points, shown, strict=True))
     svg = _svg(chart, ident, palette, locale, words)
     return RenderedChart(svg, words, rows)
 
@@ -225,8 +234,7 @@ def _svg(chart: Chart, ident: str, palette: Palette, locale: str | None, words: 
     axis = value_axis(values, include_zero=include_zero)
     mark_unit = chart.unit if is_symbol(chart.unit) else ""
     tick_labels = [with_unit(format_value(t, axis.decimals, locale), mark_unit) for t in axis.ticks]
-    decimals = decimals_of(values)
-    value_labels = [with_unit(format_value(v, decimals, locale), mark_unit) for v in values]
+    value_labels = format_values(values, mark_unit, locale)
 
     left = max(_text_width(t) for t in tick_labels) + 10
     right = 8.0
