@@ -392,8 +392,8 @@ class Figure(Model):
     chart: Chart | None = None
     """A small series the number belongs to, drawn as an accessible chart with its data
     table, e.g. {kind: line, title: ..., base: ..., unit: '%', points: [{label: '2011',
-    value: 12}, ...]}. Each value must stand in a quote from the figure's source, at its
-    locator when it has one."""
+    value: 12}, ...]}. Each value must stand in a quote from the figure's source (at its
+    locator, which the chart's source line cites)."""
 
 
 class Relevance(Model):
