@@ -192,16 +192,22 @@ def _browser_ready() -> str | None:
     return ", ".join(missing) or None
 
 
+# The fixture project's twins too: they show what the shipped findings may not (a chart
+# with its data table).
+MINI_TWINS = ("mini-federal", "mini-sme")
+
+
 @pytest.fixture(scope="module")
-def axe(briefs):
+def axe(briefs, mini_build):
     missing = _browser_ready()
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"browser test set-up missing ({missing}): run `make test`")
         pytest.skip(f"browser test set-up missing ({missing}): run `make test`")
-    files = [str(briefs.out / f"{slug}.html") for slug in AUDIENCES]
+    files = {slug: briefs.out / f"{slug}.html" for slug in AUDIENCES}
+    files |= {name: mini_build.out / f"{name[5:]}.html" for name in MINI_TWINS}
     result = subprocess.run(
-        ["node", str(ROOT / "tests" / "axe_check.mjs"), *files],
+        ["node", str(ROOT / "tests" / "axe_check.mjs"), *map(str, files.values())],
         capture_output=True,
         text=True,
         timeout=180,
@@ -209,7 +215,7 @@ def axe(briefs):
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    return {Path(path).stem: entry for path, entry in report.items()}
+    return {name: report[str(path)] for name, path in files.items()}
 
 
 def _violations(view: dict) -> list[str]:
@@ -219,7 +225,7 @@ def _violations(view: dict) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("slug", AUDIENCES)
+@pytest.mark.parametrize("slug", [*AUDIENCES, *MINI_TWINS])
 def test_axe_finds_no_violation_on_desktop_or_phone(axe, slug):
     for name, view in axe[slug]["views"].items():
         assert _violations(view) == [], f"{slug} ({name})"
@@ -235,3 +241,10 @@ def test_html_makes_no_request_and_fits_a_phone(axe, briefs, slug):
     assert phone["overflow"] <= 0, f"{slug}: {phone['overflow']}px wider than a phone screen"
     assert phone["title"] == select(briefs.corpus, slug).title
     assert phone["lang"] == briefs.corpus.publication.language
+
+
+@pytest.mark.parametrize("name", MINI_TWINS)
+def test_a_twin_with_a_chart_makes_no_request_and_fits_a_phone(axe, name):
+    entry = axe[name]
+    assert entry["requests"] == [] and entry["console"] == []
+    assert entry["views"]["phone"]["overflow"] <= 0

@@ -254,7 +254,7 @@ def test_a_figure_its_quote_does_not_give_is_an_error(mini_project):
 def test_the_colophon_says_exactly_what_was_verified(mini_project):
     build(Project.at(mini_project), BuildOptions(formats=("html",)))
     html = (mini_project / "output" / "federal.html").read_text("utf-8")
-    assert "the 4 short quotations the findings record from them were found word for word" in html
+    assert "the 5 short quotations the findings record from them were found word for word" in html
 
 
 def test_without_snapshots_the_brief_does_not_claim_verification(mini_project):

@@ -213,16 +213,20 @@ def test_list_json_is_the_documented_shape(cli):
             "stance": "reports",
             "speaker": "regional toolmakers",
             "as_of": None,
-        }
-    ]
-    assert first["figures"] == [
+        },
         {
-            "value": "42%",
-            "label": "of orders arrive through shared supplier networks",
             "source": "alpha-2020",
             "locator": "paragraph 1",
-        }
+            "quote": "That share was 12 percent in 2011, 18 percent in 2014 and 27 percent in 2017",
+            "stance": "reports",
+            "speaker": None,
+            "as_of": None,
+        },
     ]
+    [figure] = first["figures"]
+    assert figure["value"] == "42%" and figure["locator"] == "paragraph 1"
+    assert figure["chart"]["kind"] == "bar" and figure["chart"]["unit"] == "%"
+    assert figure["chart"]["points"][0] == {"label": "2011", "value": 12.0}
     assert data["findings"][1]["contrasts"] == ["clusters-often-fail"]
     beta = data["sources"][1]
     assert beta["id"] == "beta-2021"

@@ -91,6 +91,7 @@ def test_chicago_notes_are_numbered_and_formatted(rendered):
     notes = [
         "Alpha Institute, Notes on Regional Making (Alpha Institute, 2020), para. 1, "
         "https://alpha.example.org/notes.",
+        "Alpha Institute, Notes on Regional Making, para. 1.",  # the chart's source
         "Alpha Institute, Notes on Regional Making, para. 1.",
         "Alpha Institute, Notes on Regional Making, para. 2.",
         "Ann Beta, “Review of Cluster Policy,” Policy Review, June 1, 2021, paras. 1, 2, "

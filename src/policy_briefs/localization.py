@@ -59,3 +59,11 @@ def format_numbers(text: str, locale: str | None = DEFAULT) -> str:
         return format_decimal(int(digits), locale=where)
 
     return _GROUPED.sub(regroup, text)
+
+
+def format_value(value: float, decimals: int, locale: str | None = DEFAULT) -> str:
+    """A measured value with a fixed number of decimals, grouped and signed the way
+    ``locale`` writes numbers: 17.3, 1,250.0, −4 (a minus sign, not a hyphen)."""
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    text = format_decimal(value, format=pattern, locale=_locale(locale))
+    return text.replace("-", "\u2212")

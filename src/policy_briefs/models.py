@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -303,8 +304,82 @@ class Evidence(Model):
         return found
 
 
+# A chart is a small series read at a glance: fewer than two points is no series, more
+# than two dozen no longer fits a column of a letter page with its value labels.
+MIN_CHART_POINTS = 2
+MAX_CHART_POINTS = 24
+MAX_CHART_LABEL = 16
+# Beyond this magnitude a value label no longer fits beside its bar; no brief's series
+# needs more (a unit such as 'billion' in the base keeps numbers small).
+MAX_CHART_VALUE = 1e12
+
+
+def _label_to_text(value: Any) -> Any:
+    # An unquoted year (2011) is read by YAML as a number; a point's label is its name.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+ChartLabel = Annotated[
+    str,
+    BeforeValidator(_label_to_text),
+    Field(min_length=1, max_length=MAX_CHART_LABEL),
+    AfterValidator(one_line),
+    # Editors must accept the unquoted year that the loader accepts.
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": MAX_CHART_LABEL},
+                {"type": "integer"},
+            ]
+        }
+    ),
+]
+
+
+class ChartPoint(Model):
+    """One value of a chart's series."""
+
+    label: ChartLabel
+    """What the value belongs to, as shown under it: a year ('2011'), a period or a group;
+    one line, at most 16 characters."""
+    value: float = Field(allow_inf_nan=False, ge=-MAX_CHART_VALUE, le=MAX_CHART_VALUE)
+    """The number, in the chart's unit, exactly as the cited passage gives it (17.3 for
+    '17.3 million' when the unit is 'million'); `briefs check` looks for it in the quotes."""
+
+
+class Chart(Model):
+    """A small data series drawn as a bar or line chart under the key number.
+
+    Every value must stand in a quote of this finding's evidence from the figure's source,
+    so a chart shows only what its cited passages say. Chart only values of one measure on
+    one base: shares of different totals do not belong on one axis."""
+
+    kind: Literal["bar", "line"] = "bar"
+    """'bar' for values of separate groups or years (bars start at zero); 'line' for one
+    measure over time."""
+    title: Annotated[str, Field(min_length=1, max_length=120), AfterValidator(one_line)]
+    """The chart's title: what it shows, e.g. 'Orders through shared networks, 2011-2020'.
+    Also its accessible name."""
+    base: Annotated[str, Field(min_length=1, max_length=120), AfterValidator(one_line)]
+    """What the numbers are of, with their unit in words, shown under the title, e.g.
+    'US manufacturing employment, millions' or 'share of orders, percent'."""
+    unit: Annotated[str, Field(max_length=12), AfterValidator(one_line)] = ""
+    """The unit after each number: a symbol ('%') is written on the chart (42%); a word
+    ('million') in its description and data table, the base saying it on the chart."""
+    category: (
+        Annotated[str, Field(min_length=1, max_length=40), AfterValidator(one_line)] | None
+    ) = None
+    """What the point labels name, e.g. 'Year' or 'Region': the heading of the data
+    table's first column (default 'Label')."""
+    points: list[ChartPoint] = Field(min_length=MIN_CHART_POINTS, max_length=MAX_CHART_POINTS)
+    """The series in reading order (oldest first for a time series): 2 to 24 points with
+    distinct labels."""
+
+
 class Figure(Model):
-    """A key number shown as a stat call-out."""
+    """A key number shown as a stat call-out, optionally with a chart of its series."""
 
     value: Text
     """The number as displayed, e.g. '64 000', '7%' or 'one-third'."""
@@ -314,6 +389,11 @@ class Figure(Model):
     """Id of the source that gives the number."""
     locator: str | None = Field(None, pattern=LOCATOR_RE.pattern)
     """Where in the source the number appears, e.g. 'paragraph 6'."""
+    chart: Chart | None = None
+    """A small series the number belongs to, drawn as an accessible chart with its data
+    table, e.g. {kind: line, title: ..., base: ..., unit: '%', points: [{label: '2011',
+    value: 12}, ...]}. Each value must stand in a quote from the figure's source (at its
+    locator, which the chart's source line cites)."""
 
 
 class Relevance(Model):

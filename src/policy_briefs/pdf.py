@@ -17,7 +17,7 @@ from weasyprint.urls import URLFetcher, URLFetchingError
 
 from .confine import is_inside, regular_file_problem
 from .errors import BriefsError
-from .tagging import finish, link_descriptions
+from .tagging import figure_descriptions, finish, link_descriptions
 
 PDF_VARIANT = "pdf/ua-1"  # tagged, with /Lang and /MarkInfo: readable by screen readers
 
@@ -104,7 +104,9 @@ def render_pdf(html: str, *, base_dir: Path, allowed: list[Path], identifier: st
                 pdf_identifier=hashlib.md5(identifier.encode()).hexdigest().encode(),
                 uncompressed_pdf=False,
             )
-            data = finish(data, link_descriptions(document.pages))
+            data = finish(
+                data, link_descriptions(document.pages), figure_descriptions(document.pages)
+            )
         except Exception as exc:  # WeasyPrint raises many kinds; the user needs one message
             raise BriefsError(f"PDF rendering failed: {exc}") from exc
     messages = [f"{r.levelname.lower()}: {r.getMessage()}" for r in records]

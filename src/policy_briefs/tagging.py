@@ -10,6 +10,9 @@ WeasyPrint (70) leaves three things a PDF/UA checker rejects, all below its API:
 - A link's ``/Contents`` (its description for assistive technology) is the link's target,
   an element id such as ``note-3``. It becomes the link's words: its ``aria-label`` if it
   has one, else its text, as the HTML twin's accessible name.
+- An inline SVG becomes a ``/Figure`` whose ``/Alt`` is its ``<title>`` alone. A chart's
+  title names it but does not say what it shows; its Alt becomes the title and the
+  ``<desc>`` together (the summary of the series), as a screen reader reads the twin.
 
 Imported only when a PDF is rendered (with pdf.py).
 """
@@ -40,6 +43,55 @@ def link_descriptions(pages: Iterable) -> dict[tuple[int, str], deque[str]]:
             words = element.get("aria-label") or "".join(element.itertext())
             found[(index, str(target))].append(" ".join(words.split()))
     return found
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def figure_descriptions(pages: Iterable) -> dict[str, deque[str]]:
+    """Each inline SVG's full description (title, then desc), by its title, in page order.
+
+    ``pages`` are WeasyPrint's laid-out pages. WeasyPrint sets a Figure's Alt to the
+    SVG's title; the title names the queue its full description is taken from.
+    """
+    found: dict[str, deque[str]] = defaultdict(deque)
+    done: set[int] = set()
+    for page in pages:
+        for box in page._page_box.descendants():
+            element = box.element
+            if element is None or element.tag != f"{SVG}svg" or id(element) in done:
+                continue
+            done.add(id(element))
+            title, desc = element.find(f"{SVG}title"), element.find(f"{SVG}desc")
+            if title is None or not title.text or desc is None or not desc.text:
+                continue
+            name = " ".join(title.text.split())
+            text = name.rstrip(".") + ". " + " ".join(desc.text.split())
+            found[title.text].append(text)
+    return found
+
+
+def _describe_figures(pdf: pikepdf.Pdf, descriptions: dict[str, deque[str]]) -> None:
+    stack: list = [pdf.Root.StructTreeRoot.K]
+    seen: set[tuple[int, int]] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, pikepdf.Array):
+            stack.extend(reversed(list(node)))  # document order: the queues are in it
+            continue
+        if not isinstance(node, pikepdf.Dictionary) or node.get("/Type") == pikepdf.Name.OBJR:
+            continue
+        if node.is_indirect:
+            if node.objgen in seen:
+                continue
+            seen.add(node.objgen)
+        if node.get("/S") == pikepdf.Name.Figure and "/Alt" in node:
+            queue = descriptions.get(str(node.Alt))
+            if queue:
+                node.Alt = pikepdf.String(queue.popleft())
+        kids = node.get("/K")
+        if kids is not None:
+            stack.append(kids)
 
 
 def _reachable(root: pikepdf.Object) -> set[tuple[int, int]]:
@@ -111,8 +163,13 @@ def _describe_links(pdf: pikepdf.Pdf, words: dict[tuple[int, str], deque[str]]) 
                 annotation.Contents = pikepdf.String(queue.popleft())
 
 
-def finish(data: bytes, words: dict[tuple[int, str], deque[str]]) -> bytes:
-    """The PDF with its furniture as artifacts and its links flagged and described.
+def finish(
+    data: bytes,
+    words: dict[tuple[int, str], deque[str]],
+    figures: dict[str, deque[str]] | None = None,
+) -> bytes:
+    """The PDF with its furniture as artifacts, its links flagged and described, and its
+    charts described (``figures``, from figure_descriptions).
 
     Reproducible: the same bytes in give the same bytes out. The first /ID element
     (WeasyPrint's, seeded from the inputs) is kept; the second is a digest of the content.
@@ -120,6 +177,7 @@ def finish(data: bytes, words: dict[tuple[int, str], deque[str]]) -> bytes:
     with pikepdf.open(io.BytesIO(data)) as pdf:
         _furniture_to_artifacts(pdf)
         _describe_links(pdf, words)
+        _describe_figures(pdf, figures or {})
         out = io.BytesIO()
         pdf.save(
             out,

@@ -14,12 +14,14 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from . import __version__, glossary
+from .charts import Palette, RenderedChart, render_chart
 from .citations import Citations, brief_reference, find_style
 from .confine import confined
 from .csl import load_style
 from .errors import BriefsError, Problem, ValidationFailed
 from .levers import by_lever
 from .localization import format_numbers, long_date
+from .models import Chart
 from .project import Project, default_templates_dir
 from .selection import Brief
 
@@ -104,6 +106,7 @@ def jinja_environment(project: Project) -> jinja2.Environment:
     env.filters["numbers"] = _numbers
     env.filters["by_lever"] = by_lever
     env.globals["tool_version"] = __version__
+    env.globals["chart_view"] = _chart_view
     return env
 
 
@@ -142,6 +145,16 @@ def _long_date(context, value) -> str:
 @jinja2.pass_context
 def _numbers(context, text) -> str:
     return format_numbers(str(text), _language(context) or "en-US")
+
+
+@jinja2.pass_context
+def _chart_view(context, chart: Chart, ident: str) -> RenderedChart:
+    """A figure's chart, in the colours of the stylesheet the brief includes (a project's
+    own brief.css first) and the numbers of the brief's language."""
+    env = context.environment
+    assert env.loader is not None
+    css, _, _ = env.loader.get_source(env, "brief.css")
+    return render_chart(chart, ident, palette=Palette.from_css(css), locale=_language(context))
 
 
 def template_exists(env: jinja2.Environment, name: str) -> bool:

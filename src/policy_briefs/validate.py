@@ -368,6 +368,8 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
             )
     for i, fig in enumerate(finding.figures):
         quotes = [normalise(ev.quote).lower() for ev in finding.evidence if ev.source == fig.source]
+        if fig.chart is not None:
+            problems += _check_chart(corpus, finding_id, i)
         wanted = numbers_in(fig.value)
         if wanted:
             missing = wanted - set().union(*(numbers_backed_by(q) for q in quotes))
@@ -381,6 +383,79 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
                     f"figures[{i}].value: '{fig.value}' is in no quote from '{fig.source}' in this "
                     "finding; add the evidence that gives it",
                     at=("figures", i, "value"),
+                )
+            )
+    return problems
+
+
+def _numbers_quoted(evidence: list[Evidence]) -> set[float]:
+    # Compared as values: 17.30 in a passage backs 17.3, 64 000 backs 64000.
+    quotes = [normalise(ev.quote).lower() for ev in evidence]
+    return {float(n) for n in set().union(*(numbers_backed_by(q) for q in quotes))}
+
+
+def _check_chart(corpus: Corpus, finding_id: str, i: int) -> list[Problem]:
+    """A chart shows only what its sources say: each value must stand in a quote from the
+    figure's source (an error otherwise, as for a key figure), and should stand in one at
+    the figure's locator, the place the chart's source line cites (a warning). Quotes are
+    checked against the archived source text by check_evidence, so each value is in the
+    source itself."""
+    finding = corpus.findings[finding_id]
+    at = corpus.where[("finding", finding_id)]
+    fig = finding.figures[i]
+    assert fig.chart is not None
+    problems: list[Problem] = []
+    from_source = [ev for ev in finding.evidence if ev.source == fig.source]
+    cited = [ev for ev in from_source if fig.locator in (None, ev.locator)]
+    anywhere, here = _numbers_quoted(from_source), _numbers_quoted(cited)
+    source = corpus.sources.get(fig.source)
+    # A label may name the source's own year ("now" in a 2020 report is 2020).
+    years = set().union(*(numbers_in(ev.quote) for ev in cited))
+    years |= {d[:4] for d in [source.issued if source else None] if d}
+    years |= {ev.as_of[:4] for ev in cited if ev.as_of}
+    place = f"'{fig.source}'" + (f" at '{fig.locator}'" if fig.locator else "")
+    seen: dict[str, int] = {}
+    for j, point in enumerate(fig.chart.points):
+        where = ("figures", i, "chart", "points", j)
+        name = f"figures[{i}].chart.points[{j}]"
+        if point.label in seen:
+            problems.append(
+                at.problem(
+                    f"{name}.label: '{point.label}' is also the label of "
+                    f"points[{seen[point.label]}]; give each point its own label",
+                    at=(*where, "label"),
+                )
+            )
+        seen.setdefault(point.label, j)
+        # A fall the passage states as "fell by 3 percent" may be charted as -3.
+        value = abs(point.value)
+        if value not in anywhere:
+            problems.append(
+                at.problem(
+                    f"{name}.value: {point.value:g} is in no quote from '{fig.source}' in this "
+                    "finding; every value of a chart must stand in the cited passage: add the "
+                    "evidence that gives it, with the passage's words",
+                    at=(*where, "value"),
+                )
+            )
+        elif value not in here:
+            problems.append(
+                at.problem(
+                    f"{name}.value: {point.value:g} is quoted from '{fig.source}', but not at "
+                    f"'{fig.locator}', the place the chart's source line cites; set the "
+                    "figure's locator to the passage that gives the series",
+                    at=(*where, "value"),
+                    severity="warning",
+                )
+            )
+        for number in sorted(numbers_in(point.label) - years):
+            problems.append(
+                at.problem(
+                    f"{name}.label: {number} appears in no quote from {place} in this finding, "
+                    "nor is it the source's date; a value paired with the wrong year misleads: "
+                    "quote the passage that names it",
+                    at=(*where, "label"),
+                    severity="warning",
                 )
             )
     return problems

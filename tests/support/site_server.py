@@ -20,7 +20,7 @@ ROBOTS = "User-agent: *\nDisallow: /private/\n"
 ARTICLE_BODY = """\
 <h1>Alpha Institute: Notes on Regional Making</h1>
 <p>Regional toolmakers reported that 42 percent of orders now arrive through shared supplier
-networks.</p>
+networks. That share was 12 percent in 2011, 18 percent in 2014 and 27 percent in 2017.</p>
 <p>The institute argues that &ldquo;a shared industrial commons&rdquo; of skills and facilities
 keeps small firms competitive.</p>
 <p>Members of the survey panel described how orders are matched to workshops, how prices are
@@ -30,7 +30,7 @@ agreed, and which services the networks share among their members across the reg
 CHANGED_BODY = """\
 <h1>Alpha Institute: Notes on Regional Making</h1>
 <p>Regional toolmakers reported that about half of their orders now come through shared
-supplier networks.</p>
+supplier networks. That share was 12 percent in 2011, 18 percent in 2014 and 27 percent in 2017.</p>
 <p>The institute argues that &ldquo;a shared industrial commons&rdquo; of skills and facilities
 keeps small firms competitive.</p>
 <p>Members of the survey panel described how orders are matched to workshops, how prices are
