@@ -53,6 +53,7 @@ def _href(target: str, page: str) -> str:
 
 def _bar_html(bar: Bar) -> str:
     parts = [
+        "",
         _START,
         '<nav class="site-bar" aria-label="Site">',
         f'<a class="site-home" href="{_href("index.html", bar.page)}">{escape(bar.series)}'
@@ -69,15 +70,15 @@ def _bar_html(bar: Bar) -> str:
             note += f' <a href="{_href(bar.current, bar.page)}">Read the current version</a>.'
         parts.append(f'<p class="site-note">{note}</p>')
     parts += ["</nav>", _END]
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts)
 
 
 def twin_of(page: bytes) -> bytes:
     """A site page without its bar: the twin as built (a twin without a bar unchanged)."""
     text = page.decode("utf-8")
     start, end = text.find(_START), text.find(_END)
-    if 0 <= start < end:
-        text = text[:start] + text[end + len(_END) + 1 :]
+    if 0 < start < end:
+        text = text[: start - 1] + text[end + len(_END) :]
     style = text.find(f'<style id="{_STYLE_ID}">')
     if style >= 0:
         text = text[:style] + text[text.index("</style>\n", style) + len("</style>\n") :]
@@ -93,5 +94,5 @@ def brief_page(twin: bytes, bar: Bar) -> bytes:
     if head_end < 0 or body < head_end or body_end <= 0:
         return twin  # not a page this tool wrote: published as built
     return (
-        text[:head_end] + _STYLE + text[head_end:body_end] + "\n" + _bar_html(bar) + text[body_end:]
+        text[:head_end] + _STYLE + text[head_end:body_end] + _bar_html(bar) + text[body_end:]
     ).encode("utf-8")
