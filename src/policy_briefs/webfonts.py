@@ -99,7 +99,7 @@ def font_file(face: Face) -> Path:
 
 @lru_cache(maxsize=64)
 def _font_file(family: str, weight: int, style: str, package: str) -> Path:
-    label = f"{family} {weight} {style}"
+    label = f"{family} {weight}{' italic' if style == 'italic' else ''}"
     fc_match = shutil.which("fc-match")
     if fc_match is None:
         raise MissingFont(
