@@ -406,3 +406,28 @@ def test_publish_before_build_says_to_build(mini_project, cli):
     assert result.exit_code == 1
     assert "run `briefs build` first" in result.stderr
     assert not (mini_project / "output").exists()
+
+
+def test_the_index_leads_with_each_argued_title_and_its_argument(briefs, tmp_path):
+    """The project's own briefs argue a claim: the index shows that claim as the title,
+    the argument under it, and the audience as a label, from the manifest alone."""
+    from policy_briefs.built import read_build
+    from policy_briefs.project import Project
+    from policy_briefs.site import publish_site
+    from policy_briefs.templating import plain_markdown
+    from support.shipped_briefs import ROOT
+
+    site = tmp_path / "site"
+    publish_site(Project.at(ROOT), read_build(briefs.out), site)
+    html = (site / "index.html").read_text("utf-8")
+    main = _main(html)
+    for audience in briefs.corpus.audiences.values():
+        assert audience.brief_title and audience.argument
+        assert f'<a href="briefs/{audience.id}.html">{audience.brief_title}</a>' in main
+        summary = plain_markdown(audience.argument).replace("'", "&#39;")
+        assert f'<p class="summary">{summary}</p>' in main
+        assert f'<p class="audience">{audience.title}</p>' in main
+    # Argued briefs need no list of headlines: the argument says what the brief says.
+    assert 'class="highlights"' not in main
+    assert briefs.corpus.publication.series not in main
+    assert main.count("<img ") == len(briefs.corpus.audiences)
