@@ -57,9 +57,8 @@ def main() -> int:
         return 1
     env = jinja_environment(project)
     print(f"load average {os.getloadavg()[0]:.2f}; {runs} runs each, medians")
-    print(
-        f"{'brief':10} {'bytes':>9} {'+fonts':>9} {'cold s':>7} {'warm s':>7} {'html s':>7} {'ratio':>6}"
-    )
+    columns = ("bytes", "+fonts", "cold s", "warm s", "html s", "ratio")
+    print(f"{'brief':10}", *(f"{c:>9}" if "bytes" in c or "+" in c else f"{c:>7}" for c in columns))
     for audience in corpus.audiences:
         brief = select(corpus, audience)
         citations = citations_for(brief, project)
