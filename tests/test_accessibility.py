@@ -196,26 +196,57 @@ def _browser_ready() -> str | None:
 # with its data table).
 MINI_TWINS = ("mini-federal", "mini-sme")
 
+# Fontconfig that sees DejaVu only: the pages must bring their own Inter and Charis SIL.
+_NO_BRIEF_FONTS = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig>
+  <dir>/usr/share/fonts/truetype/dejavu</dir>
+  <cachedir>{cache}</cachedir>
+</fontconfig>
+"""
+SITE_PAGES = ("site:index", "site:federal")
+
 
 @pytest.fixture(scope="module")
-def axe(briefs, mini_build):
+def browser_run(briefs, mini_build, tmp_path_factory):
+    """The twins and two pages of the published site, audited in one browser run with
+    fontconfig pointed away from the installed fonts; screenshots of each page."""
     missing = _browser_ready()
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"browser test set-up missing ({missing}): run `make test`")
         pytest.skip(f"browser test set-up missing ({missing}): run `make test`")
+    from policy_briefs.built import read_build
+    from policy_briefs.project import Project
+    from policy_briefs.site import publish_site
+
+    work = tmp_path_factory.mktemp("browser")
+    site = work / "site"
+    publish_site(Project.at(ROOT), read_build(briefs.out), site)
+    config = work / "fonts.conf"
+    config.write_text(_NO_BRIEF_FONTS.format(cache=work / "fc-cache"), "utf-8")
+    shots = work / "screenshots"
     files = {slug: briefs.out / f"{slug}.html" for slug in AUDIENCES}
     files |= {name: mini_build.out / f"{name[5:]}.html" for name in MINI_TWINS}
+    files["site:index"] = site / "index.html"
+    files["site:federal"] = site / "briefs" / "federal.html"
     result = subprocess.run(
-        ["node", str(ROOT / "tests" / "axe_check.mjs"), *map(str, files.values())],
+        ["node", str(ROOT / "tests" / "axe_check.mjs"), "--allow", str(site)]
+        + ["--screenshots", str(shots), *map(str, files.values())],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         cwd=ROOT,
+        env={**os.environ, "FONTCONFIG_FILE": str(config)},
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    return {name: report[str(path)] for name, path in files.items()}
+    return {name: report[str(path)] for name, path in files.items()}, config, shots, files
+
+
+@pytest.fixture(scope="module")
+def axe(browser_run):
+    return browser_run[0]
 
 
 def _violations(view: dict) -> list[str]:
@@ -225,7 +256,7 @@ def _violations(view: dict) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("slug", [*AUDIENCES, *MINI_TWINS])
+@pytest.mark.parametrize("slug", [*AUDIENCES, *MINI_TWINS, *SITE_PAGES])
 def test_axe_finds_no_violation_on_desktop_or_phone(axe, slug):
     for name, view in axe[slug]["views"].items():
         assert _violations(view) == [], f"{slug} ({name})"
@@ -248,3 +279,24 @@ def test_a_twin_with_a_chart_makes_no_request_and_fits_a_phone(axe, name):
     entry = axe[name]
     assert entry["requests"] == [] and entry["console"] == []
     assert entry["views"]["phone"]["overflow"] <= 0
+
+
+@pytest.mark.parametrize("page", AUDIENCES + SITE_PAGES)
+def test_pages_use_their_embedded_fonts_where_none_are_installed(browser_run, page):
+    report, config, shots, files = browser_run
+    # The browser could not have found the fonts on the machine.
+    found = subprocess.run(
+        ["fc-list", "--format", "%{family}\n"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FONTCONFIG_FILE": str(config)},
+    ).stdout
+    assert "Inter" not in found and "Charis" not in found
+    for name, view in report[page]["views"].items():
+        used = set(view["fonts"])
+        assert {"Inter 400 normal", "Inter 700 normal", "Charis SIL 400 normal"} <= used, (
+            f"{page} ({name}): {sorted(used)}"
+        )
+        assert report[page]["requests"] == [], "fonts and pictures come from the page or site"
+        shot = shots / f"{files[page].parent.name}-{files[page].stem}-{name}.png"
+        assert shot.stat().st_size > 20_000

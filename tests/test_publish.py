@@ -71,6 +71,8 @@ class Page(HTMLParser):
         if tag == "a":
             self._in_a = True
             self.link_texts.append("")
+        if tag == "img" and self._in_a:
+            self.link_texts[-1] += attrs.get("alt") or ""
 
     def handle_endtag(self, tag):
         if tag == "a":
@@ -113,19 +115,70 @@ def test_every_link_on_the_index_is_relative_and_nothing_needs_javascript(site):
         assert urlsplit(url).scheme in ("", "mailto"), url
 
 
+def _main(html: str) -> str:
+    return html[html.index("<main") : html.index("</main>")]
+
+
 def test_the_index_lists_each_brief_with_what_a_reader_needs(site, built):
     html = (site / "index.html").read_text("utf-8")
     manifest = json.loads((built / "output" / "manifest.json").read_text())["briefs"]
     for slug, entry in manifest.items():
-        assert entry["title"] in html
+        # "Test Briefs: Federal policymakers": the series is in the page's heading once.
+        assert f'<a href="briefs/{slug}.html">{entry["title"].split(": ", 1)[1]}</a>' in html
         assert f'href="briefs/{slug}.pdf"' in html and f'href="briefs/{slug}.html"' in html
         kb = round(entry["files"]["pdf"]["bytes"] / 1000)
         assert f"(PDF, {kb} KB, {entry['pages']} pages)" in html
+        page_kb = round((site / "briefs" / f"{slug}.html").stat().st_size / 1000)
+        assert f"(web page, {page_kb} KB)" in html
+    assert "Test Briefs" not in _main(html)
     assert "Federal policymakers" in html and "Small and medium manufacturers" in html
     assert '<time datetime="2026-01-15">January 15, 2026</time>' in html
+    assert "<dt>Version</dt><dd>1.0</dd>" in html
     assert "Staff who design national programmes." in html  # the summary
     assert "Many orders now come through shared supplier networks" in html  # a highlight
     assert 'type="application/atom+xml"' in html
+
+
+def test_the_index_shows_the_first_page_of_each_pdf(site):
+    from PIL import Image
+
+    images = [
+        dict(attrs)
+        for tag, attrs in _start_tags((site / "index.html").read_text("utf-8"))
+        if tag == "img"
+    ]
+    assert sorted(i["src"] for i in images) == [
+        "thumbnails/federal.webp",
+        "thumbnails/sme.webp",
+    ]
+    for image in images:
+        assert image["alt"].startswith("First page of the PDF: ")
+        with Image.open(site / image["src"]) as picture:
+            assert picture.format == "WEBP"
+            # Drawn at twice the size it is shown, in the page's proportions (US Letter).
+            assert picture.size == (2 * int(image["width"]), 2 * int(image["height"]))
+            assert int(image["width"]) == 150 and abs(int(image["height"]) - 194) <= 1
+            # A cover, not a blank page: the navy title band is at the top.
+            r, g, b = picture.convert("RGB").getpixel((picture.width // 2, 20))
+            assert b > r + 40, (r, g, b)
+
+
+def _start_tags(html: str) -> list[tuple[str, list]]:
+    found: list[tuple[str, list]] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append((tag, attrs))
+
+    Tags().feed(html)
+    return found
+
+
+def test_the_index_embeds_its_fonts(site):
+    html = (site / "index.html").read_text("utf-8")
+    faces = re.findall(r'font-family: "([^"]+)"; font-weight: (\d+)', html)
+    assert ("Inter", "700") in faces and ("Charis SIL", "400") in faces
+    assert not re.search(r"url\((?!\s*['\"]?data:)", html), "fonts come from the page itself"
 
 
 def test_the_index_is_accessible(site):
@@ -162,10 +215,32 @@ def test_text_colours_have_enough_contrast(site):
 
 
 def test_the_brief_pages_and_manifest_are_the_built_files(site, built):
+    from policy_briefs.site.pages import twin_of
+
     out = built / "output"
-    for name in ("federal.pdf", "federal.html", "sme.pdf", "sme.html"):
+    for name in ("federal.pdf", "sme.pdf"):
         assert (site / "briefs" / name).read_bytes() == (out / name).read_bytes()
+    for name in ("federal.html", "sme.html"):
+        page = (site / "briefs" / name).read_bytes()
+        # The site's copy is the twin plus its bar, nothing else; the twin stays clean.
+        assert page != (out / name).read_bytes()
+        assert twin_of(page) == (out / name).read_bytes()
+        assert b"site-bar" not in (out / name).read_bytes()
     assert (site / "manifest.json").read_bytes() == (out / "manifest.json").read_bytes()
+
+
+def test_each_brief_page_leads_back_to_the_index_and_to_its_pdf(site, built):
+    for slug in ("federal", "sme"):
+        html = (site / "briefs" / f"{slug}.html").read_text("utf-8")
+        body = html[html.index("<body") :]
+        bar = body[: body.index("</nav>")]
+        assert '<nav class="site-bar" aria-label="Site">' in bar
+        assert '<a class="site-home" href="../index.html">Test Briefs' in bar
+        kb = round((site / "briefs" / f"{slug}.pdf").stat().st_size / 1000)
+        assert f'href="{slug}.pdf" type="application/pdf">Download the PDF ({kb} KB)</a>' in bar
+        # The bar comes first, before the brief's own cover.
+        assert body.index("site-bar") < body.index('<header class="cover">')
+        assert html.count("<main") == 1
 
 
 def parse_feed(path: Path) -> ET.Element:
@@ -265,6 +340,12 @@ def test_a_new_version_adds_an_entry_and_keeps_the_old_one(project, cli):
     archived = list((site / "archive" / "federal").glob("*.pdf"))
     assert [p.read_bytes() for p in archived] == [old_pdf]
     assert "Earlier versions (1)" in (site / "index.html").read_text("utf-8")
+    # The archived page has a bar whose links work from the archive folder.
+    (old_page,) = (site / "archive" / "federal").glob("*.html")
+    text = old_page.read_text("utf-8")
+    assert text.count('class="site-bar"') == 1
+    assert 'href="../../index.html"' in text and 'href="../../briefs/federal.html"' in text
+    assert f'href="{archived[0].name}"' in text and "An earlier version of this brief" in text
     for page, url, target, _fragment in internal_links(site):
         assert target.is_file(), f"{page}: broken link {url}"
 
@@ -306,7 +387,7 @@ def test_a_project_can_override_part_of_the_index(project, cli):
     result = cli("publish", "--project", project)
     assert result.exit_code == 0, result.output
     html = (project / "output" / "site" / "index.html").read_text("utf-8")
-    assert "Questions? Ask the policy unit." in html and "Test Briefs: Federal" in html
+    assert "Questions? Ask the policy unit." in html and "Federal policymakers" in html
 
 
 @pytest.mark.parametrize("target", [".", "output", "findings", "elsewhere"])
@@ -325,3 +406,28 @@ def test_publish_before_build_says_to_build(mini_project, cli):
     assert result.exit_code == 1
     assert "run `briefs build` first" in result.stderr
     assert not (mini_project / "output").exists()
+
+
+def test_the_index_leads_with_each_argued_title_and_its_argument(briefs, tmp_path):
+    """The project's own briefs argue a claim: the index shows that claim as the title,
+    the argument under it, and the audience as a label, from the manifest alone."""
+    from policy_briefs.built import read_build
+    from policy_briefs.project import Project
+    from policy_briefs.site import publish_site
+    from policy_briefs.templating import plain_markdown
+    from support.shipped_briefs import ROOT
+
+    site = tmp_path / "site"
+    publish_site(Project.at(ROOT), read_build(briefs.out), site)
+    html = (site / "index.html").read_text("utf-8")
+    main = _main(html)
+    for audience in briefs.corpus.audiences.values():
+        assert audience.brief_title and audience.argument
+        assert f'<a href="briefs/{audience.id}.html">{audience.brief_title}</a>' in main
+        summary = plain_markdown(audience.argument).replace("'", "&#39;")
+        assert f'<p class="summary">{summary}</p>' in main
+        assert f'<p class="audience">{audience.title}</p>' in main
+    # Argued briefs need no list of headlines: the argument says what the brief says.
+    assert 'class="highlights"' not in main
+    assert briefs.corpus.publication.series not in main
+    assert main.count("<img ") == len(briefs.corpus.audiences)

@@ -336,6 +336,16 @@ def _headlines(brief: Brief) -> dict[str, str]:
     return found
 
 
+def _standfirst(brief: Brief) -> str:
+    """The argument under an argued title (the cover's standfirst), as plain text."""
+    from .templating import plain_markdown
+
+    audience = brief.audience
+    if audience.argument and audience.brief_title and brief.title == audience.brief_title:
+        return plain_markdown(audience.argument)
+    return ""
+
+
 def write_outputs(
     out_dir: Path,
     rendered: list[RenderedBrief],
@@ -375,6 +385,7 @@ def write_outputs(
                 built_at=now,
                 audience_title=brief.audience.title,
                 headlines=_headlines(brief),
+                standfirst=_standfirst(brief),
             )
             if old and old.input_hash == item.input_hash:
                 # Same inputs, other formats: keep the record of the ones not rebuilt.
@@ -405,6 +416,7 @@ def write_outputs(
             entry = recorded.briefs[brief.slug]
             entry.audience_title = brief.audience.title
             entry.headlines = _headlines(brief)
+            entry.standfirst = _standfirst(brief)
         for slug in dropped:
             gone = recorded.briefs.pop(slug)
             for file in gone.files.values():

@@ -3,7 +3,7 @@
 The build writes it last (after every file it lists), so it always describes files that
 exist. It records, per brief, the files with their sha256, the input map that
 ``changes`` compares, and what the site and the mail need to show around a brief
-(title, audience title, finding headlines), plus the publication's details. Publishing
+(title, standfirst, audience title, finding headlines), plus the publication's details. Publishing
 and sending therefore work from the build alone and never re-read findings/.
 
 This module is the only one that knows the file's name and shape. It reads the file as
@@ -96,6 +96,7 @@ class BriefEntry:
     built_at: str
     audience_title: str = ""
     headlines: dict[str, str] = field(default_factory=dict)
+    standfirst: str = ""  # the argued brief's argument, plain text ("" if not argued)
 
     @property
     def version(self) -> str:
@@ -123,6 +124,7 @@ class BriefEntry:
             "pages": self.pages,
             "findings": self.findings,
             "headlines": self.headlines,
+            "standfirst": self.standfirst,
             "sources": self.sources,
             "input_hash": self.input_hash,
             "inputs": self.inputs,
@@ -337,6 +339,7 @@ def _entry(slug: object, raw: object) -> BriefEntry:
         built_at=str(raw.get("built_at") or ""),
         audience_title=str(raw.get("audience_title") or ""),
         headlines=dict(headlines),
+        standfirst=str(raw.get("standfirst") or ""),
     )
 
 

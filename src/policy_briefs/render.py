@@ -27,7 +27,9 @@ class RenderedBrief:
     files: dict[str, bytes]  # format -> content
     pages: int | None
     sources_cited: list[str]
-    messages: list[str] = field(default_factory=list)  # what WeasyPrint reported
+    messages: list[str] = field(
+        default_factory=list
+    )  # what WeasyPrint (or font embedding) reported
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,7 +57,12 @@ def render_brief(
     messages: list[str] = []
     citations = citations_for(brief, project)
     if "html" in formats:
-        files["html"] = render_html(env, brief, citations, medium="screen").encode()
+        from .webfonts import BRIEF_FACES, embed_fonts
+
+        twin, messages = embed_fonts(
+            render_html(env, brief, citations, medium="screen"), BRIEF_FACES
+        )
+        files["html"] = twin.encode()
     if "pdf" in formats:
         from .pdf import render_pdf  # WeasyPrint is slow to import; only when needed
 
@@ -69,7 +76,7 @@ def render_brief(
         )
         files["pdf"] = rendered.data
         pages = rendered.pages
-        messages = rendered.messages
+        messages = [*messages, *rendered.messages]
     return RenderedBrief(brief, identifier, files, pages, citations.cited_sources, messages)
 
 

@@ -3,10 +3,11 @@ brief, an Atom feed (feed.py), the manifest.
 
 Layout (every link relative, so the folder can be served from any address):
 
-    index.html            the briefs, with summary, date, sizes and links
-    briefs/<slug>.html    the HTML twin, as built
+    index.html            the briefs: title, argument, audience, date, links, a picture
+    briefs/<slug>.html    the HTML twin with a site bar (back to the index, the PDF)
     briefs/<slug>.pdf     the PDF, as built
-    archive/<slug>/<sha>  earlier versions still listed in the feed
+    thumbnails/<slug>.webp  the PDF's first page, for the index
+    archive/<slug>/<sha>  earlier versions still listed in the feed (pages with a bar too)
     feed.xml              Atom, one entry per brief version
     manifest.json         the build's manifest
     versions.json         the versions the feed lists (carried from one publish to the next)
@@ -23,6 +24,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from ..built import Build
@@ -31,12 +33,16 @@ from ..files import Locked, utc_stamp
 from ..manifest import MANIFEST_FILE, BriefEntry
 from ..project import Project
 from ..templating import jinja_environment, render_template
+from ..webfonts import SITE_FACES, embed_fonts
 from .facts import display_date, human_size, page_facts, page_path
 from .feed import FEED, atom_feed
 from .history import HISTORY, Version, carry_history
+from .pages import Bar, brief_page
+from .thumbnails import first_page
 
 INDEX_TEMPLATE = "site/index.html"
 HIGHLIGHTS = 3
+THUMBNAILS = "thumbnails"
 
 
 @dataclass
@@ -95,18 +101,55 @@ def _assemble(
     env = jinja_environment(project)
     env.filters["size"] = human_size
     env.filters["display_date"] = display_date
+    env.filters["without_series"] = partial(without_series, build.publication.series)
     now = build.manifest_path.stat().st_mtime
     fallback_time = utc_stamp(dt.datetime.fromtimestamp(now, dt.UTC))
+    series = build.publication.series
 
     current: list[Version] = []
+    thumbnails: dict[str, dict] = {}
     for brief in build.briefs:
-        for fmt, built in brief.files.items():
-            target = staging / page_path(brief.slug, fmt)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(built.read(build.out_dir))
-        current.append(_version(build, brief, fallback_time))
+        version = _version(build, brief, fallback_time)
+        for fmt in brief.files:
+            path = page_path(brief.slug, fmt)
+            data = build.read(brief, fmt)
+            if fmt == "html":
+                pdf = version.files.get("pdf") or {}
+                data = brief_page(data, Bar(series, path, pdf.get("path"), pdf.get("bytes", 0)))
+                version.files[fmt]["bytes"] = len(data)
+            else:
+                thumbnail = first_page(data, str(brief.files[fmt].location(build.out_dir)))
+                name = f"{THUMBNAILS}/{brief.slug}.webp"
+                _write(staging / name, thumbnail.data)
+                thumbnails[brief.slug] = {
+                    "path": name,
+                    "width": thumbnail.width,
+                    "height": thumbnail.height,
+                }
+            _write(staging / path, data)
+        current.append(version)
 
-    history = carry_history(out, staging, current)
+    slugs = {v.slug for v in current}
+
+    def archived(old: Version, fmt: str, name: str, data: bytes) -> bytes:
+        # Archived pages get a bar whose links work from the archive folder.
+        if fmt != "html":
+            return data
+        pdf = f"archive/{old.slug}/{old.sha256[:16]}.pdf" if "pdf" in old.files else None
+        note = f"An earlier version of this brief, published {display_date(old.first_seen)}."
+        return brief_page(
+            data,
+            Bar(
+                series,
+                name,
+                pdf,
+                old.files["pdf"]["bytes"] if pdf else 0,
+                note,
+                page_path(old.slug, "html") if old.slug in slugs else None,
+            ),
+        )
+
+    history = carry_history(out, staging, current, archived)
     (staging / MANIFEST_FILE).write_bytes(build.manifest_path.read_bytes())
     (staging / HISTORY).write_text(
         json.dumps([v.as_dict() for v in history], indent=2, ensure_ascii=False) + "\n", "utf-8"
@@ -125,12 +168,13 @@ def _assemble(
         briefs=[(v, build.get(v.slug), earlier[v.slug]) for v in current],
         feed=FEED,
         highlights={b.slug: _highlights(b) for b in build.briefs},
+        thumbnails=thumbnails,
     )
+    html, warnings = embed_fonts(html, SITE_FACES)
     (staging / "index.html").write_text(html, "utf-8")
     # mkdtemp makes a private folder; a published site must be readable by a web server.
-    for path in [staging, *staging.rglob("*")]:
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    warnings = []
+    for item in [staging, *staging.rglob("*")]:
+        os.chmod(item, 0o755 if item.is_dir() else 0o644)
     if not base_url:
         warnings.append(
             "no site address (--base-url, BRIEFS_SITE_URL or publication.url): the feed's "
@@ -140,12 +184,22 @@ def _assemble(
     return SiteReport(out, [v.slug for v in current], len(history), base_url, warnings)
 
 
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def without_series(series: str, title: str) -> str:
+    """A title without the series name in front: the index already shows it once."""
+    lead = f"{series}: "
+    return title[len(lead) :] if title.startswith(lead) and len(title) > len(lead) else title
+
+
 def _version(build: Build, brief: BriefEntry, fallback_time: str) -> Version:
     facts = page_facts(build.read(brief, "html")) if "html" in brief.files else None
     audience = build.manifest.audiences.get(brief.audience) or {}
-    summary = (
-        facts.description if facts and facts.description else str(audience.get("reader") or "")
-    )
+    # The argued brief's argument (its cover's standfirst), else who the brief is for.
+    summary = brief.standfirst or str(audience.get("reader") or "")
     return Version(
         slug=brief.slug,
         sha256=brief.version,

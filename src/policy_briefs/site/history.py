@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,7 +96,14 @@ def _invalid(item: object) -> str | None:
     return None
 
 
-def carry_history(out: Path, staging: Path, current: list[Version]) -> list[Version]:
+# How an earlier version's file is carried into the archive: (version, format, its new
+# path in the site, its bytes) -> the bytes to write there.
+Restyle = Callable[[Version, str, str, bytes], bytes]
+
+
+def carry_history(
+    out: Path, staging: Path, current: list[Version], restyle: Restyle | None = None
+) -> list[Version]:
     """This publish's versions plus the earlier ones the previous site listed."""
     previous = read_history(out)
     known = {(v.slug, v.sha256): v for v in previous}
@@ -117,9 +124,12 @@ def carry_history(out: Path, staging: Path, current: list[Version]) -> list[Vers
             name = f"archive/{old.slug}/{old.sha256[:16]}.{fmt}"
             if source.is_symlink() or not source.is_file():
                 continue
+            data = source.read_bytes()
+            if restyle is not None:
+                data = restyle(old, fmt, name, data)
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, staging / name)
-            files[fmt] = {"path": name, "bytes": info["bytes"]}
+            (staging / name).write_bytes(data)
+            files[fmt] = {"path": name, "bytes": len(data)}
         if files:
             old.files = files
             result.append(old)
