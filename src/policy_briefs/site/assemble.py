@@ -98,15 +98,24 @@ def _assemble(
     now = build.manifest_path.stat().st_mtime
     fallback_time = utc_stamp(dt.datetime.fromtimestamp(now, dt.UTC))
 
+    # Drafts (--theme/--finding) are for review, never for readers.
+    published = [b for b in build.briefs if not b.draft]
+    if not published:
+        raise BriefsError(
+            f"{build.manifest_path} lists only drafts (briefs made with --theme/--finding), "
+            "which are never published; run `briefs build` for the audiences' briefs "
+            "and declared editions"
+        )
     current: list[Version] = []
-    for brief in build.briefs:
+    for brief in published:
         for fmt, built in brief.files.items():
             target = staging / page_path(brief.slug, fmt)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(built.read(build.out_dir))
         current.append(_version(build, brief, fallback_time))
 
-    history = carry_history(out, staging, current)
+    drafts = {b.slug for b in build.briefs if b.draft}
+    history = carry_history(out, staging, current, hidden=drafts)
     (staging / MANIFEST_FILE).write_bytes(build.manifest_path.read_bytes())
     (staging / HISTORY).write_text(
         json.dumps([v.as_dict() for v in history], indent=2, ensure_ascii=False) + "\n", "utf-8"
@@ -124,7 +133,7 @@ def _assemble(
         publication=pub,
         briefs=[(v, build.get(v.slug), earlier[v.slug]) for v in current],
         feed=FEED,
-        highlights={b.slug: _highlights(b) for b in build.briefs},
+        highlights={b.slug: _highlights(b) for b in published},
     )
     (staging / "index.html").write_text(html, "utf-8")
     # mkdtemp makes a private folder; a published site must be readable by a web server.
@@ -148,12 +157,19 @@ def _version(build: Build, brief: BriefEntry, fallback_time: str) -> Version:
     )
     return Version(
         slug=brief.slug,
-        sha256=brief.version,
+        sha256=brief.sha256,
         title=brief.title,
         audience=brief.audience,
         audience_title=build.audience_title(brief.audience),
         summary=summary,
-        date=(facts.date if facts and facts.date else build.publication.date),
+        date=(
+            brief.version.date
+            if brief.version
+            else facts.date
+            if facts and facts.date
+            else build.publication.date
+        ),
+        number=brief.version_number,
         first_seen=brief.built_at or fallback_time,
         files={
             fmt: {"path": page_path(brief.slug, fmt), "bytes": built.size}
