@@ -54,7 +54,7 @@ from .files import (
     sha256_bytes,
     utc_stamp,
 )
-from .fingerprint import BriefInputs, input_hash, software_environment, tree_hash
+from .fingerprint import BriefInputs, input_hash, shown_hash, software_environment, tree_hash
 from .manifest import FORMATS, BriefEntry, FileRecord, Manifest, RequestRecord
 from .project import Project
 from .versions import Version, content_hash, next_version
@@ -210,9 +210,10 @@ def _render_and_write(
     kept: list[Brief] = []
     today = utc_stamp()[:10]
     notes: list[Problem] = []  # about this build's output folder, not the inputs
+    versions: dict[str, Version] = {}
     for n, brief in enumerate(briefs):
         inputs = hasher.of(brief)
-        version = _version(project, brief, inputs, previous, today, notes)
+        version = versions[brief.slug] = _version(project, brief, inputs, previous, today, notes)
         brief = briefs[n] = dataclasses.replace(
             brief, version=version.number, version_date=version.date
         )
@@ -252,6 +253,7 @@ def _render_and_write(
         record=record,
         corpus=corpus,
         dropped=[] if options.partial else _dropped(previous, briefs),
+        versions=versions,
     )
     return BuildReport(
         out_dir, written, rendered, warnings + notes, [b.slug for b in kept], changes
@@ -355,7 +357,7 @@ def _version(
     damaged = previous.damaged.get(brief.slug)
     version = next_version(
         entry.version if entry else None,
-        content_hash(inputs),
+        content_hash(shown_hash(brief), inputs["design"]),
         publication_version=publication.version,
         publication_date=publication.date,
         today=today,
@@ -393,6 +395,7 @@ def write_outputs(
     record: RequestRecord,
     corpus: Corpus,
     dropped: list[str],
+    versions: dict[str, Version],
 ) -> tuple[list[Path], ChangeReport]:
     """Write every file, the change report and the manifest as one crash-safe commit.
 
@@ -425,7 +428,7 @@ def write_outputs(
                 headlines=_headlines(brief),
                 edition=brief.edition,
                 draft=brief.draft,
-                version=Version(brief.version, brief.version_date, content_hash(item.inputs)),
+                version=versions[brief.slug],
             )
             if old and old.input_hash == item.input_hash:
                 # Same inputs, other formats: keep the record of the ones not rebuilt.

@@ -366,8 +366,7 @@ def build(
         typer.Option(
             "--theme",
             "-t",
-            help="Only findings of this theme (repeatable): a draft, never published "
-            "or sent.",
+            help="Only findings of this theme (repeatable): a draft, never published or sent.",
             metavar="THEME",
         ),
     ] = None,

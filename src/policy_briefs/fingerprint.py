@@ -334,6 +334,28 @@ class BriefInputs:
         }
 
 
+def shown_hash(brief: Brief) -> str:
+    """What a reader of ``brief`` sees, as one hash: the brief as selected (findings,
+    order, themes, sources, title, argument, audience, publication, glossary), each
+    finding with only this audience's entry (another audience's implication never shows
+    here), without the findings max_findings left out, and without the version, which
+    is derived from this hash (versions.py)."""
+    data = plain(dataclasses.replace(brief, left_out=[], version="", version_date=""))
+    audience = brief.audience.id
+
+    def narrow(value: Any) -> Any:
+        if isinstance(value, dict):
+            if "evidence" in value and "headline" in value and "audiences" in value:
+                entries = value["audiences"] if isinstance(value["audiences"], dict) else {}
+                value = {**value, "audiences": {audience: entries.get(audience)}}
+            return {k: narrow(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [narrow(v) for v in value]
+        return value
+
+    return digest(json.dumps(narrow(data), ensure_ascii=False, separators=(",", ":")))
+
+
 def finding_fields(finding: Any) -> dict[str, str]:
     """A hash per field of a finding; each audience's entry counts as a field of its own
     (``audiences.sme``), since a brief shows only its audience's."""

@@ -88,9 +88,7 @@ def inventory(corpus: Corpus) -> dict[str, Any]:
     }
 
 
-def _coverage(
-    corpus: Corpus, audience_id: str, edition: str | None = None
-) -> dict[str, list[str]]:
+def _coverage(corpus: Corpus, audience_id: str, edition: str | None = None) -> dict[str, list[str]]:
     """Which findings the audience's brief (or one of its editions) shows, and which
     max_findings leaves out."""
     from .selection import select

@@ -282,6 +282,7 @@ def _check_editions(corpus: Corpus) -> list[Problem]:
     problems: list[Problem] = []
     for slug, edition in corpus.editions.items():
         at = corpus.where[("edition", slug)]
+        before = len(problems)
         if slug in corpus.audiences:
             problems.append(
                 at.problem(
@@ -346,7 +347,7 @@ def _check_editions(corpus: Corpus) -> list[Problem]:
             and (not edition.themes or corpus.finding_theme[fid] in edition.themes)
             and (not edition.findings or fid in edition.findings)
         ]
-        if audience is not None and not chosen:
+        if len(problems) == before and not chosen:  # else said more precisely above
             problems.append(
                 at.problem(
                     f"edition '{slug}' selects no finding for audience '{edition.audience}': "

@@ -4,11 +4,13 @@ The rule (README, 'Versions'):
 
 - MAJOR is the first number of the publication's version (publication.yaml ``version``).
 - MINOR starts at 0 for a new brief or a new MAJOR, and goes up by one each time the
-  brief's *content* changes: what a reader sees, i.e. its findings, themes, sources,
-  selection and order, title and argument, audience and publication settings, glossary
-  and design (templates, CSS, citation style). The software environment (this tool's
-  code, Python packages, fonts, shaping libraries) is left out: a forced rebuild, or an
-  upgrade that changes only bytes, keeps the version and its date.
+  brief's *content* changes: what a reader sees, i.e. the findings it shows (with this
+  audience's implication and actions; another audience's entry does not count), their
+  selection and order, themes, sources, title and argument, audience and publication
+  settings, glossary, and the design (templates, CSS, citation style). The software
+  environment (this tool's code, Python packages, fonts, shaping libraries) is left
+  out: a forced rebuild, or an upgrade that changes only bytes, keeps the version and
+  its date.
 - The date is the publication's date for the first version of a MAJOR, and for a later
   MINOR the UTC date it was first built (SOURCE_DATE_EPOCH when set). It is recorded in
   the manifest with the version, so later rebuilds print the same date, and shards of
@@ -24,12 +26,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from .fingerprint import digest
-
-# Input-map parts that can change a PDF's bytes without changing what it says.
-NOT_CONTENT = ("environment",)
 
 _NUMBER = re.compile(r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -71,10 +69,10 @@ class Version:
         return cls(number, date, content)
 
 
-def content_hash(inputs: dict[str, Any]) -> str:
-    """The hash of what a reader sees: a brief's input map without the environment."""
-    seen = {k: v for k, v in inputs.items() if k not in NOT_CONTENT}
-    return digest(json.dumps(seen, sort_keys=True))
+def content_hash(shown: str, design: str) -> str:
+    """The hash of what a reader sees: the brief as selected (fingerprint.shown_hash)
+    and its design (fingerprint.design_hash); not the environment."""
+    return digest(json.dumps({"shown": shown, "design": design}, sort_keys=True))
 
 
 def major_of(publication_version: str) -> int:
