@@ -512,7 +512,9 @@ def diff(
     audiences: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Audiences to compare (default: all).", show_default=False, metavar="AUDIENCE"
+            help="Audiences and editions to compare (default: all).",
+            show_default=False,
+            metavar="AUDIENCE|EDITION",
         ),
     ] = None,
     project: ProjectOpt = None,
