@@ -6,6 +6,8 @@ audience's brief; a draft is marked as one and never published or sent.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from pathlib import Path
 
@@ -283,7 +285,11 @@ def test_a_draft_is_never_mailed_even_by_name(with_draft, tmp_path):
     sent = sorted(p.name for p in outbox.iterdir())
     assert report.ok and len(sent) == 2, sent
     assert not any("sme-strategy" in name for name in sent)
-    assert any(EDITION in name for name in sent)
+    (edition,) = [p for p in outbox.iterdir() if EDITION in p.name]
+    message = email.message_from_bytes(edition.read_bytes(), policy=email.policy.default)
+    assert message["Subject"] == "Supplier networks bring small plants orders (version 1.0)"
+    text = message.get_body(("plain",)).get_content()
+    assert '"Supplier networks bring small plants orders" (version 1.0, January 15, 2026)' in text
 
 
 def test_the_cli_refuses_to_send_a_draft_without_a_traceback(with_draft, cli, monkeypatch):

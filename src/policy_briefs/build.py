@@ -22,6 +22,10 @@ Two shortcuts keep rebuilds cheap (``--force`` takes neither):
   manifest entry is kept; only the others are rendered (render.py), in worker processes
   with --jobs.
 
+Each planned brief gets its version (versions.py) before rendering, since the cover
+prints it: from its record in the previous manifest and the hash of what its reader
+sees. The version is part of the brief's cache key and is recorded with its entry.
+
 This module imports the heavy modules only inside the functions that need them, so the
 first shortcut stays fast.
 """
@@ -69,7 +73,7 @@ PREVIOUS = "the previous build (manifest.json before this build)"
 
 @dataclass
 class BuildOptions:
-    audiences: list[str] = field(default_factory=list)
+    audiences: list[str] = field(default_factory=list)  # audience ids or edition slugs
     themes: list[str] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
     formats: tuple[str, ...] = FORMATS
