@@ -246,3 +246,25 @@ def test_the_pdf_states_its_version(mini_build):
     with pikepdf.open(mini_build.out / "federal.pdf") as pdf:
         assert str(pdf.docinfo["/Version"]) == "1.0"
         assert str(pdf.docinfo["/ModDate"]).startswith("D:20260115")
+
+
+def test_the_content_hash_ignores_the_tools_own_working_and_defaults():
+    import dataclasses
+
+    from policy_briefs.fingerprint import shown_hash
+    from policy_briefs.selection import select
+    from policy_briefs.validate import load_valid_corpus
+
+    corpus, _ = load_valid_corpus(Project.at(MINI))
+    brief = select(corpus, "sme")
+    before = shown_hash(brief)
+    # How the tool words an attribution is its own working, not the analysts' content.
+    assert shown_hash(dataclasses.replace(brief, attributions={})) == before
+    # A field written out at its default value says nothing new.
+    audience = brief.audience.model_copy(update={"takeaways": 4})
+    assert "takeaways" in audience.model_fields_set
+    assert shown_hash(dataclasses.replace(brief, audience=audience)) == before
+    # What the reader sees does count.
+    audience = brief.audience.model_copy(update={"reader": "Owners of small workshops."})
+    assert shown_hash(dataclasses.replace(brief, audience=audience)) != before
+    assert shown_hash(dataclasses.replace(brief, title="Another title")) != before

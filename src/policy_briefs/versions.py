@@ -10,7 +10,7 @@ The rule (README, 'Versions'):
   settings, glossary, and the design (templates, CSS, citation style). The software
   environment (this tool's code, Python packages, fonts, shaping libraries) is left
   out: a forced rebuild, or an upgrade that changes only bytes, keeps the version and
-  its date.
+  its date (fingerprint.shown_hash says how an upgrade of this tool stays out).
 - The date is the publication's date for the first version of a MAJOR, and for a later
   MINOR the UTC date it was first built (SOURCE_DATE_EPOCH when set). It is recorded in
   the manifest with the version, so later rebuilds print the same date, and shards of
