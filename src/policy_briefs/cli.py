@@ -210,7 +210,7 @@ def _overview() -> None:
         "  briefs serve --open   preview the briefs in a browser as you edit\n"
         "  briefs check          validate every input and quote, problems located\n"
         "  briefs build          write the PDFs and HTML twins to output/\n"
-        "  briefs diff | list | publish | send | schema | sources\n\n"
+        "  briefs diff | list | publish | send | ledger | schema | sources\n\n"
         f"{where}\n"
         "Run `briefs --help` for every command and option, `briefs COMMAND --help` for one."
     )
@@ -1315,6 +1315,79 @@ def sources_check(
             findings = sorted({q.finding for _s, q in report.vanished})
             _err(f"quotes vanished from their sources in: {', '.join(findings)}")
             raise typer.Exit(1)
+
+
+# --- briefs ledger: read what `briefs send` recorded -------------------------------
+
+ledger_app = typer.Typer(
+    name="ledger",
+    cls=_Group,
+    help="Read the delivery ledger that `briefs send` keeps.",
+    rich_markup_mode="markdown",
+)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.callback(invoke_without_command=True)
+def _ledger(ctx: typer.Context, verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> None:
+    """Read the delivery ledger that `briefs send` keeps."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+@ledger_app.command("export")
+def ledger_export(
+    project: ProjectOpt = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            "--ledger",
+            help="Delivery ledger, a SQLite file (default: .briefs/ledger.sqlite in the project).",
+            dir_okay=False,
+            metavar="PATH",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="json (one delivery per line) or csv (a header, then one delivery per row).",
+            callback=_choice("format", {"json": None, "csv": None}),
+            metavar="FORMAT",
+        ),
+    ] = "json",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write the export to this file (replaced whole) instead of stdout.",
+            dir_okay=False,
+            metavar="FILE",
+        ),
+    ] = None,
+) -> None:
+    """Export every delivery and unsubscription in the ledger as text, for audit.
+
+    The output is stable and has one line per delivery, so a copy kept in version
+    control shows each message sent and each status change as a one-line diff. Reads
+    the ledger without changing it; an empty, damaged or foreign file is refused.
+    Examples:
+
+    * `briefs ledger export --format csv > deliveries.csv`
+    * `briefs ledger export --ledger state/ledger.sqlite --out state/ledger.json`
+    """
+    with user_errors():
+        from .deliver.ledger import DEFAULT_LEDGER, export_ledger
+        from .files import write_atomic
+
+        path = ledger if ledger is not None else _project(project).root / DEFAULT_LEDGER
+        text = export_ledger(path, fmt)
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            write_atomic(out, text)
+            _note(f"{_shown(out)}: the ledger {_shown(path)} as {fmt}")
 
 
 def main() -> None:

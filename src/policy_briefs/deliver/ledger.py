@@ -18,6 +18,8 @@ never counts as delivering it.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -389,6 +391,68 @@ class _Transaction:
 
     def __exit__(self, exc_type, *_):
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+# --- export: the ledger as text, for review in version control ----------------------
+
+EXPORT_FORMATS = ("json", "csv")
+# The column order of the export: a delivery's identity first, then its progress.
+_EXPORT_COLUMNS = (
+    "id", "brief", "sha256", "recipient", "transport", "status", "attempts", "message_id",
+    "created_at", "updated_at", "sent_at", "error", "findings",
+)  # fmt: skip
+
+
+def export_ledger(path: Path, fmt: str = "json") -> str:
+    """Every delivery of the ledger at ``path`` (in id order) and every unsubscribed
+    recipient, as JSON or CSV text.
+
+    Deterministic and one line per delivery, so that a ledger kept in git shows in a
+    diff as one added line per message and one changed line per status change. Read
+    only: the file is checked like any ledger (empty, foreign and damaged files are
+    refused) and never created or changed.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise BriefsError(f"unknown export format '{fmt}'; choose {' or '.join(EXPORT_FORMATS)}")
+    if not path.is_file():
+        raise BriefsError(f"no ledger at {path} (`briefs send` writes one; see --ledger)")
+    with Ledger(path, read_only=True) as ledger:
+        db = ledger.db
+        db.execute("BEGIN")  # one snapshot for both tables
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            rows = [dict(row) for row in db.execute("SELECT * FROM deliveries ORDER BY id")]
+            unsubscribed = (
+                [dict(row) for row in db.execute("SELECT * FROM unsubscribed ORDER BY recipient")]
+                if "unsubscribed" in ledger._tables()
+                else []
+            )
+        finally:
+            db.execute("COMMIT")
+    deliveries = [{column: row[column] for column in _EXPORT_COLUMNS} for row in rows]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(_EXPORT_COLUMNS)
+        for delivery in deliveries:
+            writer.writerow(["" if value is None else value for value in delivery.values()])
+        return buffer.getvalue()
+    for delivery in deliveries:
+        delivery["findings"] = json.loads(delivery["findings"] or "{}")
+
+    def lines(items: list[dict]) -> str:
+        if not items:
+            return "[]"
+        body = ",\n".join("    " + json.dumps(item, ensure_ascii=False) for item in items)
+        return f"[\n{body}\n  ]"
+
+    return (
+        "{\n"
+        f'  "schema_version": {version},\n'
+        f'  "deliveries": {lines(deliveries)},\n'
+        f'  "unsubscribed": {lines(unsubscribed)}\n'
+        "}\n"
+    )
 
 
 def _delivery(row: sqlite3.Row | None) -> Delivery | None:
