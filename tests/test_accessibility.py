@@ -82,7 +82,8 @@ def _html(briefs, slug) -> _Html:
 
 
 def test_weasyprint_logged_no_warning_or_error(briefs):
-    assert briefs.log == {slug: [] for slug in (*AUDIENCES, "(logger)")}
+    slugs = [*AUDIENCES, *briefs.corpus.editions, "(logger)"]
+    assert briefs.log == {slug: [] for slug in slugs}
 
 
 @pytest.mark.parametrize("slug", AUDIENCES)

@@ -22,8 +22,11 @@ from support.mini import MINI
 pytestmark = pytest.mark.usefixtures("frozen_templates")
 
 HTML = ("html",)
+EDITION = "sme-supplier-networks"  # the mini project's declared edition (networks, sme)
+ALL = ["federal", "sme", EDITION]
 
-# A finding only the sme brief shows (no contrasts), so editing it touches one brief.
+# A finding only the sme briefs show (no contrasts): the audience's brief and its
+# edition of the networks theme, so editing it leaves the federal brief alone.
 SME_ONLY = """
   - id: sme-only-finding
     headline: Small plants share tooling with their neighbours
@@ -85,7 +88,7 @@ def built_with_pdf(tool, tmp_path: Path) -> Path:
 
 def test_second_build_renders_nothing_and_skips_validation(project, monkeypatch):
     first = _build(project)
-    assert _rendered(first) == ["federal", "sme"]
+    assert _rendered(first) == ALL
     before = _manifest(project)
     history = (project / "output" / "CHANGES.md").read_bytes()
 
@@ -94,7 +97,7 @@ def test_second_build_renders_nothing_and_skips_validation(project, monkeypatch)
 
     monkeypatch.setattr(validate_module, "load_valid_corpus", must_not_validate)
     second = _build(project)
-    assert second.up_to_date and second.kept == ["federal", "sme"]
+    assert second.up_to_date and second.kept == ALL
     assert _manifest(project) == before  # not even rewritten
     # The history is kept as it was; only the latest verdict says "nothing changed".
     assert (project / "output" / "CHANGES.md").read_bytes() == history
@@ -111,13 +114,13 @@ def test_editing_one_finding_renders_only_the_briefs_that_show_it(project):
         "Small plants often share tooling with their neighbours",
     )
     report = _build(project)
-    assert _rendered(report) == ["sme"]
+    assert _rendered(report) == ["sme", EDITION]
     assert report.kept == ["federal"]
     after = _manifest(project)["briefs"]
     assert after["federal"] == federal_before  # untouched, built_at included
     assert "often share tooling" in (project / "output" / "sme.html").read_text("utf-8")
     changes = (project / "output" / "CHANGES.md").read_text("utf-8")
-    assert "1 of 2 briefs changed: `sme` (changed)." in changes
+    assert f"2 of 3 briefs changed: `sme` (changed), `{EDITION}` (changed)." in changes
     assert "- Findings edited:\n  - `sme-only-finding`: Small plants often share" in changes
 
 
@@ -129,7 +132,7 @@ def test_an_edit_no_brief_shows_validates_but_renders_nothing(project):
         "# a comment only\n# yaml-language-server",
     )
     report = _build(project)
-    assert report.briefs == [] and report.kept == ["federal", "sme"]
+    assert report.briefs == [] and report.kept == ALL
 
 
 @pytest.mark.parametrize(
@@ -169,7 +172,7 @@ def test_publication_date_rebuilds_everything(project):
     date = next(line for line in text.splitlines() if line.strip().startswith("date:"))
     _edit(publication, date, "  date: 2027-02-03")
     report = _build(project)
-    assert _rendered(report) == ["federal", "sme"]
+    assert _rendered(report) == ALL
     assert "Publication details changed" in (project / "output" / "CHANGES.md").read_text("utf-8")
 
 
@@ -179,9 +182,9 @@ def test_a_project_template_rebuilds_every_brief_and_says_design(project):
     templates.mkdir()
     (templates / "federal.html").write_text('{% extends "default:federal.html" %}\n', "utf-8")
     report = _build(project)
-    assert _rendered(report) == ["federal", "sme"]
+    assert _rendered(report) == ALL
     changes = (project / "output" / "CHANGES.md").read_text("utf-8")
-    assert changes.count("- Design changed") == 2
+    assert changes.count("- Design changed") == 3
 
 
 def test_site_and_mail_templates_do_not_feed_briefs(project):
@@ -189,13 +192,13 @@ def test_site_and_mail_templates_do_not_feed_briefs(project):
     _build(project)
     (project / "templates" / "site" / "index.html").write_text("<p>site</p>\n", "utf-8")
     report = _build(project)
-    assert report.briefs == [] and report.kept == ["federal", "sme"]
+    assert report.briefs == [] and report.kept == ALL
 
 
 def test_force_renders_everything(project):
     _build(project)
     report = _build(project, force=True)
-    assert _rendered(report) == ["federal", "sme"]
+    assert _rendered(report) == ALL
     changes = json.loads((project / "output" / "changes.json").read_text("utf-8"))
     assert changes["changed"] is False  # same bytes as before: nothing to publish
 
@@ -210,7 +213,7 @@ def test_a_damaged_output_file_is_rendered_again(project, damage):
         path.write_bytes(path.read_bytes().replace(b"<", b"[", 1))
     report = _build(project)
     assert _rendered(report) == ["sme"]
-    assert report.kept == ["federal"]
+    assert report.kept == ["federal", EDITION]
     assert path.read_bytes().startswith(b"<")
 
 
@@ -268,16 +271,18 @@ def test_a_removed_audience_drops_its_brief(project):
         + ("      extra:\n        priority: low\n        implication: Worth a look.\n"),
         "utf-8",
     )
-    assert _rendered(_build(project)) == ["federal", "sme", "extra"]
+    assert _rendered(_build(project)) == ["federal", "sme", "extra", EDITION]
     audiences.write_text(plain_audiences, "utf-8")
     networks.write_text(plain_networks, "utf-8")
     report = _build(project)
-    assert _rendered(report) == ["sme"]  # its finding lost the extra relevance
+    # Their finding lost the extra relevance.
+    assert _rendered(report) == ["sme", EDITION]
     assert "extra" not in _manifest(project)["briefs"]
     assert not (project / "output" / "extra.html").exists()
     assert [(c.slug, c.status) for c in report.changes.briefs] == [
         ("federal", "unchanged"),
         ("sme", "unchanged"),
+        (EDITION, "unchanged"),
         ("extra", "removed"),
     ]
     assert "Extra readers (`extra`)\n\nRemoved" in (project / "output" / "CHANGES.md").read_text(
@@ -291,9 +296,10 @@ def test_shards_split_the_briefs_between_them(project):
     corpus, _ = load_valid_corpus(Project.at(project))
     first = [b.slug for b in BuildOptions(shard=(1, 2)).plan(corpus)]
     second = [b.slug for b in BuildOptions(shard=(2, 2)).plan(corpus)]
-    assert first == ["federal"] and second == ["sme"]
-    assert [b.slug for b in BuildOptions(shard=(1, 1)).plan(corpus)] == ["federal", "sme"]
-    assert BuildOptions(shard=(3, 3)).plan(corpus) == []
+    # Sorted by slug, every second one: federal and the edition, then sme.
+    assert first == ["federal", EDITION] and second == ["sme"]
+    assert [b.slug for b in BuildOptions(shard=(1, 1)).plan(corpus)] == ALL
+    assert BuildOptions(shard=(4, 4)).plan(corpus) == []
     report = _build(project, shard=(2, 2))
     assert _rendered(report) == ["sme"]
     assert list(_manifest(project)["briefs"]) == ["sme"]

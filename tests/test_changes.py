@@ -148,12 +148,17 @@ def _retitle_source(project: Path) -> None:
 def test_build_writes_what_changed(cli, project):
     assert cli("build", "--format", "html", "--project", project).exit_code == 0
     first = (project / "output" / "CHANGES.md").read_text("utf-8")
-    assert "2 of 2 briefs changed: `federal` (new), `sme` (new)." in first
+    assert (
+        "3 of 3 briefs changed: `federal` (new), `sme` (new), `sme-supplier-networks` (new)."
+    ) in first
     _add_finding(project)
     _retitle_source(project)
     assert cli("build", "--format", "html", "--project", project).exit_code == 0
     text = (project / "output" / "CHANGES.md").read_text("utf-8")
-    assert "2 of 2 briefs changed: `federal` (changed), `sme` (changed)." in text
+    assert (
+        "3 of 3 briefs changed: `federal` (changed), `sme` (changed), "
+        "`sme-supplier-networks` (changed)."
+    ) in text
     federal = text[text.index("(`federal`)") : text.index("(`sme`)")]
     assert (
         "- Findings added:\n  - `shared-test-beds`: Shared test beds cut the cost of "
@@ -167,6 +172,7 @@ def test_build_writes_what_changed(cli, project):
     assert [(b["slug"], b["status"], b["rebuilt"]) for b in data["briefs"]] == [
         ("federal", "changed", True),
         ("sme", "changed", True),
+        ("sme-supplier-networks", "changed", True),
     ]
     assert data["briefs"][0]["findings_added"] == ["shared-test-beds"]
 
@@ -175,7 +181,7 @@ def test_build_writes_what_changed(cli, project):
     networks.write_text(networks.read_text("utf-8").replace(NEW_FINDING, ""), "utf-8")
     assert cli("build", "--format", "html", "--project", project).exit_code == 0
     text = (project / "output" / "CHANGES.md").read_text("utf-8")
-    assert "1 of 2 briefs changed: `federal` (changed)." in text
+    assert "1 of 3 briefs changed: `federal` (changed)." in text
     assert "- Findings removed:\n  - `shared-test-beds`\n" in text
 
 
@@ -183,17 +189,19 @@ def test_diff_against_the_last_build(cli, project):
     result = cli("diff", "--project", project)
     assert result.exit_code == 0
     assert "Compared with no earlier build (manifest.json not found" in result.stdout
-    assert "2 of 2 briefs would change: `federal` (new), `sme` (new)." in result.stdout
+    assert (
+        "3 of 3 briefs would change: `federal` (new), `sme` (new), `sme-supplier-networks` (new)."
+    ) in result.stdout
 
     assert cli("build", "--format", "html", "--project", project).exit_code == 0
     result = cli("diff", "--exit-code", "--project", project)
     assert result.exit_code == 0, result.output
-    assert "No changes: 2 briefs as before" in result.stdout
+    assert "No changes: 3 briefs as before" in result.stdout
 
     _add_finding(project)
     result = cli("diff", "--exit-code", "--project", project)
     assert result.exit_code == 1
-    assert "1 of 2 briefs would change: `federal` (changed)." in result.stdout
+    assert "1 of 3 briefs would change: `federal` (changed)." in result.stdout
     assert "- Findings added:\n  - `shared-test-beds`: Shared test beds" in result.stdout
     assert not (project / "output" / "federal.html").read_text("utf-8").count("test beds")
 
@@ -212,7 +220,7 @@ def test_diff_since_an_older_manifest(cli, project, tmp_path):
     result = cli("diff", "--since", kept, "--project", project)
     assert result.exit_code == 0
     assert f"Compared with the build recorded in {kept}." in result.stdout
-    assert result.stdout.count("- Sources edited:\n  - `alpha-2020`") == 2
+    assert result.stdout.count("- Sources edited:\n  - `alpha-2020`") == 3
 
 
 def _git(project: Path, *args: str) -> None:
@@ -245,7 +253,7 @@ def test_diff_since_a_git_revision(cli, project):
     assert result.exit_code == 0, result.output
     assert "Compared with the findings and templates at git revision v1 (" in result.stdout
     assert "- Findings added:\n  - `shared-test-beds`" in result.stdout
-    assert result.stdout.count("- Sources edited:\n  - `alpha-2020`") == 2
+    assert result.stdout.count("- Sources edited:\n  - `alpha-2020`") == 3
     assert "Design changed" not in result.stdout  # same templates at v1 and now
     assert not (project / "output").exists()  # diff writes nothing
 

@@ -111,6 +111,7 @@ def test_check_json_clean(cli):
                 "left_out": [],
             },
             "sme": {"findings": ["orders-through-networks", "clusters-often-fail"], "left_out": []},
+            "sme-supplier-networks": {"findings": ["orders-through-networks"], "left_out": []},
         },
     }
 
@@ -178,7 +179,18 @@ def test_list_json_is_the_documented_shape(cli):
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["format_version"] == 1
-    assert set(data) == {"format_version", "audiences", "themes", "findings", "sources"}
+    assert set(data) == {"format_version", "audiences", "editions", "themes", "findings", "sources"}
+    assert data["editions"] == [
+        {
+            "slug": "sme-supplier-networks",
+            "audience": "sme",
+            "title": "Supplier networks bring small plants orders",
+            "themes": ["networks"],
+            "findings": [],
+            "in_brief": ["orders-through-networks"],
+            "left_out": [],
+        }
+    ]
     assert data["audiences"][0] == {
         "id": "federal",
         "title": "Federal policymakers",

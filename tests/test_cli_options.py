@@ -288,9 +288,10 @@ def test_send_json(cli, mini_build, tmp_path: Path, monkeypatch):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["ok"] and report["dry_run"]
-    assert report["counts"]["would send"] == 2
+    assert report["counts"]["would send"] == 3
     assert [(d["recipient"], d["brief"], d["status"]) for d in report["deliveries"]] == [
         ("ada@example.gov", "federal", "would send"),
         ("ada@example.gov", "sme", "would send"),
+        ("ada@example.gov", "sme-supplier-networks", "would send"),
     ]
     assert not (root / ".briefs").exists()

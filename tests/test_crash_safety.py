@@ -259,7 +259,7 @@ def test_a_second_build_waits_for_the_first_or_refuses(states):
     said: list[str] = []
     report = build(project, BuildOptions(formats=HTML), progress=said.append)
     assert holder.wait(timeout=30) == 0
-    assert [b.brief.slug for b in report.briefs] == ["federal", "sme"]
+    assert [b.brief.slug for b in report.briefs] == ["federal", "sme", "sme-supplier-networks"]
     assert any("waiting for another process" in m for m in said), said
 
 

@@ -20,6 +20,7 @@ EXTRA_AUDIENCE = (
     "  - id: extra\n    title: Extra readers\n    reader: Anyone.\n    template: sme.html\n"
     "    citation_style: apa\n    reading_grade: 9\n"
 )
+EDITION = "sme-supplier-networks"  # the mini project's declared edition
 EXTRA_RELEVANCE = "      extra:\n        priority: low\n        implication: Worth a look.\n"
 
 
@@ -61,11 +62,12 @@ def test_merged_shards_equal_one_build_byte_for_byte(three_shards, tmp_path):
     shard_slugs = [
         set(json.loads((s / "manifest.json").read_text("utf-8"))["briefs"]) for s in _shards(base)
     ]
-    assert all(len(slugs) == 1 for slugs in shard_slugs), "one brief per shard"
+    # Sorted by slug (extra, federal, sme, sme-supplier-networks), every third.
+    assert shard_slugs == [{"extra", EDITION}, {"federal"}, {"sme"}]
 
     report = merge(_shards(base), tmp_path / "merged")
     whole, merged = base / "whole", tmp_path / "merged"
-    assert report.briefs == ["federal", "sme", "extra"] and report.shards == 3
+    assert report.briefs == ["federal", "sme", "extra", EDITION] and report.shards == 3
     for slug in report.briefs:
         for fmt in ("pdf", "html"):
             assert (merged / f"{slug}.{fmt}").read_bytes() == (whole / f"{slug}.{fmt}").read_bytes()
@@ -83,14 +85,14 @@ def test_merged_shards_equal_one_build_byte_for_byte(three_shards, tmp_path):
 def test_a_build_of_the_whole_on_the_merged_folder_has_nothing_to_do(three_shards, tmp_path):
     merge(_shards(three_shards["base"]), tmp_path / "merged")
     report = build(Project.at(three_shards["root"]), BuildOptions(out_dir=tmp_path / "merged"))
-    assert report.up_to_date and report.kept == ["federal", "sme", "extra"]
+    assert report.up_to_date and report.kept == ["federal", "sme", "extra", EDITION]
 
 
 def test_the_cli_merges_into_the_project_output(three_shards, cli, tmp_path):
     root = Path(shutil.copytree(three_shards["root"], tmp_path / "project"))
     result = cli("merge", *_shards(three_shards["base"]), "--project", root)
     assert result.exit_code == 0, result.stderr
-    assert "merged 3 briefs from 3 shards" in result.stderr
+    assert "merged 4 briefs from 3 shards" in result.stderr
     assert (root / "output" / "manifest.json").is_file()
 
 
@@ -138,14 +140,14 @@ def test_shards_of_different_requests_are_refused(three_shards, tmp_path):
 
 def test_overlapping_briefs_with_different_bytes_are_refused(three_shards, tmp_path):
     shards = _copy_shards(three_shards["base"], tmp_path)
-    # Shard 2 claims shard 1's brief too, with other bytes (and a manifest that agrees).
+    # Shard 2 claims shard 3's brief too, with other bytes (and a manifest that agrees).
     manifest_path = shards[1] / "manifest.json"
     data = json.loads(manifest_path.read_text("utf-8"))
-    first = json.loads((shards[0] / "manifest.json").read_text("utf-8"))
-    (slug,) = first["briefs"]
-    entry = first["briefs"][slug]
+    third = json.loads((shards[2] / "manifest.json").read_text("utf-8"))
+    (slug,) = third["briefs"]
+    entry = third["briefs"][slug]
     for record in entry["files"].values():
-        content = (shards[0] / record["path"]).read_bytes() + b"\n"
+        content = (shards[2] / record["path"]).read_bytes() + b"\n"
         (shards[1] / record["path"]).write_bytes(content)
         record["sha256"] = hashlib.sha256(content).hexdigest()
         record["bytes"] = len(content)

@@ -124,12 +124,16 @@ def test_the_index_lists_each_brief_with_what_a_reader_needs(site, built):
     manifest = json.loads((built / "output" / "manifest.json").read_text())["briefs"]
     for slug, entry in manifest.items():
         # "Test Briefs: Federal policymakers": the series is in the page's heading once.
-        assert f'<a href="briefs/{slug}.html">{entry["title"].split(": ", 1)[1]}</a>' in html
+        title = entry["title"].removeprefix("Test Briefs: ")
+        assert f'<a href="briefs/{slug}.html">{title}</a>' in html
         assert f'href="briefs/{slug}.pdf"' in html and f'href="briefs/{slug}.html"' in html
         kb = round(entry["files"]["pdf"]["bytes"] / 1000)
-        assert f"(PDF, {kb} KB, {entry['pages']} pages)" in html
+        pages = f"{entry['pages']} page" + ("s" if entry["pages"] != 1 else "")
+        assert f"(PDF, {kb} KB, {pages})" in html
         page_kb = round((site / "briefs" / f"{slug}.html").stat().st_size / 1000)
         assert f"(web page, {page_kb} KB)" in html
+        # The brief's own version, next to its date.
+        assert f"<dt>Version</dt><dd>{entry['version']['number']}</dd>" in html
     assert "Test Briefs" not in _main(html)
     assert "Federal policymakers" in html and "Small and medium manufacturers" in html
     assert '<time datetime="2026-01-15">January 15, 2026</time>' in html
@@ -289,9 +293,13 @@ def check_atom(feed: ET.Element, site: Path, base_url: str | None = None) -> lis
 def test_the_feed_is_valid_atom_with_an_entry_per_brief(site):
     entries = check_atom(parse_feed(site / "feed.xml"), site)
     assert sorted(e.find(f"{ATOM}title").text for e in entries) == [
-        "Test Briefs: Federal policymakers",
-        "Test Briefs: Small and medium manufacturers",
+        "Supplier networks bring small plants orders (version 1.0)",
+        "Test Briefs: Federal policymakers (version 1.0)",
+        "Test Briefs: Small and medium manufacturers (version 1.0)",
     ]
+    for entry in entries:
+        summary = entry.find(f"{ATOM}summary").text
+        assert summary.endswith("(version 1.0, January 15, 2026)"), summary
 
 
 def test_base_url_makes_feed_links_absolute_but_pages_stay_relative(project, cli, tmp_path):

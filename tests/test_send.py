@@ -20,6 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from policy_briefs.build import BuildOptions, build
 from policy_briefs.deliver import SendOptions, send_briefs
 from policy_briefs.deliver.ledger import Ledger
 from policy_briefs.errors import BriefsError
@@ -117,8 +118,14 @@ def smtp_env(server, **extra) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def built(mini_build, tmp_path_factory) -> Path:
-    """The session's build of tests/projects/mini; tests copy it before changing anything."""
-    return mini_build.copy(tmp_path_factory.mktemp("send"))
+    """The session's build of tests/projects/mini without its declared edition (the
+    audiences' briefs alone keep the counts here plain; test_editions.py sends editions);
+    tests copy it before changing anything."""
+    root = mini_build.copy(tmp_path_factory.mktemp("send"))
+    (root / "findings" / "editions.yaml").unlink()
+    report = build(Project.at(root), BuildOptions())  # drops the edition, renders nothing
+    assert report.briefs == [] and "sme-supplier-networks" not in report.kept
+    return root
 
 
 @pytest.fixture
@@ -167,7 +174,8 @@ def test_each_recipient_gets_exactly_the_built_files_once(project, smtp):
         slug = msg["X-Briefs-Brief"]
         assert msg["To"].addresses[0].addr_spec == rcpt
         assert msg["From"].addresses[0].addr_spec == "briefs@example.org"
-        assert msg["Subject"] == briefs[slug]["title"]
+        number = briefs[slug]["version"]["number"]
+        assert msg["Subject"] == f"{briefs[slug]['title']} (version {number})"
         attachments = {a.get_filename(): a.get_payload(decode=True) for a in msg.iter_attachments()}
         wanted = {"pdf", "html"} if rcpt == "grace@example.com" else {"pdf"}
         assert set(attachments) == {f"{slug}.{fmt}" for fmt in wanted}
@@ -213,7 +221,7 @@ def test_after_a_rebuild_only_recipients_of_the_changed_brief_get_it(project, sm
     assert sorted(pairs(smtp)) == [("ada@example.gov", "federal"), ("grace@example.com", "federal")]
     assert report.up_to_date == 2
     for _rcpt, msg in received(smtp):
-        assert msg["Subject"].startswith("Updated: ")
+        assert msg["Subject"] == "Updated: Test Briefs: Federal policymakers (version 1.1)"
         text = msg.get_body(("plain",)).get_content()
         assert "New: Networks work best with a broker who knows the firms" in text
         assert "Revised:" not in text and "No longer included:" not in text

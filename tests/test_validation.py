@@ -306,7 +306,8 @@ def test_unknown_audience_on_the_command_line(cli, mini_project):
     result = cli("build", "fedral", "--project", mini_project)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == (
-        "error: unknown audience 'fedral'; did you mean 'federal'? (known: federal, sme)"
+        "error: unknown audience or edition 'fedral'; did you mean 'federal'? "
+        "(audiences: federal, sme; editions: sme-supplier-networks)"
     )
     assert not (mini_project / "output").exists()
 
@@ -372,6 +373,8 @@ def test_failure_while_writing_leaves_every_file_whole(cli, mini_project, monkey
     calls = []
 
     def failing_replace(src, dst, *args, **kwargs):
+        if Path(dst).parent != output:  # a cache entry (citations), not the build's
+            return real_replace(src, dst, *args, **kwargs)
         calls.append(Path(dst).name)
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, "No space left on device", str(src), None, str(dst))

@@ -991,14 +991,15 @@ def test_the_send_job_mails_once_and_commits_the_ledger_even_after_a_failure(
                 assert "@example." not in result.stdout + result.stderr, result
             return done
 
-        # First run: no state branch; the server refuses one address for good.
+        # First run: no state branch; the server refuses one address for good. Readers
+        # of sme get its brief and the mini project's edition for them.
         server.refuse.add("lin@example.net")
         first = run_job(1)
         assert first["send"].returncode == 1
         assert "::notice::briefs-state holds no ledger: starting a new one" in first["send"].stdout
-        assert "mail: 3 sent, 1 failed, 0 up to date" in first["send"].stdout
+        assert "mail: 4 sent, 2 failed, 0 up to date" in first["send"].stdout
         assert first["commit"].returncode == 0, first["commit"].stdout
-        assert _log(remote) == ["Run 1: mail: 3 sent, 1 failed, 0 up to date"]
+        assert _log(remote) == ["Run 1: mail: 4 sent, 2 failed, 0 up to date"]
         files = _branch_files(remote)
         assert files["ledger.sqlite"].startswith(b"SQLite format 3\x00")
         exported = json.loads(files["ledger.json"])["deliveries"]
@@ -1006,25 +1007,27 @@ def test_the_send_job_mails_once_and_commits_the_ledger_even_after_a_failure(
             ("ada@example.gov", "federal", "sent"),
             ("grace@example.com", "federal", "sent"),
             ("grace@example.com", "sme", "sent"),
+            ("grace@example.com", "sme-supplier-networks", "sent"),
             ("lin@example.net", "sme", "failed"),
+            ("lin@example.net", "sme-supplier-networks", "failed"),
         ]
-        assert len(server.received) == 3
+        assert len(server.received) == 4
 
         # Second run: the ledger comes back from the branch, nothing is sent twice; the
         # refusal still fails the run, until someone fixes it and retries.
         second = run_job(2)
         assert second["send"].returncode == 1, second["send"].stderr
         assert "::notice::briefs-state holds no ledger" not in second["send"].stdout
-        assert "mail: 1 failed, 3 up to date" in second["send"].stdout
+        assert "mail: 2 failed, 4 up to date" in second["send"].stdout
         assert "nothing to commit" in second["commit"].stdout
-        assert len(server.received) == 3 and len(_log(remote)) == 1
+        assert len(server.received) == 4 and len(_log(remote)) == 1
 
         server.refuse.clear()
         retried = run_job(3, RETRY_FAILED="true")
         assert retried["send"].returncode == 0, retried["send"].stderr
-        assert "mail: 1 sent, 3 up to date" in retried["send"].stdout
-        assert _log(remote)[0] == "Run 3: mail: 1 sent, 3 up to date"
-        assert len(server.received) == 4
+        assert "mail: 2 sent, 4 up to date" in retried["send"].stdout
+        assert _log(remote)[0] == "Run 3: mail: 2 sent, 4 up to date"
+        assert len(server.received) == 6
 
         # A damaged ledger on the branch: refused, never replaced, nothing sent.
         work = tmp_path / "damage"
@@ -1042,7 +1045,7 @@ def test_the_send_job_mails_once_and_commits_the_ledger_even_after_a_failure(
         assert "::notice::briefs-state holds no ledger" not in third["send"].stdout
         assert third["commit"].returncode == 1
         assert "::error::the ledger could not be exported" in third["commit"].stdout
-        assert len(server.received) == 4
+        assert len(server.received) == 6
         assert _branch_files(remote)["ledger.sqlite"].startswith(b"SQLite format 3\x00\x00\x00")
     finally:
         controller.stop()

@@ -37,7 +37,7 @@ class CheckReport:
     problems: list[Problem]
     grades: dict[str, float] = field(default_factory=dict)  # audience -> reading grade
     verified: bool = False  # quotes were checked against the source snapshots
-    # audience -> (findings in its brief, findings left out by max_findings)
+    # brief (audience id or edition slug) -> (findings in it, left out by max_findings)
     coverage: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
     @property
@@ -76,9 +76,15 @@ def check(
     received = {a for f in corpus.findings.values() for a in f.audiences}
     briefs = {a: select(corpus, a) for a in corpus.audiences if a in received}
     readings, found = check_reading(project, corpus, strict=strict, briefs=briefs)
+    # Editions show a part of their audience's findings, whose prose the reading grade
+    # of the audience's full brief measures; here they are listed with what they hold.
+    editions = {
+        slug: select(corpus, edition.audience, edition=edition)
+        for slug, edition in corpus.editions.items()
+    }
     coverage = {
-        audience_id: ([i.id for i in brief.items], [i.id for i in brief.left_out])
-        for audience_id, brief in briefs.items()
+        slug: ([i.id for i in brief.items], [i.id for i in brief.left_out])
+        for slug, brief in {**briefs, **editions}.items()
     }
     return CheckReport(
         in_reading_order(problems + found),

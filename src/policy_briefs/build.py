@@ -22,6 +22,10 @@ Two shortcuts keep rebuilds cheap (``--force`` takes neither):
   manifest entry is kept; only the others are rendered (render.py), in worker processes
   with --jobs.
 
+Each planned brief gets its version (versions.py) before rendering, since the cover
+prints it: from its record in the previous manifest and the hash of what its reader
+sees. The version is part of the brief's cache key and is recorded with its entry.
+
 This module imports the heavy modules only inside the functions that need them, so the
 first shortcut stays fast.
 """
@@ -54,9 +58,10 @@ from .files import (
     sha256_bytes,
     utc_stamp,
 )
-from .fingerprint import BriefInputs, input_hash, software_environment, tree_hash
+from .fingerprint import BriefInputs, input_hash, shown_hash, software_environment, tree_hash
 from .manifest import FORMATS, BriefEntry, FileRecord, Manifest, RequestRecord
 from .project import Project
+from .versions import Version, content_hash, next_version
 
 if TYPE_CHECKING:
     from .corpus import Corpus
@@ -68,7 +73,7 @@ PREVIOUS = "the previous build (manifest.json before this build)"
 
 @dataclass
 class BuildOptions:
-    audiences: list[str] = field(default_factory=list)
+    audiences: list[str] = field(default_factory=list)  # audience ids or edition slugs
     themes: list[str] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
     formats: tuple[str, ...] = FORMATS
@@ -102,7 +107,7 @@ class BuildOptions:
 
         return plan_briefs(
             corpus,
-            audiences=self.audiences,
+            names=self.audiences,
             themes=self.themes,
             findings=self.findings,
             title=self.title,
@@ -207,9 +212,18 @@ def _render_and_write(
     hasher = BriefInputs(project)
     todo: list[Job] = []
     kept: list[Brief] = []
-    for brief in briefs:
+    today = utc_stamp()[:10]
+    notes: list[Problem] = []  # about this build's output folder, not the inputs
+    versions: dict[str, Version] = {}
+    for n, brief in enumerate(briefs):
         inputs = hasher.of(brief)
-        key = input_hash(inputs)
+        version = versions[brief.slug] = _version(project, brief, inputs, previous, today, notes)
+        brief = briefs[n] = dataclasses.replace(
+            brief, version=version.number, version_date=version.date
+        )
+        # The version is printed, so it is part of the cache key; the input map stays
+        # without it, so ``diff`` and the change report compare inputs only.
+        key = input_hash({**inputs, "version": version.as_json()})
         entry = previous.briefs.get(brief.slug)
         if not options.force and _still_built(out_dir, entry, key, options.formats):
             kept.append(brief)
@@ -242,9 +256,12 @@ def _render_and_write(
         request=request,
         record=record,
         corpus=corpus,
-        dropped=[] if options.partial else _dropped_audiences(previous, corpus),
+        dropped=[] if options.partial else _dropped(previous, briefs),
+        versions=versions,
     )
-    return BuildReport(out_dir, written, rendered, warnings, [b.slug for b in kept], changes)
+    return BuildReport(
+        out_dir, written, rendered, warnings + notes, [b.slug for b in kept], changes
+    )
 
 
 def _still_built(
@@ -288,11 +305,13 @@ def _unchanged_build(out_dir: Path, request: dict[str, Any], tree: str) -> Build
         warnings = [Problem(**w) for w in record.warnings]
     except TypeError:
         return None
-    changes = ChangeReport(
-        PREVIOUS,
-        [BriefChange(slug, recorded.briefs[slug].title, "unchanged") for slug in record.briefs],
-    )
+    changes = ChangeReport(PREVIOUS, [unchanged(recorded.briefs[slug]) for slug in record.briefs])
     return BuildReport(out_dir, [], [], warnings, list(record.briefs), changes)
+
+
+def unchanged(entry: BriefEntry) -> BriefChange:
+    """The change report's line for a brief this build left as it was."""
+    return BriefChange(entry.slug, entry.title, "unchanged", version=entry.version_number)
 
 
 def _stage_changes(commit: Commit, report: ChangeReport | None, now: str) -> list[Path]:
@@ -319,13 +338,48 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
-def _dropped_audiences(previous: Manifest, corpus: Corpus) -> list[str]:
-    """Slugs of audience briefs whose audience is gone; only a full build may say so."""
+def _dropped(previous: Manifest, planned: list[Brief]) -> list[str]:
+    """Slugs of briefs no longer declared (their audience or edition is gone); only a
+    full build may say so. Drafts are left as they are: never published or sent."""
+    slugs = {b.slug for b in planned}
     return [
-        slug
-        for slug, entry in previous.briefs.items()
-        if not entry.custom and entry.audience not in corpus.audiences
+        slug for slug, entry in previous.briefs.items() if not entry.draft and slug not in slugs
     ]
+
+
+def _version(
+    project: Project,
+    brief: Brief,
+    inputs: dict[str, Any],
+    previous: Manifest,
+    today: str,
+    notes: list[Problem],
+) -> Version:
+    """The brief's version (versions.py), from its record in the previous manifest."""
+    publication = brief.publication
+    entry = previous.briefs.get(brief.slug)
+    damaged = previous.damaged.get(brief.slug)
+    version = next_version(
+        entry.version if entry else None,
+        content_hash(shown_hash(brief), inputs["design"]),
+        publication_version=publication.version,
+        publication_date=publication.date,
+        today=today,
+    )
+    if damaged and previous.path is not None:
+        path = previous.path
+        shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+        notes.append(
+            Problem(
+                shown.as_posix(),
+                1,
+                1,
+                "warning",
+                f"the entry for brief '{brief.slug}' {damaged}, so its version history is "
+                f"lost: it starts again at {version.number}",
+            )
+        )
+    return version
 
 
 def _headlines(brief: Brief) -> dict[str, str]:
@@ -355,6 +409,7 @@ def write_outputs(
     record: RequestRecord,
     corpus: Corpus,
     dropped: list[str],
+    versions: dict[str, Version],
 ) -> tuple[list[Path], ChangeReport]:
     """Write every file, the change report and the manifest as one crash-safe commit.
 
@@ -386,6 +441,9 @@ def write_outputs(
                 audience_title=brief.audience.title,
                 headlines=_headlines(brief),
                 standfirst=_standfirst(brief),
+                edition=brief.edition,
+                draft=brief.draft,
+                version=versions[brief.slug],
             )
             if old and old.input_hash == item.input_hash:
                 # Same inputs, other formats: keep the record of the ones not rebuilt.
@@ -410,6 +468,7 @@ def write_outputs(
                 old_files={f: r.as_json() for f, r in old.files.items()} if old else None,
                 new_files={f: entry.files[f].sha256 for f in item.files},
                 rebuilt=True,
+                version=brief.version,
             )
         for brief in kept:
             # Unchanged inputs, so unchanged files; refresh what the site and mail show.
@@ -425,10 +484,7 @@ def write_outputs(
                     commit.remove(path)
         report = ChangeReport(
             PREVIOUS,
-            [
-                changes.get(slug) or BriefChange(slug, recorded.briefs[slug].title, "unchanged")
-                for slug in record.briefs
-            ]
+            [changes.get(slug) or unchanged(recorded.briefs[slug]) for slug in record.briefs]
             + [BriefChange(slug, previous[slug].title, "removed") for slug in dropped],
             labels_of(corpus),
         )

@@ -53,6 +53,7 @@ class BriefChange:
     environment: list[str] = field(default_factory=list)  # parts: code, packages, fonts...
     reordered: bool = False
     untracked: bool = False  # the baseline did not record this brief's inputs
+    version: str = ""  # the brief's version (MAJOR.MINOR) this build made or kept
 
     @property
     def has_reasons(self) -> bool:
@@ -168,6 +169,8 @@ class ChangeReport:
             if change.status == "unchanged" and not change.has_reasons:
                 continue
             title = "#" * (level + 1) + f" {change.title} (`{change.slug}`)"
+            if change.version and change.status != "removed":
+                title += f", version {change.version}"
             lines += ["", title, "", self._verdict(change)]
             lines += self._reasons(change)
         return "\n".join(lines) + "\n"
@@ -177,8 +180,8 @@ class ChangeReport:
             return "New brief: no earlier version to compare with."
         if c.status == "removed":
             return (
-                "Removed: its audience is no longer defined, so the brief and its files "
-                "were dropped."
+                "Removed: its audience or edition is no longer declared, so the brief "
+                "and its files were dropped."
                 if self.by_output
                 else "Removed: no longer built."
             )
@@ -295,6 +298,7 @@ def compare(
     old_files: dict | None = None,
     new_files: dict | None = None,
     rebuilt: bool = False,
+    version: str = "",
 ) -> BriefChange:
     """One brief against its baseline entry.
 
@@ -302,7 +306,7 @@ def compare(
     ``old_files``; without, whether the inputs differ (what ``briefs diff`` can know
     without rendering).
     """
-    change = BriefChange(slug, title, "unchanged", rebuilt=rebuilt)
+    change = BriefChange(slug, title, "unchanged", rebuilt=rebuilt, version=version)
     if old_entry is None:
         change.status = "new"
         return change

@@ -215,8 +215,10 @@ def brief_reference(brief) -> dict:
         "author": [{"literal": publication.publisher}],
         "publisher": publication.publisher,
         "genre": "Policy brief",
-        "version": publication.version,
-        "issued": {"date-parts": [[int(p) for p in publication.date.split("-")]]},
+        "version": brief.version or publication.version,
+        "issued": {
+            "date-parts": [[int(p) for p in (brief.version_date or publication.date).split("-")]]
+        },
     }
     if publication.url:
         item["URL"] = publication.url

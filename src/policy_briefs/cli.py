@@ -354,9 +354,10 @@ def build(
     audiences: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Audiences to build, as listed by `briefs list` (default: all).",
+            help="Audiences and declared editions to build, as listed by `briefs list` "
+            "(default: every audience's brief and every edition).",
             show_default=False,
-            metavar="AUDIENCE",
+            metavar="AUDIENCE|EDITION",
         ),
     ] = None,
     project: ProjectOpt = None,
@@ -365,14 +366,17 @@ def build(
         typer.Option(
             "--theme",
             "-t",
-            help="Only findings of this theme (repeatable): a custom brief.",
+            help="Only findings of this theme (repeatable): a draft, never published or sent.",
             metavar="THEME",
         ),
     ] = None,
     finding: Annotated[
         list[str] | None,
         typer.Option(
-            "--finding", "-f", help="Only this finding (repeatable): a custom brief.", metavar="ID"
+            "--finding",
+            "-f",
+            help="Only this finding (repeatable): a draft, never published or sent.",
+            metavar="ID",
         ),
     ] = None,
     fmt: Annotated[
@@ -398,7 +402,10 @@ def build(
     title: Annotated[
         str | None,
         typer.Option(
-            "--title", help="Title of the brief (default: series and audience).", metavar="TEXT"
+            "--title",
+            help="Title of an audience brief or draft (default: the audience's "
+            "brief_title, else series and audience); an edition's is declared.",
+            metavar="TEXT",
         ),
     ] = None,
     strict: Annotated[
@@ -449,8 +456,9 @@ def build(
         ),
     ] = False,
 ) -> None:
-    """Build briefs: a PDF and an HTML twin per audience, output/manifest.json and
-    output/CHANGES.md (what changed since the previous build).
+    """Build briefs: a PDF and an HTML twin per audience and per edition declared in
+    findings/editions.yaml, output/manifest.json and output/CHANGES.md (what changed
+    since the previous build).
 
     Inputs are validated first; on any error nothing is written. Only briefs whose inputs
     (findings, sources, audience, publication, templates, citation style, fonts, software)
@@ -458,7 +466,9 @@ def build(
 
     * `briefs build`: every audience.
     * `briefs build federal --format pdf`: one audience, PDF only.
-    * `briefs build sme --theme workforce --title "Skills"`: a custom brief from one theme.
+    * `briefs build sme-workforce`: one declared edition.
+    * `briefs build sme --theme workforce --title "Skills"`: a draft from one theme, for
+      review (never published or sent; declare an edition to publish it).
     * `briefs build --jobs 2`: render in two worker processes.
     """
     with user_errors():
@@ -502,7 +512,9 @@ def diff(
     audiences: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Audiences to compare (default: all).", show_default=False, metavar="AUDIENCE"
+            help="Audiences and editions to compare (default: all).",
+            show_default=False,
+            metavar="AUDIENCE|EDITION",
         ),
     ] = None,
     project: ProjectOpt = None,
@@ -573,7 +585,7 @@ def list_(
         ),
     ] = False,
 ) -> None:
-    """List audiences, themes, findings and sources with counts."""
+    """List audiences, declared editions, themes, findings and sources with counts."""
     with user_errors():
         from . import api
 
@@ -590,6 +602,13 @@ def list_(
                 [
                     (a["id"], _count(a["findings"], "finding"), a["title"])
                     for a in data["audiences"]
+                ],
+            ),
+            (
+                "Editions",
+                [
+                    (e["slug"], e["audience"], _count(len(e["in_brief"]), "finding"), e["title"])
+                    for e in data["editions"]
                 ],
             ),
             (
@@ -790,7 +809,8 @@ def send(
         list[str] | None,
         typer.Option(
             "--brief",
-            help="Send only this brief (repeatable); the way to send a custom brief.",
+            help="Send only this brief (repeatable): an audience's brief or a declared "
+            "edition (drafts are never sent).",
             metavar="SLUG",
         ),
     ] = None,

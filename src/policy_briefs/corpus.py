@@ -18,6 +18,7 @@ from .models import (
     FILE_MODELS,
     THEME_MODEL,
     Audience,
+    Edition,
     Finding,
     GlossaryEntry,
     Publication,
@@ -51,6 +52,8 @@ class Corpus:
     finding_theme: dict[str, str] = field(default_factory=dict)
     audiences: dict[str, Audience] = field(default_factory=dict)
     glossary: list[GlossaryEntry] = field(default_factory=list)
+    # Declared briefs beyond one per audience (editions.yaml), by slug.
+    editions: dict[str, Edition] = field(default_factory=dict)
     # (kind, id) -> where it was written, for located cross-check problems
     where: dict[tuple[str, str], Located] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
@@ -162,6 +165,19 @@ def _parse(doc: Document, corpus: Corpus, problems: list[Problem]) -> None:
                 doc,
                 ("audiences", i),
             )
+    elif hasattr(parsed, "editions"):
+        for i, edition in enumerate(parsed.editions):
+            _add(
+                corpus,
+                problems,
+                "edition",
+                edition.slug,
+                edition,
+                corpus.editions,
+                doc,
+                ("editions", i),
+                id_field="slug",
+            )
     elif hasattr(parsed, "publication"):
         corpus.publication = parsed.publication
         corpus.where[("publication", "")] = Located(doc, ("publication",))
@@ -201,15 +217,15 @@ def _parse(doc: Document, corpus: Corpus, problems: list[Problem]) -> None:
                     corpus.finding_theme[finding.id] = theme.id
 
 
-def _add(corpus, problems, kind, item_id, item, table, doc, path) -> bool:
+def _add(corpus, problems, kind, item_id, item, table, doc, path, id_field="id") -> bool:
     key = (kind, item_id)
     if key in corpus.where:
         first = corpus.where[key]
         line, _ = first.document.locate(first.path)
         problems.append(
             doc.problem(
-                (*path, "id"),
-                f"duplicate {kind} id '{item_id}' "
+                (*path, id_field),
+                f"duplicate {kind} {id_field} '{item_id}' "
                 f"(first defined at {first.document.display}:{line})",
             )
         )

@@ -151,13 +151,13 @@ def _git_baseline(project: Project, options: BuildOptions, ref: str) -> Baseline
             dirs.append(default_templates_dir())
         hasher = BriefInputs(old, template_dirs=dirs)
         entries = {}
-        for audience in options.audiences or list(corpus.audiences):
-            if audience not in corpus.audiences:
-                continue  # an audience added since ``ref``: its brief shows as new
+        for name in options.audiences or [*corpus.audiences, *corpus.editions]:
+            if name not in corpus.audiences and name not in corpus.editions:
+                continue  # an audience or edition added since ``ref``: shows as new
             try:
                 briefs = plan_briefs(
                     corpus,
-                    audiences=[audience],
+                    names=[name],
                     themes=options.themes,
                     findings=options.findings,
                     title=options.title,

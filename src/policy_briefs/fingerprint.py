@@ -334,6 +334,53 @@ class BriefInputs:
         }
 
 
+def shown_hash(brief: Brief) -> str:
+    """What a reader of ``brief`` sees, as one hash of the authored inputs it shows: its
+    slug, title and argument, which findings it shows in which sections and order (its
+    takeaways and disagreements too), each of those findings with only this audience's
+    entry (another audience's implication never shows here), their themes and cited
+    sources, the audience's and the publication's settings, the glossary, and what the
+    build verified of its quotations.
+
+    Models are dumped without their defaults, and the tool's own working (attribution
+    lines, numbering) is not hashed: an upgrade of this tool changes the hash only when
+    it changes which findings a brief shows, or where. Findings max_findings left out and
+    the version itself (derived from this hash, versions.py) are not part of it.
+    """
+    audience = brief.audience.id
+
+    def dump(model: Any) -> Any:
+        return model.model_dump(mode="json", exclude_defaults=True)
+
+    def finding(model: Any) -> Any:
+        data = dump(model)
+        data["audiences"] = {audience: (data.get("audiences") or {}).get(audience)}
+        return data
+
+    shown = [item.finding for item in brief.items] + [
+        f for pair in brief.disagreements for f in (pair.first, pair.second)
+    ]
+    checked = brief.verification
+    data = {
+        "brief": [brief.slug, brief.title, brief.argued, brief.argument, brief.draft],
+        "sections": [[s.theme.id, [i.id for i in s.items]] for s in brief.sections],
+        "takeaways": [i.id for i in brief.takeaways],
+        "disagreements": [[d.first.id, d.second.id, d.note] for d in brief.disagreements],
+        "findings": {f.id: finding(f) for f in shown},
+        "themes": {s.theme.id: dump(s.theme) for s in brief.sections},
+        "sources": {k: dump(brief.sources[k]) for k in sorted(brief.sources)},
+        "audience": dump(brief.audience),
+        "publication": dump(brief.publication),
+        "glossary": [dump(g) for g in brief.glossary],
+        "verified": (
+            [checked.quotes, checked.verified, checked.sources, checked.accessed]
+            if checked
+            else None
+        ),
+    }
+    return digest(json.dumps(data, ensure_ascii=False, sort_keys=True))
+
+
 def finding_fields(finding: Any) -> dict[str, str]:
     """A hash per field of a finding; each audience's entry counts as a field of its own
     (``audiences.sme``), since a brief shows only its audience's."""

@@ -53,6 +53,17 @@ def inventory(corpus: Corpus) -> dict[str, Any]:
             }
             for a in corpus.audiences.values()
         ],
+        "editions": [
+            {
+                "slug": e.slug,
+                "audience": e.audience,
+                "title": e.title,
+                "themes": list(e.themes),
+                "findings": list(e.findings),
+                **_coverage(corpus, e.audience, e.slug),
+            }
+            for e in corpus.editions.values()
+        ],
         "themes": [
             {
                 "id": t.id,
@@ -77,11 +88,12 @@ def inventory(corpus: Corpus) -> dict[str, Any]:
     }
 
 
-def _coverage(corpus: Corpus, audience_id: str) -> dict[str, list[str]]:
-    """Which of the audience's findings its brief shows, and which max_findings leaves out."""
+def _coverage(corpus: Corpus, audience_id: str, edition: str | None = None) -> dict[str, list[str]]:
+    """Which findings the audience's brief (or one of its editions) shows, and which
+    max_findings leaves out."""
     from .selection import select
 
     if not any(audience_id in f.audiences for f in corpus.findings.values()):
         return {"in_brief": [], "left_out": []}
-    brief = select(corpus, audience_id)
+    brief = select(corpus, audience_id, edition=corpus.editions[edition] if edition else None)
     return {"in_brief": [i.id for i in brief.items], "left_out": [i.id for i in brief.left_out]}

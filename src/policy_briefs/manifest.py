@@ -23,6 +23,7 @@ from typing import Any
 
 from .errors import BriefsError
 from .files import sha256_bytes, sha256_file, write_atomic
+from .versions import Version
 
 MANIFEST_FILE = "manifest.json"
 FORMATS = ("pdf", "html")
@@ -97,11 +98,20 @@ class BriefEntry:
     audience_title: str = ""
     headlines: dict[str, str] = field(default_factory=dict)
     standfirst: str = ""  # the argued brief's argument, plain text ("" if not argued)
+    edition: bool = False  # declared in editions.yaml
+    # Made ad hoc (--theme/--finding): never published or sent. An entry written before
+    # drafts were marked counts as one when it is custom and not an edition.
+    draft: bool = False
+    version: Version | None = None  # the brief's own MAJOR.MINOR (versions.py)
 
     @property
-    def version(self) -> str:
-        """The sha256 that names this version: the PDF's, or the HTML's if there is no PDF."""
+    def sha256(self) -> str:
+        """The sha256 that names these bytes: the PDF's, or the HTML's if there is no PDF."""
         return (self.files.get("pdf") or self.files["html"]).sha256
+
+    @property
+    def version_number(self) -> str:
+        return self.version.number if self.version else ""
 
     @property
     def finding_hashes(self) -> dict[str, str]:
@@ -129,6 +139,9 @@ class BriefEntry:
             "input_hash": self.input_hash,
             "inputs": self.inputs,
             "built_at": self.built_at,
+            "edition": self.edition,
+            "draft": self.draft,
+            **({"version": self.version.as_json()} if self.version else {}),
         }
 
 
@@ -187,6 +200,9 @@ class Manifest:
     publication: dict[str, Any] = field(default_factory=dict)
     audiences: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None  # where it was read from
+    # Slug -> why its entry could not be used (lenient reading only): the build renders
+    # such a brief again and says its version starts again.
+    damaged: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -249,6 +265,8 @@ def parse(data: object, path: Path, *, strict: bool = False) -> Manifest:
             manifest.briefs[slug] = _entry(slug, raw)
         except ValueError as exc:
             refuse(f"the entry for brief {json.dumps(slug)} {exc}")
+            if valid_slug(slug):
+                manifest.damaged[slug] = str(exc)
     for key, raw in (data.get("requests") or {}).items():
         if (
             isinstance(raw, dict)
@@ -325,11 +343,14 @@ def _entry(slug: object, raw: object) -> BriefEntry:
         raise ValueError("has malformed headlines")
     if not isinstance(inputs, dict):
         raise ValueError("has a malformed inputs table")
+    version = Version.parse(raw["version"]) if "version" in raw else None
+    custom = bool(raw.get("custom", False))
+    edition = raw.get("edition", False) is True
     return BriefEntry(
         slug=slug,
         audience=str(raw.get("audience", "")),
         title=str(raw.get("title", slug)),
-        custom=bool(raw.get("custom", False)),
+        custom=custom,
         files=files,
         pages=pages,
         findings=list(findings),
@@ -340,6 +361,9 @@ def _entry(slug: object, raw: object) -> BriefEntry:
         audience_title=str(raw.get("audience_title") or ""),
         headlines=dict(headlines),
         standfirst=str(raw.get("standfirst") or ""),
+        edition=edition,
+        draft=raw.get("draft", custom and not edition) is not False,
+        version=version,
     )
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import manifest
-from .build import changes_texts
+from .build import changes_texts, unchanged
 from .changes import CHANGES_JSON, BriefChange, ChangeReport
 from .errors import BriefsError
 from .files import output_lock, utc_stamp, write_atomic
@@ -182,7 +182,7 @@ def merge(shard_dirs: Sequence[Path], out_dir: Path) -> MergeReport:
             entries[slug] = entry
             files[slug] = data
             change = shard.changes.get(slug)
-            changes[slug] = change or BriefChange(slug, entry.title, "unchanged")
+            changes[slug] = change or unchanged(entry)
     missing = [slug for slug in whole.briefs if slug not in entries]
     if missing:
         raise MergeError(

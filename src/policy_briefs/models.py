@@ -520,8 +520,10 @@ class Publication(Model):
     """Document language as a BCP 47 tag."""
     date: FullDate
     """Publication date printed on briefs and stored in the PDF (keeps builds reproducible)."""
-    version: Text = "1.0"
-    """Edition of the series."""
+    version: str = Field("1.0", pattern=r"^[0-9]+(\.[0-9]+)*$")
+    """Edition of the series, e.g. '1.0'. Its first number is the major version of every
+    brief (a brief's version is MAJOR.MINOR, its minor counting the brief's own content
+    changes; see README, 'Versions'): raise it to start every brief again at MAJOR.0."""
     keywords: list[str] = []
     """PDF keywords."""
     url: str | None = Field(None, pattern=r"^https?://\S+$")
@@ -532,6 +534,50 @@ class Publication(Model):
     announces one-click removal (List-Unsubscribe-Post, RFC 8058), so the address must
     accept a POST and unsubscribe without further questions. Without it, messages offer
     only a mailto: unsubscribe to the publication's contact address."""
+
+
+class Edition(Model):
+    """A declared brief beyond the audiences' standard ones: one audience's findings,
+    narrowed to some themes and/or findings, with a title argued for that selection.
+    `briefs build` keeps it current like the standard briefs; publish and send treat it
+    like them."""
+
+    slug: Id
+    """The brief's name: its files are <slug>.pdf and <slug>.html, and `briefs build
+    <slug>` builds it alone. Must differ from every audience id and other edition."""
+    audience: Id
+    """Id of the audience the brief is written for (audiences.yaml): its template,
+    citation style, reading grade and the findings' implications for that reader."""
+    themes: list[Id] = []
+    """Only findings of these themes (theme file names without .yaml)."""
+    findings: list[Id] = []
+    """Only these findings (with themes too, a finding must be in both lists' reach:
+    listed here and of one of the themes)."""
+    title: HeaderText
+    """The brief's argued title: the claim it makes about this selection, in a line. It
+    leads the cover, is the PDF's title and the mail subject (one line)."""
+    argument: Text
+    """The takeaway in a sentence or two, printed under the title on the cover; it must
+    hold for the findings this edition selects."""
+    max_findings: int | None = Field(None, ge=1)
+    """Most findings in the brief, the highest-priority ones kept (default: the
+    audience's max_findings when the edition names no findings, else no limit)."""
+
+    @model_validator(mode="after")
+    def _narrowed(self) -> Edition:
+        if not (self.themes or self.findings):
+            raise ValueError(
+                "an edition selects findings: give 'themes', 'findings' or both "
+                "(the audience's full brief is built anyway)"
+            )
+        return self
+
+
+class EditionsFile(Model):
+    """findings/editions.yaml: declared briefs beyond one per audience."""
+
+    editions: list[Edition] = []
+    """Each edition is built, published and sent like an audience's brief."""
 
 
 class PublicationFile(Model):
@@ -567,13 +613,16 @@ FILE_MODELS: dict[str, type[Model]] = {
     "audiences.yaml": AudiencesFile,
     "publication.yaml": PublicationFile,
     "glossary.yaml": GlossaryFile,
+    "editions.yaml": EditionsFile,
 }
 THEME_MODEL = ThemeFile
 
 
 def json_schema() -> dict[str, Any]:
     """One JSON Schema for every findings file; each kind is told apart by its top-level key."""
-    kinds = Union[SourcesFile, AudiencesFile, PublicationFile, GlossaryFile, ThemeFile]  # noqa: UP007
+    kinds = Union[  # noqa: UP007
+        SourcesFile, AudiencesFile, PublicationFile, GlossaryFile, EditionsFile, ThemeFile
+    ]
     schema = TypeAdapter(kinds).json_schema(by_alias=True)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -99,7 +99,15 @@ def render_pdf(html: str, *, base_dir: Path, allowed: list[Path], identifier: st
                 base_url=str(base_dir) + "/",
                 url_fetcher=AllowlistFetcher(allowed),
             ).render(pdf_variant=PDF_VARIANT)
+            # Of the page's other <meta> tags only the brief's version goes into the
+            # PDF's document information (as /Version); "viewport" and the like are
+            # for browsers.
+            custom = document.metadata.custom
+            document.metadata.custom = (
+                {"Version": custom["version"]} if custom.get("version") else {}
+            )
             data = document.write_pdf(
+                custom_metadata=True,
                 pdf_variant=PDF_VARIANT,
                 pdf_identifier=hashlib.md5(identifier.encode()).hexdigest().encode(),
                 uncompressed_pdf=False,

@@ -12,6 +12,7 @@ from .errors import BriefsError, did_you_mean
 from .models import (
     PRIORITY_RANK,
     Audience,
+    Edition,
     Figure,
     Finding,
     Publication,
@@ -77,7 +78,21 @@ class Brief:
     disagreements: list[Disagreement]
     sources: dict[str, Source]
     glossary: list = field(default_factory=list)
+    # A narrowed selection (an edition or a draft), not the audience's standard brief.
     custom: bool = False
+    # Argued: the title is a claim (an audience's brief_title, an edition's title) and
+    # ``argument`` its takeaway; the cover leads with them.
+    argued: bool = False
+    argument: str | None = None
+    edition: bool = False  # declared in editions.yaml
+    # Made ad hoc with --theme/--finding: marked "not for distribution" on the brief,
+    # never published or sent.
+    draft: bool = False
+    # This brief's own version (MAJOR.MINOR) and the date of its content; set by the
+    # build from the previous manifest (versions.py). Empty in a preview: the templates
+    # then show the publication's version and date.
+    version: str = ""
+    version_date: str = ""
     verification: Verification | None = None
     # Findings for this audience that did not fit (max_findings), best first.
     left_out: list[Item] = field(default_factory=list)
@@ -113,8 +128,12 @@ def select(
     themes: list[str] | None = None,
     finding_ids: list[str] | None = None,
     title: str | None = None,
+    edition: Edition | None = None,
 ) -> Brief:
-    """The brief for one audience; ``themes``/``finding_ids`` narrow it to a custom brief."""
+    """The brief for one audience; ``themes``/``finding_ids`` narrow it to a draft, and
+    ``edition`` makes the declared edition (its own selection, title and argument)."""
+    if edition is not None:
+        themes, finding_ids, title = edition.themes, edition.findings, edition.title
     audience = corpus.audiences.get(audience_id)
     if audience is None:
         raise BriefsError(_unknown("audience", audience_id, corpus.audiences))
@@ -147,14 +166,23 @@ def select(
     if not chosen:
         raise BriefsError(
             f"no finding goes to audience '{audience_id}'"
-            + (" with the given --theme/--finding filters" if custom else "")
+            + (
+                f" in edition '{edition.slug}'"
+                if edition
+                else " with the given --theme/--finding filters"
+                if custom
+                else ""
+            )
         )
 
     ranked = rank_items(chosen, corpus)
     left_out: list[Item] = []
     by_priority = ranked
-    if audience.max_findings and not finding_ids:
-        by_priority, left_out = ranked[: audience.max_findings], ranked[audience.max_findings :]
+    limit = audience.max_findings if not finding_ids else None
+    if edition is not None and edition.max_findings:
+        limit = edition.max_findings
+    if limit:
+        by_priority, left_out = ranked[:limit], ranked[limit:]
     kept = {i.id for i in by_priority}
 
     sections = []
@@ -187,14 +215,26 @@ def select(
         max(accessed) if accessed else None,
     )
     slug = audience_id
-    if custom:
+    if edition is not None:
+        slug = edition.slug
+    elif custom:
         slug = f"{audience_id}-" + _slug("-".join((themes or []) + (finding_ids or [])))
+    # A draft shows part of the evidence: the audience's argued title may not hold.
+    brief_title = (
+        title
+        or (None if custom else audience.brief_title)
+        or f"{corpus.publication.series}: {audience.title}"
+    )
+    argued = edition is not None or bool(
+        audience.brief_title and brief_title == audience.brief_title
+    )
     return Brief(
         slug=slug,
-        # A custom brief shows part of the evidence: the audience's argued title may not hold.
-        title=title
-        or (None if custom else audience.brief_title)
-        or f"{corpus.publication.series}: {audience.title}",
+        title=brief_title,
+        argued=argued,
+        argument=edition.argument if edition else audience.argument if argued else None,
+        edition=edition is not None,
+        draft=custom and edition is None,
         audience=audience,
         publication=corpus.publication,
         sections=sections,
@@ -243,24 +283,67 @@ def _unknown(kind: str, value: str, choices) -> str:
 def plan_briefs(
     corpus: Corpus,
     *,
-    audiences: Sequence[str] = (),
+    names: Sequence[str] = (),
     themes: Sequence[str] = (),
     findings: Sequence[str] = (),
     title: str | None = None,
     shard: tuple[int, int] | None = None,
 ) -> list[Brief]:
-    """The briefs a request makes, in audience order, narrowed to its shard."""
-    briefs = [
-        select(
-            corpus,
-            audience_id,
-            themes=list(themes) or None,
-            finding_ids=list(findings) or None,
-            title=title,
-        )
-        for audience_id in (audiences or list(corpus.audiences))
-    ]
+    """The briefs a request makes, narrowed to its shard.
+
+    Without filters: the brief of each named audience and each named edition, by default
+    every audience's (in audience order) then every edition (in declared order). With
+    ``themes``/``findings``: a draft per named audience (default: every audience).
+    ``title`` retitles audience briefs and drafts; an edition's title is declared.
+    """
+    if themes or findings:
+        for name in names:
+            if name in corpus.editions and name not in corpus.audiences:
+                raise BriefsError(
+                    f"'{name}' is a declared edition (editions.yaml), which selects its own "
+                    "findings; --theme/--finding make drafts from an audience's findings"
+                )
+        briefs = [
+            select(
+                corpus,
+                _audience_name(corpus, name),
+                themes=list(themes) or None,
+                finding_ids=list(findings) or None,
+                title=title,
+            )
+            for name in (names or list(corpus.audiences))
+        ]
+        for brief in briefs:
+            if brief.slug in corpus.editions:
+                raise BriefsError(
+                    f"this draft would be named '{brief.slug}', the slug of a declared "
+                    f"edition, and replace its files; build the edition with `briefs build "
+                    f"{brief.slug}`, or choose other --theme/--finding filters"
+                )
+    else:
+        briefs = []
+        for name in names or [*corpus.audiences, *corpus.editions]:
+            if name in corpus.audiences:
+                briefs.append(select(corpus, name, title=title))
+            elif name in corpus.editions:
+                edition = corpus.editions[name]
+                briefs.append(select(corpus, edition.audience, edition=edition))
+            else:
+                _audience_name(corpus, name)  # raises, naming what there is
     return take_shard(briefs, shard) if shard else briefs
+
+
+def _audience_name(corpus: Corpus, name: str) -> str:
+    if name in corpus.audiences:
+        return name
+    choices = {**corpus.audiences, **corpus.editions}
+    match = did_you_mean(name, choices, cutoff=0.5)
+    hint = f"; did you mean '{match}'?" if match else ""
+    raise BriefsError(
+        f"unknown audience or edition '{name}'{hint} (audiences: "
+        f"{', '.join(corpus.audiences) or 'none'}; editions: "
+        f"{', '.join(corpus.editions) or 'none'})"
+    )
 
 
 def take_shard(briefs: list[Brief], which: tuple[int, int]) -> list[Brief]:

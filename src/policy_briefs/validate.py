@@ -272,6 +272,89 @@ def cross_check(
                     at=("max_findings",),
                 )
             )
+    problems += _check_editions(corpus)
+    return problems
+
+
+def _check_editions(corpus: Corpus) -> list[Problem]:
+    """Every declared edition names things that exist and selects findings its audience
+    receives; its slug names no other brief."""
+    problems: list[Problem] = []
+    for slug, edition in corpus.editions.items():
+        at = corpus.where[("edition", slug)]
+        before = len(problems)
+        if slug in corpus.audiences:
+            problems.append(
+                at.problem(
+                    f"slug: '{slug}' is the slug of the audience brief '{slug}'; give the "
+                    "edition a name of its own, e.g. "
+                    f"'{edition.audience}-{'-'.join(edition.themes or edition.findings)}'",
+                    at=("slug",),
+                )
+            )
+        audience = corpus.audiences.get(edition.audience)
+        if audience is None:
+            problems.append(
+                at.problem(
+                    f"audience: unknown audience '{edition.audience}'"
+                    f"{_suggest(edition.audience, corpus.audiences)}; audiences are listed in "
+                    "audiences.yaml",
+                    at=("audience",),
+                )
+            )
+        for i, theme_id in enumerate(edition.themes):
+            if theme_id not in corpus.themes:
+                problems.append(
+                    at.problem(
+                        f"themes[{i}]: unknown theme '{theme_id}'"
+                        f"{_suggest(theme_id, corpus.themes)}; a theme is a findings file's "
+                        "name without .yaml",
+                        at=("themes", i),
+                    )
+                )
+        for i, finding_id in enumerate(edition.findings):
+            finding = corpus.findings.get(finding_id)
+            if finding is None:
+                problems.append(
+                    at.problem(
+                        f"findings[{i}]: unknown finding '{finding_id}'"
+                        f"{_suggest(finding_id, corpus.findings)}",
+                        at=("findings", i),
+                    )
+                )
+            elif audience is not None and edition.audience not in finding.audiences:
+                problems.append(
+                    at.problem(
+                        f"findings[{i}]: finding '{finding_id}' has no entry for audience "
+                        f"'{edition.audience}', so this brief could not show it; add "
+                        f"audiences.{edition.audience} to the finding or drop it here",
+                        at=("findings", i),
+                    )
+                )
+            elif edition.themes and corpus.finding_theme[finding_id] not in edition.themes:
+                problems.append(
+                    at.problem(
+                        f"findings[{i}]: finding '{finding_id}' is in theme "
+                        f"'{corpus.finding_theme[finding_id]}', not in this edition's themes, "
+                        "so it would be left out; add its theme or drop it here",
+                        at=("findings", i),
+                    )
+                )
+        chosen = [
+            fid
+            for fid, f in corpus.findings.items()
+            if edition.audience in f.audiences
+            and (not edition.themes or corpus.finding_theme[fid] in edition.themes)
+            and (not edition.findings or fid in edition.findings)
+        ]
+        if len(problems) == before and not chosen:  # else said more precisely above
+            problems.append(
+                at.problem(
+                    f"edition '{slug}' selects no finding for audience '{edition.audience}': "
+                    "none of its themes' findings has an entry for that audience",
+                    at=("themes" if edition.themes else "findings",),
+                )
+            )
     return problems
 
 

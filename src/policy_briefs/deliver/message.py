@@ -156,7 +156,11 @@ def compose(
 ) -> EmailMessage:
     """The message for one recipient and one brief version."""
     pub = build.publication
+    # The brief's own version (versions.py); a build before versions has none.
+    version = brief.version_number
     subject = f"{brief.title}" if changes.first else f"Updated: {brief.title}"
+    if version:
+        subject += f" (version {version})"
     why = header_text_problem(subject)
     if why:
         raise BriefsError(f"the title of brief '{brief.slug}' {why}")
@@ -177,7 +181,8 @@ def compose(
             site_url + page_path(brief.slug, "pdf") if site_url and "pdf" in brief.files else None
         ),
         site_url=site_url,
-        date=display_date(pub.date),
+        date=display_date(brief.version.date if brief.version else pub.date),
+        version=version,
     )
     message = EmailMessage()
     message["From"] = sender
@@ -191,7 +196,7 @@ def compose(
     message["Auto-Submitted"] = "auto-generated"
     # Which brief and which bytes, for mail rules and for deduplication downstream.
     message["X-Briefs-Brief"] = brief.slug
-    message["X-Briefs-Version"] = f"sha256:{brief.version}"
+    message["X-Briefs-Version"] = f"sha256:{brief.sha256}"
     for name, value in list_headers(pub, sender, stakeholder.email).items():
         message[name] = value
     message.set_content(render_template(env, TEXT_TEMPLATE, **context))

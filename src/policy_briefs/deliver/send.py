@@ -207,18 +207,26 @@ def _chosen_briefs(build: Build, options: SendOptions) -> list[BriefEntry]:
                 f"unknown audience '{audience}'; audiences: {', '.join(build.audiences)}"
             )
     for slug in options.briefs:
-        if build.get(slug) is None:
+        found = build.get(slug)
+        if found is None:
             raise BriefsError(
                 f"no brief '{slug}' in {build.manifest_path}; built: "
                 f"{', '.join(b.slug for b in build.briefs)}"
+            )
+        if found.draft:
+            raise BriefsError(
+                f"brief '{slug}' is a draft (made with --theme/--finding) and drafts are "
+                "never sent; to send this selection, declare it as an edition in "
+                "findings/editions.yaml (see README, 'Editions') and run `briefs build`"
             )
     chosen = []
     for brief in build.briefs:
         if options.briefs:
             wanted = brief.slug in options.briefs
         else:
-            # Custom briefs (made with --theme/--finding) are one-offs: sent only by name.
-            wanted = not brief.custom and (
+            # Drafts (--theme/--finding) are never sent; declared editions go to their
+            # audience like its standard brief.
+            wanted = not brief.draft and (
                 not options.audiences or brief.audience in options.audiences
             )
         if wanted:
@@ -291,10 +299,10 @@ def _plan(
                 outcomes.append(Outcome(who, brief, UNSUBSCRIBED, f"not sent: since {since}"))
                 continue
             last = ledger.last_sent(brief.slug, who.key, transport)
-            if last is not None and last.sha256 == brief.version:
+            if last is not None and last.sha256 == brief.sha256:
                 up_to_date += 1
                 continue
-            open_ = ledger.open_delivery(brief.slug, brief.version, who.key, transport)
+            open_ = ledger.open_delivery(brief.slug, brief.sha256, who.key, transport)
             if open_ is not None and open_.status == "failed" and not retry_failed:
                 outcomes.append(
                     Outcome(
@@ -319,7 +327,7 @@ def _plan(
                     changes,
                     findings,
                     open_,
-                    ledger.times_sent(brief.slug, brief.version, who.key, transport),
+                    ledger.times_sent(brief.slug, brief.sha256, who.key, transport),
                 )
             )
     return plan, up_to_date, outcomes
@@ -369,10 +377,10 @@ def _preflight(
 
 def _start(ledger: Ledger, transport: str, item: _Planned, sender) -> Delivery:
     msgid = message_id(
-        item.brief.slug, item.brief.version, item.stakeholder.key, item.round, sender.domain
+        item.brief.slug, item.brief.sha256, item.stakeholder.key, item.round, sender.domain
     )
     return ledger.start(
-        item.brief.slug, item.brief.version, item.stakeholder.key, transport, msgid, item.findings
+        item.brief.slug, item.brief.sha256, item.stakeholder.key, transport, msgid, item.findings
     )
 
 
@@ -422,7 +430,7 @@ def _deliver(
                     sender=sender,
                     recipient=who.email,
                     brief=brief.slug,
-                    sha256=brief.version,
+                    sha256=brief.sha256,
                 )
                 # The server has the message. Until the next line commits, a crash would
                 # leave the row 'sending'; the next run then sends it again under the same

@@ -41,7 +41,8 @@ class StakeholderEntry(Model):
     email: Text
     """Their address, e.g. 'ada@example.gov' (the address alone, no name or angle brackets)."""
     audiences: list[Id] = Field(min_length=1)
-    """Audience ids (from findings/audiences.yaml) whose briefs they receive."""
+    """Audience ids (from findings/audiences.yaml) whose briefs they receive: the
+    audience's brief and the editions declared for it (findings/editions.yaml)."""
     format: Literal["pdf", "html", "both"] = "pdf"
     """What is attached: the PDF (default), the HTML twin, or both."""
     unsubscribed: bool = False

@@ -106,9 +106,17 @@ def _assemble(
     fallback_time = utc_stamp(dt.datetime.fromtimestamp(now, dt.UTC))
     series = build.publication.series
 
+    # Drafts (--theme/--finding) are for review, never for readers.
+    published = [b for b in build.briefs if not b.draft]
+    if not published:
+        raise BriefsError(
+            f"{build.manifest_path} lists only drafts (briefs made with --theme/--finding), "
+            "which are never published; run `briefs build` for the audiences' briefs "
+            "and declared editions"
+        )
     current: list[Version] = []
     thumbnails: dict[str, dict] = {}
-    for brief in build.briefs:
+    for brief in published:
         version = _version(build, brief, fallback_time)
         for fmt in brief.files:
             path = page_path(brief.slug, fmt)
@@ -149,7 +157,8 @@ def _assemble(
             ),
         )
 
-    history = carry_history(out, staging, current, archived)
+    drafts = {b.slug for b in build.briefs if b.draft}
+    history = carry_history(out, staging, current, archived, hidden=drafts)
     (staging / MANIFEST_FILE).write_bytes(build.manifest_path.read_bytes())
     (staging / HISTORY).write_text(
         json.dumps([v.as_dict() for v in history], indent=2, ensure_ascii=False) + "\n", "utf-8"
@@ -167,7 +176,7 @@ def _assemble(
         publication=pub,
         briefs=[(v, build.get(v.slug), earlier[v.slug]) for v in current],
         feed=FEED,
-        highlights={b.slug: _highlights(b) for b in build.briefs},
+        highlights={b.slug: _highlights(b) for b in published},
         thumbnails=thumbnails,
     )
     html, warnings = embed_fonts(html, SITE_FACES)
@@ -202,12 +211,19 @@ def _version(build: Build, brief: BriefEntry, fallback_time: str) -> Version:
     summary = brief.standfirst or str(audience.get("reader") or "")
     return Version(
         slug=brief.slug,
-        sha256=brief.version,
+        sha256=brief.sha256,
         title=brief.title,
         audience=brief.audience,
         audience_title=build.audience_title(brief.audience),
         summary=summary,
-        date=(facts.date if facts and facts.date else build.publication.date),
+        date=(
+            brief.version.date
+            if brief.version
+            else facts.date
+            if facts and facts.date
+            else build.publication.date
+        ),
+        number=brief.version_number,
         first_seen=brief.built_at or fallback_time,
         files={
             fmt: {"path": page_path(brief.slug, fmt), "bytes": built.size}

@@ -54,7 +54,11 @@ def atom_feed(pub: Publication, versions: list[Version], base_url: str | None) -
     for version in ordered:
         entry = sub(feed, "entry")
         sub(entry, "id", entry_id(version.slug, version.sha256))
-        sub(entry, "title", version.title)
+        sub(
+            entry,
+            "title",
+            f"{version.title} (version {version.number})" if version.number else version.title,
+        )
         sub(entry, "updated", version.first_seen)
         sub(entry, "published", version.first_seen)
         main = version.files.get("html") or version.files["pdf"]
@@ -76,11 +80,12 @@ def atom_feed(pub: Publication, versions: list[Version], base_url: str | None) -
                 href=href(pdf["path"]),
             )
         sub(entry, "category", term=version.audience, label=version.audience_title)
+        # An older versions.json knows a version by its bytes only.
+        number = version.number or f"of {version.sha256[:12]}"
         sub(
             entry,
             "summary",
-            f"{version.summary} ({display_date(version.date)}; version "
-            f"{version.sha256[:12]})".strip(),
+            f"{version.summary} (version {number}, {display_date(version.date)})".strip(),
         )
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class Version:
     date: str
     first_seen: str
     files: dict[str, dict] = field(default_factory=dict)  # fmt -> {path, bytes}
+    number: str = ""  # the brief's version, MAJOR.MINOR (absent in older files)
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -71,8 +73,11 @@ _TEXT_FIELDS = ("title", "audience", "audience_title", "summary", "date", "first
 
 def _invalid(item: object) -> str | None:
     """Why a versions.json entry cannot be used, or None."""
-    if not isinstance(item, dict) or set(item) != {f for f in Version.__dataclass_fields__}:
+    every = set(Version.__dataclass_fields__)
+    if not isinstance(item, dict) or set(item) not in (every, every - {"number"}):
         return "does not have the fields of a version"
+    if not isinstance(item.get("number", ""), str):
+        return "has a version number that is not text"
     slug, sha = item["slug"], item["sha256"]
     if not valid_slug(slug):
         return "has a slug that is not one"
@@ -102,10 +107,16 @@ Restyle = Callable[[Version, str, str, bytes], bytes]
 
 
 def carry_history(
-    out: Path, staging: Path, current: list[Version], restyle: Restyle | None = None
+    out: Path,
+    staging: Path,
+    current: list[Version],
+    restyle: Restyle | None = None,
+    hidden: Collection[str] = (),
 ) -> list[Version]:
-    """This publish's versions plus the earlier ones the previous site listed."""
-    previous = read_history(out)
+    """This publish's versions plus the earlier ones the previous site listed, except
+    those of the ``hidden`` slugs (drafts: never on the site, whatever an older site
+    listed)."""
+    previous = [v for v in read_history(out) if v.slug not in hidden]
     known = {(v.slug, v.sha256): v for v in previous}
     result = []
     for version in current:
