@@ -197,3 +197,29 @@ def test_fit_tight_is_only_a_class_on_the_body():
         r"<body class=\"[^\"]*\"", "", tight
     )
     assert 'class="audience-sme medium-print fit-tight"' in tight
+
+
+def _boxes_page(body: str) -> str:
+    style = "@page { size: 100mm 100mm; margin: 10mm } body { margin: 0 } h2 { margin: 0 }"
+    return f"<html lang='en'><style>{style}</style><body><main>{body}</main></body></html>"
+
+
+def test_lay_out_tightens_or_breaks_before_a_section_only_when_that_ends_better(tmp_path):
+    """A last page under a quarter full: a tighter setting that fits is kept; one that
+    does not fit is not; then a break before a section on the page before is tried."""
+
+    def pages(html: str, tighter=None) -> list[float]:
+        laid = lay_out(html, base_dir=tmp_path, allowed=[tmp_path], tighter=tighter).pages
+        return [round(page_fill(p), 2) for p in laid]
+
+    spill = _boxes_page('<div style="height: 76mm"></div><p style="height: 8mm; margin: 0"></p>')
+    fits = _boxes_page('<div style="height: 68mm"></div><p style="height: 8mm; margin: 0"></p>')
+    assert pages(spill) == [0.95, 0.1]  # no section to move: left as it is
+    assert pages(spill, tighter=lambda: fits) == [0.95]
+    assert pages(spill, tighter=lambda: spill) == [0.95, 0.1]
+    section = (
+        '<div style="height: 44mm"></div><h2 id="last" style="height: 8mm">Last</h2>'
+        '<div style="height: 24mm"></div><p style="height: 8mm; margin: 0"></p>'
+    )
+    # The break goes before the section heading: 55% and 50% instead of 95% and 10%.
+    assert pages(_boxes_page(section)) == [0.55, 0.5]
