@@ -3,8 +3,9 @@
 Reads the boxes of a rendered ``weasyprint.Document`` (``page._page_box`` for each page),
 so the print design's promises (a key figure stays with its finding, a debate stands on
 one page, the last page is not nearly empty) are measured on the real layout: by the PDF
-step, which lays a brief out again more tightly when its last page would be nearly
-empty, and by the tests. Imported only where WeasyPrint is (pdf.py, tests).
+step, which lays a brief out again (set tighter, or with a page break before a section)
+when its last page would be nearly empty, and by the tests. Imported only where
+WeasyPrint is (pdf.py, tests).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from weasyprint.layout.absolute import AbsolutePlaceholder
 
 # A last page filled less than this looks like an accident: tighten so it goes, or fills.
 SPARSE_LAST_PAGE = 0.25
+# A page before the last filled less than this leaves a gap a reader notices.
 HALF_FULL = 0.5
+# Ids named in a stylesheet as they stand; the templates' heading ids all look like this.
 _SAFE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
@@ -95,7 +98,7 @@ def break_candidates(pages: list) -> list[str]:
     where a page break would carry more of the end onto the last page."""
     if len(pages) < 2:
         return []
-    found = placements(pages[-2:-1], lambda e: _heading_id(e))
+    found = placements(pages[-2:-1], _heading_id)
     return sorted(found, key=lambda name: -found[name][0].top)
 
 
