@@ -312,3 +312,31 @@ def test_strict_build_stops_on_a_blocked_fetch_and_writes_nothing(hostile):
     assert "Traceback" not in result.output
     after = {p.name: p.read_bytes() for p in (project / "output").iterdir() if p.is_file()}
     assert after == before
+
+
+def test_endnotes_are_tagged_as_notes_with_unique_ids(rendered):
+    """PDF/UA-1 7.9: each endnote a /Note with a unique /ID, here in its list item's body,
+    with its number as the label; the note markers in the text still lead to them."""
+    pdf = rendered.pdf("federal")
+    html = (rendered.out / "federal.html").read_text("utf-8")
+    numbers = re.findall(r'<li id="note-(\d+)">', html)
+    notes = []
+    stack = [(pdf.Root.StructTreeRoot, None)]
+    while stack:
+        element, parent = stack.pop()
+        kids = element.get("/K")
+        for kid in reversed(list(kids) if isinstance(kids, pikepdf.Array) else [kids]):
+            if isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
+                stack.append((kid, element))
+        if element.get("/S") == "/Note":
+            notes.append((element, parent))
+    assert [str(n.ID) for n, _ in notes] == [f"note-{k}" for k in numbers] != []
+    id_tree = dict(zip(*[iter(pdf.Root.StructTreeRoot.IDTree.Names)] * 2, strict=True))
+    for note, body in notes:
+        assert body.S == "/LBody" and body.P.S == "/LI" and body.P.P.S == "/L"
+        assert note.P.objgen == body.objgen
+        assert note.K[0].S == "/Lbl"  # the number first, then the note's words
+        assert all(kid.P.objgen == note.objgen for kid in note.K)
+        assert id_tree[str(note.ID)].objgen == note.objgen
+    targets = {str(a.Dest) for _, a in _links(pdf) if "/Dest" in a}
+    assert {f"note-{k}" for k in numbers} <= targets

@@ -113,3 +113,22 @@ def test_links_are_printed_and_described_by_their_words(briefs):
     # Note references read as "Note 3" (their aria-label), not as the target "note-3".
     assert any(d.startswith("Note ") for d in descriptions), sorted(descriptions)[:10]
     assert not [d for d in descriptions if d.startswith("note-")], sorted(descriptions)[:10]
+
+
+@pytest.mark.parametrize("slug", AUDIENCES)
+def test_endnotes_are_notes_so_the_note_rules_apply(briefs, slug):
+    """Every endnote is a /Note (outloud's note rules run only on notes it can find)."""
+    html = briefs.html(slug)
+    expected = html.count('<li id="note-')
+    with briefs.pdf(slug) as pdf:
+        ids = []
+        stack = [pdf.Root.StructTreeRoot]
+        while stack:
+            element = stack.pop()
+            kids = element.get("/K")
+            for kid in list(kids) if isinstance(kids, pikepdf.Array) else [kids]:
+                if isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
+                    stack.append(kid)
+            if element.get("/S") == "/Note":
+                ids.append(str(element.ID))
+    assert len(ids) == len(set(ids)) == expected, (slug, sorted(ids))

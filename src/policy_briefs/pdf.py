@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,8 @@ from weasyprint.urls import URLFetcher, URLFetchingError
 
 from .confine import is_inside, regular_file_problem
 from .errors import BriefsError
-from .tagging import figure_descriptions, finish, link_descriptions
+from .pages import better_ending, break_candidates, last_page_is_sparse
+from .tagging import figure_descriptions, finish, link_descriptions, note_lists
 
 PDF_VARIANT = "pdf/ua-1"  # tagged, with /Lang and /MarkInfo: readable by screen readers
 
@@ -90,15 +92,64 @@ def captured_weasyprint_log():
         logger.removeHandler(handler)
 
 
-def render_pdf(html: str, *, base_dir: Path, allowed: list[Path], identifier: str) -> RenderedPdf:
-    """Render HTML to PDF bytes. ``identifier`` seeds the PDF /ID so builds are reproducible."""
+def lay_out(
+    html: str,
+    *,
+    base_dir: Path,
+    allowed: list[Path],
+    tighter: Callable[[], str] | None = None,
+):
+    """The laid-out pages (a ``weasyprint.Document``) of the print HTML.
+
+    A last page that would be nearly empty is avoided, in this order (see pages.py): the
+    document set more tightly (``tighter`` gives its HTML), which may bring the end back
+    onto the page before; else a page break before a section that starts on the page
+    before, so the last page holds enough to look intended.
+    """
+
+    def layout(text: str, forced_break: str | None = None):
+        # A user stylesheet yields to the author's unless !important.
+        extra = (
+            [weasyprint.CSS(string=f"#{forced_break} {{ break-before: page !important }}")]
+            if forced_break
+            else []
+        )
+        return weasyprint.HTML(
+            string=text,
+            base_url=str(base_dir) + "/",
+            url_fetcher=AllowlistFetcher(allowed),
+        ).render(pdf_variant=PDF_VARIANT, stylesheets=extra)
+
+    document = layout(html)
+    if last_page_is_sparse(document.pages) and tighter is not None:
+        html_tight = tighter()
+        tight = layout(html_tight)
+        if better_ending(tight.pages, document.pages):
+            document, html = tight, html_tight
+    if last_page_is_sparse(document.pages):
+        for heading in break_candidates(document.pages):
+            moved = layout(html, forced_break=heading)
+            if better_ending(moved.pages, document.pages):
+                return moved
+    return document
+
+
+def render_pdf(
+    html: str,
+    *,
+    base_dir: Path,
+    allowed: list[Path],
+    identifier: str,
+    tighter: Callable[[], str] | None = None,
+) -> RenderedPdf:
+    """Render HTML to PDF bytes. ``identifier`` seeds the PDF /ID so builds are reproducible.
+
+    ``tighter`` gives the same brief set more tightly, for a last page that would be
+    nearly empty (see lay_out).
+    """
     with captured_weasyprint_log() as records:
         try:
-            document = weasyprint.HTML(
-                string=html,
-                base_url=str(base_dir) + "/",
-                url_fetcher=AllowlistFetcher(allowed),
-            ).render(pdf_variant=PDF_VARIANT)
+            document = lay_out(html, base_dir=base_dir, allowed=allowed, tighter=tighter)
             # Of the page's other <meta> tags only the brief's version goes into the
             # PDF's document information (as /Version); "viewport" and the like are
             # for browsers.
@@ -113,9 +164,13 @@ def render_pdf(html: str, *, base_dir: Path, allowed: list[Path], identifier: st
                 uncompressed_pdf=False,
             )
             data = finish(
-                data, link_descriptions(document.pages), figure_descriptions(document.pages)
+                data,
+                link_descriptions(document.pages),
+                figure_descriptions(document.pages),
+                note_lists(document.pages),
             )
         except Exception as exc:  # WeasyPrint raises many kinds; the user needs one message
             raise BriefsError(f"PDF rendering failed: {exc}") from exc
-    messages = [f"{r.levelname.lower()}: {r.getMessage()}" for r in records]
+    # A second layout repeats the first one's warnings: each is reported once.
+    messages = list(dict.fromkeys(f"{r.levelname.lower()}: {r.getMessage()}" for r in records))
     return RenderedPdf(data, len(document.pages), messages)

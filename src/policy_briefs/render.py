@@ -73,6 +73,7 @@ def render_brief(
             base_dir=project.template_dirs[0],
             allowed=project.template_dirs,
             identifier=identifier,
+            tighter=lambda: render_html(env, brief, citations, medium="print", fit="tight"),
         )
         files["pdf"] = rendered.data
         pages = rendered.pages

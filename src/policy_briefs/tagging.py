@@ -13,6 +13,9 @@ WeasyPrint (70) leaves three things a PDF/UA checker rejects, all below its API:
 - An inline SVG becomes a ``/Figure`` whose ``/Alt`` is its ``<title>`` alone. A chart's
   title names it but does not say what it shows; its Alt becomes the title and the
   ``<desc>`` together (the summary of the series), as a screen reader reads the twin.
+- Endnotes are list items like any other. PDF/UA-1 (7.9) wants each tagged ``/Note`` with
+  a unique ``/ID``: each item of the notes list keeps its place in the list and gets a
+  Note, holding the number and the text, in its body (``LI > LBody > Note(Lbl, ...)``).
 
 Imported only when a PDF is rendered (with pdf.py).
 """
@@ -24,8 +27,16 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 
 import pikepdf
+from weasyprint.formatting_structure import boxes
+from weasyprint.layout.absolute import AbsolutePlaceholder
 
 PRINT_FLAG = 4  # annotation flag bit 3: print the annotation
+LIST_TAGS = ("ul", "ol", "dl")  # the HTML elements WeasyPrint tags /L, one per box
+NOTES_ROLE = "doc-endnotes"  # the notes section, as templates/_endmatter.html marks it
+
+# Per page, each list box in document order: the ids of its items when it is the notes
+# list, else None.
+NoteLists = list[list[list[str] | None]]
 
 
 def link_descriptions(pages: Iterable) -> dict[tuple[int, str], deque[str]]:
@@ -92,6 +103,128 @@ def _describe_figures(pdf: pikepdf.Pdf, descriptions: dict[str, deque[str]]) -> 
         kids = node.get("/K")
         if kids is not None:
             stack.append(kids)
+
+
+def note_lists(pages: Iterable) -> NoteLists:
+    """Each page's lists in document order, with the notes list's item ids (``note-3``).
+
+    WeasyPrint makes one /L structure element for each list box, in this same order, so
+    the n-th list here is the n-th /L of the page's structure tree.
+    """
+    found: NoteLists = []
+    for page in pages:
+        lists: list[list[str] | None] = []
+        stack = [(page._page_box, False)]
+        while stack:
+            box, in_notes = stack.pop()
+            if isinstance(box, AbsolutePlaceholder):
+                box = box._box
+            if isinstance(box, boxes.MarginBox):
+                continue
+            element = box.element
+            in_notes = in_notes or (element is not None and element.get("role") == NOTES_ROLE)
+            if box.element_tag in LIST_TAGS:
+                items = [c.element.get("id", "") for c in box.children if c.element_tag == "li"]
+                lists.append(items if in_notes else None)
+            stack.extend((child, in_notes) for child in reversed(getattr(box, "children", ())))
+        found.append(lists)
+    return found
+
+
+def _kids(element: pikepdf.Object) -> list:
+    kids = element.get("/K")
+    if kids is None:
+        return []
+    return list(kids) if isinstance(kids, pikepdf.Array) else [kids]
+
+
+def _is_element(node) -> bool:
+    return isinstance(node, pikepdf.Dictionary) and "/S" in node
+
+
+def _lists_by_page(pdf: pikepdf.Pdf) -> dict[int, list[pikepdf.Object]]:
+    """The /L elements of the structure tree, in reading order, by the page they are on."""
+    pages = {page.objgen: n for n, page in enumerate(pdf.pages)}
+    found: dict[int, list[pikepdf.Object]] = defaultdict(list)
+    stack = list(reversed(_kids(pdf.Root.StructTreeRoot)))
+    while stack:
+        element = stack.pop()
+        if not _is_element(element):
+            continue
+        if element.S == pikepdf.Name.L and "/Pg" in element:
+            found[pages.get(element.Pg.objgen, -1)].append(element)
+        stack.extend(reversed(_kids(element)))
+    return found
+
+
+def _tag_notes(pdf: pikepdf.Pdf, lists: NoteLists) -> None:
+    """Each notes list item's body becomes a /Note with a unique /ID (see the module doc).
+
+    A page whose lists do not match the layout's one for one is left as it is: tagging
+    by guesswork could name the wrong note."""
+    by_page = _lists_by_page(pdf)
+    used: set[str] = set()
+    for page, layout_lists in enumerate(lists):
+        tagged = by_page.get(page, [])
+        if len(tagged) != len(layout_lists):
+            continue
+        for element, ids in zip(tagged, layout_lists, strict=True):
+            items = [kid for kid in _kids(element) if _is_element(kid) and kid.S == "/LI"]
+            if ids is None or len(items) != len(ids):
+                continue
+            for item, note_id in zip(items, ids, strict=True):
+                name, n = note_id or "note", 1
+                while name in used:  # a note split across two pages: two parts, two ids
+                    n += 1
+                    name = f"{note_id or 'note'}-{n}"
+                used.add(name)
+                _make_note(pdf, item, name)
+    if used:
+        _index_ids(pdf)
+
+
+def _make_note(pdf: pikepdf.Pdf, item: pikepdf.Object, note_id: str) -> None:
+    """``LI(Lbl, LBody(...))`` becomes ``LI(LBody(Note(Lbl, ...)))``, same reading order."""
+    kids = _kids(item)
+    label = next((k for k in kids if _is_element(k) and k.S == "/Lbl"), None)
+    body = next((k for k in kids if _is_element(k) and k.S == "/LBody"), None)
+    if body is None or any(not _is_element(k) for k in _kids(body)):
+        return  # content straight in the body (no element to re-parent): leave as is
+    content = ([label] if label is not None else []) + _kids(body)
+    note = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.StructElem,
+            S=pikepdf.Name.Note,
+            ID=pikepdf.String(note_id),
+            P=body,
+            K=pikepdf.Array(content),
+        )
+    )
+    if "/Pg" in item:
+        note.Pg = item.Pg
+    for kid in content:
+        kid.P = note
+    body.K = pikepdf.Array([note])
+    item.K = pikepdf.Array([body])
+
+
+def _index_ids(pdf: pikepdf.Pdf) -> None:
+    """The structure tree root's /IDTree: every element /ID, for readers that look one up."""
+    named: dict[bytes, pikepdf.Object] = {}
+    stack = _kids(pdf.Root.StructTreeRoot)
+    while stack:
+        element = stack.pop()
+        if not _is_element(element):
+            continue
+        if "/ID" in element:
+            named[bytes(element.ID)] = element
+        stack.extend(_kids(element))
+    pairs: list = []
+    for key in sorted(named):
+        pairs += [pikepdf.String(key), named[key]]
+    pdf.Root.StructTreeRoot.IDTree = pdf.make_indirect(
+        pikepdf.Dictionary(Names=pikepdf.Array(pairs))
+    )
 
 
 def _reachable(root: pikepdf.Object) -> set[tuple[int, int]]:
@@ -167,9 +300,11 @@ def finish(
     data: bytes,
     words: dict[tuple[int, str], deque[str]],
     figures: dict[str, deque[str]] | None = None,
+    notes: NoteLists | None = None,
 ) -> bytes:
-    """The PDF with its furniture as artifacts, its links flagged and described, and its
-    charts described (``figures``, from figure_descriptions).
+    """The PDF with its furniture as artifacts, its links flagged and described, its
+    charts described (``figures``, from figure_descriptions) and its endnotes tagged as
+    notes (``notes`` from note_lists on the same layout).
 
     Reproducible: the same bytes in give the same bytes out. The first /ID element
     (WeasyPrint's, seeded from the inputs) is kept; the second is a digest of the content.
@@ -178,6 +313,8 @@ def finish(
         _furniture_to_artifacts(pdf)
         _describe_links(pdf, words)
         _describe_figures(pdf, figures or {})
+        if notes:
+            _tag_notes(pdf, notes)
         out = io.BytesIO()
         pdf.save(
             out,

@@ -173,8 +173,12 @@ def render_html(
     citations: Citations,
     *,
     medium: str,
+    fit: str | None = None,
 ) -> str:
-    """Render one brief. ``medium`` is 'print' (the PDF's source) or 'screen' (the twin)."""
+    """Render one brief. ``medium`` is 'print' (the PDF's source) or 'screen' (the twin).
+
+    ``fit`` 'tight' asks the design to set the page more tightly (a class on the body):
+    the PDF step's second try when the last page would be nearly empty."""
     # Each render spells acronyms out afresh: first use is per document, PDF and twin alike.
     # Citation points are collected as the template cites, then formatted together.
     citations.start()
@@ -188,6 +192,7 @@ def render_html(
             citations=citations,
             terms=terms,
             medium=medium,
+            fit=fit,
         )
     return citations.fill(page)
 
