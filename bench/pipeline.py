@@ -138,11 +138,14 @@ def shipped_project(into: Path, tool: Tool) -> Path:
     return project
 
 
-def grown(project: Path, into: Path, total: int) -> Path:
+def grown(project: Path, into: Path, total: int, per_file: int = 60) -> Path:
     """The project with its findings copied under new ids until there are ``total``.
 
     Copies are low priority for every audience, so the briefs stay the shipped ones while
-    loading, validation, verification and selection see every finding."""
+    loading, validation, verification and selection see every finding. The copies of a
+    theme go to theme files of their own (``<theme>-copyN.yaml``) of ``per_file`` findings
+    or so, as a large project keeps its findings in many files of a few dozen findings,
+    not in a few files of megabytes."""
     shutil.rmtree(into, ignore_errors=True)
     shutil.copytree(project, into, ignore=shutil.ignore_patterns("output"))
     themes = {}
@@ -150,13 +153,27 @@ def grown(project: Path, into: Path, total: int) -> Path:
         doc = yaml.safe_load(path.read_text("utf-8"))
         if isinstance(doc, dict) and "findings" in doc:
             themes[path] = doc
-    originals = {path: list(doc["findings"]) for path, doc in themes.items()}
-    count = sum(len(f) for f in originals.values())
+    count = sum(len(doc["findings"]) for doc in themes.values())
+    pending: dict[Path, list] = {path: [] for path in themes}
+
+    def flush(path: Path, n: int) -> None:
+        theme = {**themes[path]["theme"], "id": f"{path.stem}-copy{n}"}
+        (path.parent / f"{theme['id']}.yaml").write_text(
+            yaml.safe_dump(
+                {"theme": theme, "findings": pending[path]},
+                sort_keys=False,
+                allow_unicode=True,
+                width=1000,
+            ),
+            "utf-8",
+        )
+        pending[path] = []
+
     n = 0
     while count < total:
         n += 1
         for path, doc in themes.items():
-            for finding in originals[path]:
+            for finding in doc["findings"]:
                 if count >= total:
                     break
                 twin = copy.deepcopy(finding)
@@ -165,10 +182,13 @@ def grown(project: Path, into: Path, total: int) -> Path:
                     contrast["finding"] = f"{contrast['finding']}-copy{n}"
                 for relevance in twin.get("audiences", {}).values():
                     relevance["priority"] = "low"
-                doc["findings"].append(twin)
+                pending[path].append(twin)
                 count += 1
-    for path, doc in themes.items():
-        path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1000))
+            if len(pending[path]) >= per_file:
+                flush(path, n)
+    for path in themes:
+        if pending[path]:
+            flush(path, n)
     return into
 
 
