@@ -624,7 +624,7 @@ def _check_stance(at, i: int, ev: Evidence, finding: Finding, snapshot: Snapshot
         (PLAN, "a plan or proposal", "plans or proposes"),
         (AGENDA, "an agenda or topic list", "lists"),
     ):
-        word = first_match(pattern, sentence)
+        word = snapshot.word_in(pattern, sentence)
         if word:
             problems.append(
                 at.problem(
@@ -636,7 +636,7 @@ def _check_stance(at, i: int, ev: Evidence, finding: Finding, snapshot: Snapshot
                 )
             )
             return problems
-    word = first_match(REPORTED, sentence)
+    word = snapshot.word_in(REPORTED, sentence)
     if word and not ev.speaker:
         problems.append(
             at.problem(
