@@ -20,6 +20,7 @@ messages are the contract: the fast reader never words a problem itself.
 from __future__ import annotations
 
 import gc
+import hashlib
 import re
 import unicodedata
 from contextlib import contextmanager
@@ -212,7 +213,7 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, li
     text, problems = read_text(path, display)
     if text is None:
         return None, problems
-    data = read_clean(text)
+    data = _cached_clean(text)
     if data is not UNSURE:
         return Document(path, display, data, unindexed=None if data is None else text), []
     return _load_located(path, display, text)
@@ -505,6 +506,12 @@ def _name(char: str) -> str:
 _CLoader: Any = getattr(yaml, "CSafeLoader", None)
 UNSURE = object()  # read_clean's answer when the pure loader must have its say
 _STR = "tag:yaml.org,2002:str"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+# Cached readings depend on this module's code and limits as well as on the text.
+_CACHE_SALT = hashlib.sha256(
+    Path(__file__).read_bytes()
+    + repr((MAX_DEPTH, MAX_NODES, MAX_FIELD_CHARS, yaml.__version__)).encode()
+).digest()
 _CONSTRUCTORS = yaml.SafeLoader.yaml_constructors
 _SCALARS = yaml.constructor.SafeConstructor()  # for scalars only, which keep no state
 # Plain scalars whose first character starts no implicit type (most text) are text
@@ -530,8 +537,30 @@ def _no_gc():
             gc.enable()
 
 
+def _cached_clean(text: str) -> Any:
+    """read_clean, remembered in the user cache by the text's hash: a large project's
+    files are mostly unchanged between two checks, and reading JSON is several times
+    faster than parsing YAML. Only data that JSON gives back exactly is kept (text keys;
+    no dates)."""
+    from . import usercache
+
+    key = hashlib.sha256(_CACHE_SALT + text.encode("utf-8", "surrogatepass")).hexdigest()
+    hit = usercache.load("yaml", key)
+    if isinstance(hit, dict) and "data" in hit:
+        return hit["data"]
+    data, exact = _read_clean(text)
+    if data is not UNSURE and exact:
+        usercache.store("yaml", key, {"data": data})
+    return data
+
+
 def read_clean(text: str) -> Any:
-    """The data of a clean YAML text, read from libyaml's events; or UNSURE.
+    """The data of a clean YAML text, read from libyaml's events; or UNSURE."""
+    return _read_clean(text)[0]
+
+
+def _read_clean(text: str) -> tuple[Any, bool]:
+    """The data of a clean YAML text (or UNSURE), and whether JSON holds it exactly.
 
     Clean means: one document that libyaml parses, nested at most MAX_DEPTH levels, at
     most MAX_NODES values with aliases expanded and none inside itself, no duplicate or
@@ -548,7 +577,7 @@ def read_clean(text: str) -> Any:
     # refuse the same characters (libyaml's reader.c, PyYAML's Reader.NON_PRINTABLE), so
     # a control character fails here and is reported by the pure loader.
     if _CLoader is None or "\t" in text or "\ufeff" in text or _comment_after_indicator(text):
-        return UNSURE
+        return UNSURE, False
     # Without escapes or invisible characters in the text, no value can hold either.
     # (Substring tests: a regular expression over megabytes costs a tenth of a second.)
     scan_chars = "\\" in text or (
@@ -558,7 +587,7 @@ def read_clean(text: str) -> Any:
         try:
             return _read_events(text, scan_chars)
         except Exception:  # noqa: BLE001 - whatever went wrong, the pure loader words it
-            return UNSURE
+            return UNSURE, False
 
 
 def _comment_after_indicator(text: str) -> bool:
@@ -572,27 +601,28 @@ def _comment_after_indicator(text: str) -> bool:
     return False
 
 
-def _read_events(text: str, scan_chars: bool) -> Any:
+def _read_events(text: str, scan_chars: bool) -> tuple[Any, bool]:
     parser = _CLoader(text)
     try:
         get = parser.get_event
         if type(get()) is not yaml.StreamStartEvent:
-            return UNSURE
+            return UNSURE, False
         start = get()
         if type(start) is yaml.StreamEndEvent:
-            return None
+            return None, True
         if type(start) is not yaml.DocumentStartEvent or start.version or start.tags:
-            return UNSURE
-        data = _read_document(get, parser.resolve, scan_chars, len(text.rstrip()))
-        if data is UNSURE or type(get()) is not yaml.DocumentEndEvent:
-            return UNSURE
-        return data if type(get()) is yaml.StreamEndEvent else UNSURE
+            return UNSURE, False
+        read = _read_document(get, parser.resolve, scan_chars, len(text.rstrip()))
+        if read is UNSURE or type(get()) is not yaml.DocumentEndEvent:
+            return UNSURE, False
+        return read if type(get()) is yaml.StreamEndEvent else (UNSURE, False)
     finally:
         parser.dispose()
 
 
 def _read_document(get, resolve, scan_chars: bool, text_end: int) -> Any:
-    """One document's value, built as its events arrive, with every bound checked."""
+    """One document's value and whether JSON holds it exactly, built as its events
+    arrive with every bound checked; or UNSURE."""
     scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
     mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
     ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
@@ -604,6 +634,7 @@ def _read_document(get, resolve, scan_chars: bool, text_end: int) -> Any:
     # flow style]
     stack: list[list[Any]] = []
     flows = 0  # open [..] and {..}
+    exact = True  # JSON would give the value back as it is: text keys, no dates
     while True:
         event = get()
         kind = type(event)
@@ -623,6 +654,7 @@ def _read_document(get, resolve, scan_chars: bool, text_end: int) -> Any:
                     value: Any = raw
                 elif tag in _SCALAR_TAGS:
                     value = _CONSTRUCTORS[tag](_SCALARS, scalar_node(tag, raw))
+                    exact = exact and tag != _TIMESTAMP
                 else:
                     return UNSURE
             else:
@@ -646,7 +678,7 @@ def _read_document(get, resolve, scan_chars: bool, text_end: int) -> Any:
                     return UNSURE
                 anchors[event.anchor] = None  # open: an alias to it now would be a cycle
             flows += bool(event.flow_style)
-            container = {} if kind is mapping_start else []
+            container: Any = {} if kind is mapping_start else []
             stack.append([container, 1, event.anchor, False, None, set(), event.flow_style])
             continue
         elif kind in ends:
@@ -658,7 +690,7 @@ def _read_document(get, resolve, scan_chars: bool, text_end: int) -> Any:
         else:
             return UNSURE
         if not stack:
-            return value
+            return value, exact
         parent = stack[-1]
         parent[1] += size
         if parent[1] > max_nodes:
@@ -673,6 +705,7 @@ def _read_document(get, resolve, scan_chars: bool, text_end: int) -> Any:
                 return UNSURE
             parent[5].add(raw)
             parent[3], parent[4] = True, value
+            exact = exact and type(value) is str
         else:
             container[parent[4]] = value
             parent[3] = False
