@@ -372,6 +372,8 @@ def test_failure_while_writing_leaves_every_file_whole(cli, mini_project, monkey
     calls = []
 
     def failing_replace(src, dst, *args, **kwargs):
+        if Path(dst).parent != output:  # the user cache, say: not what this test is about
+            return real_replace(src, dst, *args, **kwargs)
         calls.append(Path(dst).name)
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, "No space left on device", str(src), None, str(dst))
