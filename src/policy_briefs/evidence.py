@@ -10,7 +10,7 @@ import difflib
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 _TRANSLATE = str.maketrans(
     {
@@ -41,6 +41,9 @@ MAX_QUOTE_WORDS = 30
 MAX_SNAPSHOT_BYTES = 8 << 20
 
 
+# The checks of one quote (where it stands, its sentence, its clause) each ask for its
+# normalised text in turn: a few entries answer them all.
+@lru_cache(maxsize=8)
 def normalise(text: str) -> str:
     """Fold white space, quote marks and dashes; nothing else."""
     return _SPACE.sub(" ", text.translate(_TRANSLATE)).strip()
@@ -264,7 +267,7 @@ def numbers_in(text: str) -> set[str]:
     # Most prose has no digit: a plain scan says so several times faster than _NUMBER.
     if not _DIGIT.search(text):
         return set()
-    return {_SEPARATORS.sub("", m.group(0)) for m in _NUMBER.finditer(text)}
+    return {n if n.isdigit() else _SEPARATORS.sub("", n) for n in _NUMBER.findall(text)}
 
 
 _UNITS = (

@@ -389,9 +389,10 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
 def _check_dated(corpus: Corpus, finding_id: str) -> list[Problem]:
     """A finding whose evidence is all older than an audience's horizon must say its year."""
     finding = corpus.findings[finding_id]
-    horizons = [
+    # Audiences often share a horizon: each distinct one is asked once.
+    horizons = dict.fromkeys(
         corpus.audiences[a].current_within_years for a in finding.audiences if a in corpus.audiences
-    ]
+    )
     years = [
         y
         for y in (dated_year(finding, corpus.sources, corpus.publication, h) for h in horizons)
