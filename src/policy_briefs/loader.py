@@ -41,6 +41,9 @@ MAX_FILE_BYTES = 256 << 10  # 256 KiB per file, about 100 findings
 # 16 MiB for all of findings/ (shipped: 80 KB; 5,000 findings: 11 MB). Clean files go
 # through libyaml (over 10 MB a second), so this bounds a check of clean files.
 MAX_FINDINGS_BYTES = 16 << 20
+# Files with problems are read by the pure-Python parser: past 1 MiB of them in one check
+# (about 5 seconds), further files with problems are named but not read.
+MAX_CAREFUL_BYTES = 1 << 20
 MAX_DEPTH = 32  # nesting levels; composing and validating recurse once per level
 MAX_NODES = 100_000  # values after expanding aliases, so "billion laughs" files stop early
 MAX_FIELD_CHARS = 10_000  # one value, about 1,500 words; prose checks grow with it
@@ -207,8 +210,13 @@ class _Loader(yaml.SafeLoader):
             ) from None
 
 
-def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, list[Problem]]:
-    """Load one YAML file. Returns the document (None when unreadable) and its problems."""
+def load_yaml(
+    path: Path, root: Path | None = None, *, careful: bool = True
+) -> tuple[Document | None, list[Problem]]:
+    """Load one YAML file. Returns the document (None when unreadable) and its problems.
+
+    Without ``careful``, a file the fast reader cannot vouch for is not read again by the
+    pure-Python loader: it gets one error saying so (see MAX_CAREFUL_BYTES)."""
     display = display_path(path, root)
     text, problems = read_text(path, display)
     if text is None:
@@ -216,6 +224,18 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, li
     data = _cached_clean(text)
     if data is not UNSURE:
         return Document(path, display, data, unindexed=None if data is None else text), []
+    if not careful:
+        return None, [
+            Problem(
+                display,
+                1,
+                1,
+                "error",
+                f"not read: this file has a problem, and the files before it hold over "
+                f"{MAX_CAREFUL_BYTES >> 20} MiB with problems, more than one check reads; fix "
+                "those and check again",
+            )
+        ]
     return _load_located(path, display, text)
 
 
