@@ -270,3 +270,19 @@ def test_clean_readings_are_remembered_and_dates_are_not(tmp_path, monkeypatch):
     doc, _ = load(tmp_path, "when: 2026-01-15\n", "dated.yaml")
     assert doc.data == {"when": datetime.date(2026, 1, 15)}
     assert len(list((tmp_path / "cache" / "yaml").iterdir())) == 1
+
+
+def test_a_cached_reading_of_deep_text_cannot_crash_the_indexer(tmp_path, monkeypatch):
+    # The user cache is trusted, but locating a problem must not hand libyaml's recursive
+    # composer a text the fast reader would refuse, whatever the cache says about it.
+    import hashlib
+
+    from policy_briefs import usercache
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    text = "[" * 200_000
+    key = hashlib.sha256(loader._CACHE_SALT + text.encode()).hexdigest()
+    usercache.store("yaml", key, {"data": {"theme": 1}})
+    doc, problems = load(tmp_path, text)
+    assert problems == [] and doc.data == {"theme": 1}
+    assert doc.locate(("theme",)) == (1, 1)

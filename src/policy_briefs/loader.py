@@ -92,8 +92,13 @@ class Document:
     def _index_now(self) -> None:
         text, self.unindexed = self.unindexed, None
         assert text is not None
-        # The fast reader accepted this text, so its nesting is within MAX_DEPTH and
-        # libyaml's recursive composer is safe on it.
+        # libyaml's composer recurses in C once per level: it is safe only on a text the
+        # fast reader vouches for (the data may have come from the user cache).
+        if read_clean(text) is UNSURE:
+            located, _ = _load_located(self.path, self.display, text)
+            if located is not None:
+                self.values, self.keys = located.values, located.keys
+            return
         loader = _CLoader(text)
         try:
             node = loader.get_single_node()
