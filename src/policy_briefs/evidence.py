@@ -111,6 +111,9 @@ class Snapshot:
 
     def _indexes_with(self, needle: str) -> list[int]:
         """Indexes in ``paragraphs`` of the paragraphs holding ``needle`` (normalised)."""
+        # A quote's place and its sentence are asked for one after the other.
+        if self._last[0] == needle:
+            return self._last[1]
         joined, starts = self._joined
         found: list[int] = []
         at = joined.find(needle)
@@ -119,7 +122,12 @@ class Snapshot:
             found.append(index)
             # Next paragraph: each is listed once.
             at = joined.find(needle, starts[index + 1]) if index + 1 < len(starts) else -1
+        self._last[:] = [needle, found]
         return found
+
+    @cached_property
+    def _last(self) -> list:
+        return [None, []]  # the last needle looked for, and where it was found
 
     def paragraphs_with(self, quote: str) -> list[int]:
         """Numbers of the body's paragraphs that contain the quote."""
