@@ -295,3 +295,37 @@ def test_send_json(cli, mini_build, tmp_path: Path, monkeypatch):
         ("ada@example.gov", "sme-supplier-networks", "would send"),
     ]
     assert not (root / ".briefs").exists()
+
+
+# --- options converted without pydantic ----------------------------------------------
+
+
+def test_plain_options_convert_as_typer_itself_does(tmp_path):
+    # The CLI converts text, path, flag and number options itself (no pydantic import on a
+    # no-op build); every value must come out, or be refused, exactly as Typer would.
+    from typer._coercion import build_runtime_param
+    from typer.main import get_command
+
+    (tmp_path / "file.txt").write_text("x", "utf-8")
+    values = [None, "", "3", "0", "-1", " 2", "x", "٣", "65536", 2, True, False, (), ("a", "b")]
+    values += [str(tmp_path), str(tmp_path / "file.txt"), str(tmp_path / "missing"), "-"]
+    group = get_command(app)
+    ctx = typer.Context(group)
+    checked = 0
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        for param in getattr(command, "params", []):
+            plain = getattr(param, "_runtime_param", None)
+            if plain is None or type(plain).__name__ != "_PlainParam":
+                continue
+            typer_own = build_runtime_param(param.type_descriptor)
+            for value in values:
+                answers = []
+                for runtime in (plain, typer_own):
+                    try:
+                        answers.append(("ok", runtime.coerce(value, param=param, ctx=ctx)))
+                    except Exception as exc:  # noqa: BLE001 - compared, not handled
+                        answers.append((type(exc).__name__, str(exc)))
+                assert answers[0] == answers[1], (name, param.name, value)
+                checked += 1
+    assert checked > 200

@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
+import datetime
 import textwrap
 import time
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policy_briefs import loader
 from policy_briefs.corpus import load_corpus
 from policy_briefs.errors import Problem, ValidationFailed, summarise
 from policy_briefs.loader import load_yaml
 from policy_briefs.project import Project
+from policy_briefs.usercache import CACHE_ENV
 from support.mini import MINI
+from test_fuzz import TOKENS
+
+# Well-formed pieces besides the fuzz test's troublemakers, so that many texts are clean.
+PIECES = [
+    "a: 1\n",
+    "b:\n  - x\n  - y\n",
+    "  c: d\n",
+    "- e\n",
+    "k: 'q'\n",
+    'k: "v"\n',
+    "? x\n",
+    ": y\n",
+    "x: >\n  folded\n  text\n",
+    "y: |\n  lit\n",
+    " # c\n",
+    "1: one\n",
+    "'1': one\n",
+    "[a, b]",
+    "{a: b}",
+    "\r\n",
+    "z: 2026-01-15\n",
+    "yes",
+    "0o17",
+    "+.inf",
+    "|-\n",
+]
 
 
 def load(tmp_path: Path, text: str | bytes, name: str = "doc.yaml"):
@@ -173,3 +205,84 @@ def test_problems_print_like_a_compiler_and_summarise():
         "a.yaml:9:3: error: e",
     ]
     assert str(failed) == "2 errors, 1 warning"
+
+
+# --- the fast reader and the pure loader give one answer -------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pure(path: Path, text: str):
+    return loader._load_located(path, path.name, text)
+
+
+def _agrees(path: Path, text: str) -> bool:
+    """True when the fast reader read ``text``; asserts it read what the pure loader reads,
+    with the same locations."""
+    fast = loader.read_clean(text)
+    if fast is loader.UNSURE:
+        return False
+    doc, problems = _pure(path, text)
+    assert problems == [] and doc is not None, "the fast reader accepted a file with problems"
+    assert fast == doc.data
+    lazy = loader.Document(path, path.name, fast, unindexed=text)
+    assert lazy.locate(()) == doc.locate(())
+    assert (lazy.values, lazy.keys) == (doc.values, doc.keys)
+    return True
+
+
+def test_fast_reader_reads_every_shipped_and_fixture_file_as_the_pure_loader_does():
+    files = sorted(REPO.glob("findings/*.yaml")) + sorted(REPO.glob("tests/projects/**/*.yaml"))
+    assert files
+    assert all(_agrees(path, path.read_text("utf-8")) for path in files)
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS + PIECES), min_size=1, max_size=30))
+def test_fast_reader_never_disagrees_with_the_pure_loader(pieces):
+    # Either it steps aside (UNSURE: the pure loader then answers) or it agrees exactly.
+    _agrees(Path("doc.yaml"), "".join(pieces))
+
+
+def test_nesting_that_would_crash_libyaml_is_located(tmp_path):
+    # libyaml's composer recurses in C per level: 100,000 levels overflow its stack. The
+    # fast reader reads events instead, and the pure loader stops at MAX_DEPTH.
+    doc, problems = load(tmp_path, "[" * 200_000)
+    assert doc is None
+    assert [p.message for p in problems] == [
+        f"nested more than {loader.MAX_DEPTH} levels deep; findings need only a few levels"
+    ]
+
+
+def test_clean_readings_are_remembered_and_dates_are_not(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    doc, _ = load(tmp_path, "a: [1, x]\nb: {c: null}\n")
+    assert doc.data == {"a": [1, "x"], "b": {"c": None}}
+    [entry] = (tmp_path / "cache" / "yaml").iterdir()
+    again, problems = load(tmp_path, "a: [1, x]\nb: {c: null}\n", "again.yaml")
+    assert problems == [] and again.data == doc.data
+    assert again.locate(("b", "c")) == (2, 8)
+    entry.write_text('{"data": {"a": "from the cache"}}', "utf-8")
+    assert load(tmp_path, "a: [1, x]\nb: {c: null}\n", "third.yaml")[0].data == {
+        "a": "from the cache"
+    }
+    # JSON would give a date back as text: such readings are not kept.
+    doc, _ = load(tmp_path, "when: 2026-01-15\n", "dated.yaml")
+    assert doc.data == {"when": datetime.date(2026, 1, 15)}
+    assert len(list((tmp_path / "cache" / "yaml").iterdir())) == 1
+
+
+def test_a_cached_reading_of_deep_text_cannot_crash_the_indexer(tmp_path, monkeypatch):
+    # The user cache is trusted, but locating a problem must not hand libyaml's recursive
+    # composer a text the fast reader would refuse, whatever the cache says about it.
+    import hashlib
+
+    from policy_briefs import usercache
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    text = "[" * 200_000
+    key = hashlib.sha256(loader._CACHE_SALT + text.encode()).hexdigest()
+    usercache.store("yaml", key, {"data": {"theme": 1}})
+    doc, problems = load(tmp_path, text)
+    assert problems == [] and doc.data == {"theme": 1}
+    assert doc.locate(("theme",)) == (1, 1)

@@ -422,6 +422,26 @@ def test_findings_size_is_bounded_as_a_whole(cli, mini_project, monkeypatch):
     assert "at most 1,000 are read" in result.output
 
 
+def test_slow_reading_of_files_with_problems_is_bounded(cli, mini_project, monkeypatch):
+    # Files with problems go through the pure-Python parser for their messages; past a
+    # budget, later ones are named but not read, so many bad files cannot stall a check.
+    from policy_briefs import corpus
+
+    for name in ("networks.yaml", "strategy.yaml"):
+        path = mini_project / "findings" / name
+        path.write_text(path.read_text("utf-8") + "oops: [\n", "utf-8")
+    monkeypatch.setattr(corpus, "MAX_CAREFUL_BYTES", 1)
+    result = cli("check", "--project", mini_project)
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if ": error: " in line]
+    assert lines[0].startswith("findings/networks.yaml:") and "YAML syntax" in lines[0]
+    assert lines[1].startswith("findings/strategy.yaml:1:1: error: not read: this file has a")
+    assert len(lines) == 2
+    monkeypatch.undo()
+    result = cli("check", "--project", mini_project)
+    assert sum("YAML syntax" in line for line in result.output.splitlines()) == 2
+
+
 # --- the PDF URL fetcher decides from the URL alone -------------------------------------------
 
 

@@ -373,7 +373,7 @@ def test_failure_while_writing_leaves_every_file_whole(cli, mini_project, monkey
     calls = []
 
     def failing_replace(src, dst, *args, **kwargs):
-        if Path(dst).parent != output:  # a cache entry (citations), not the build's
+        if Path(dst).parent != output:  # the user cache, say: not what this test is about
             return real_replace(src, dst, *args, **kwargs)
         calls.append(Path(dst).name)
         if len(calls) == 2:

@@ -85,19 +85,83 @@ def _readable(params: list[Any]) -> list[Any]:
     return params
 
 
+def _plain_coercion(params: list[Any]) -> list[Any]:
+    """Convert plain text, path, flag and whole-number options without pydantic.
+
+    Typer turns every option value through a pydantic TypeAdapter that it builds on first
+    use, even for an option left unset: importing pydantic and building the adapters is
+    a third of a no-op build. Values these options take the same way (text as given, a
+    path through Typer's own path check, digits within the option's range) are converted
+    here; any other value goes to Typer's adapter, which words the error."""
+    try:
+        from typer._coercion import build_runtime_param
+        from typer._param_types import coerce_cli_path
+    except ImportError:  # another Typer: it coerces as it does
+        return params
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if getattr(param, "_runtime_param", False) is not None or descriptor is None:
+            continue
+        annotation = descriptor.annotation
+        if descriptor.file_annotation is None and (
+            annotation in (str, int, bool, Path) or annotation == list[str]
+        ):
+            param._runtime_param = _PlainParam(
+                descriptor.parameter_info, annotation, build_runtime_param, coerce_cli_path
+            )
+    return params
+
+
+class _PlainParam:
+    """A Typer runtime parameter (see _plain_coercion) for str, int, bool, Path, list[str]."""
+
+    def __init__(self, info: Any, annotation: Any, typer_param: Any, coerce_path: Any):
+        self.parameter_info, self.annotation = info, annotation
+        self._typer_param, self._coerce_path = typer_param, coerce_path
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None:  # unset: as Typer's RuntimeParam.coerce answers
+            return () if param.multiple or param.nargs == -1 else None
+        info, annotation = self.parameter_info, self.annotation
+        if (annotation is str and type(value) is str) or (
+            annotation is bool and type(value) is bool
+        ):
+            return value
+        if (
+            annotation == list[str]
+            and isinstance(value, (list, tuple))
+            and all(type(v) is str for v in value)
+        ):
+            return list(value)
+        if annotation is Path and info.path_type in (None, Path) and type(value) is str and value:
+            # Path(value) is what Typer's pydantic conversion gives for a non-empty text.
+            return self._coerce_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
+        if annotation is int and not info.clamp:
+            number = value if type(value) is int else None
+            if type(value) is str and value.isascii() and value.isdigit():
+                number = int(value)
+            if (
+                number is not None
+                and (info.min is None or number >= info.min)
+                and (info.max is None or number <= info.max)
+            ):
+                return number
+        return self._typer_param(param.type_descriptor).coerce(value, param=param, ctx=ctx)
+
+
 class _Group(TyperGroup):
     """Commands in the order they are declared, each with the global options (-v, -q),
     so they can stand before or after the command's name; help without type names."""
 
     def get_params(self, ctx: Any) -> list[Any]:
-        return _readable(super().get_params(ctx))
+        return _plain_coercion(_readable(super().get_params(ctx)))
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None and not hasattr(command, "list_commands"):  # not a group
             if not any(p.name == "verbose" for p in command.params):
                 command.params += typer.main.get_command(_globals).params
-            _readable(command.get_params(ctx))
+            _plain_coercion(_readable(command.get_params(ctx)))
         return command
 
     def invoke(self, ctx: Any) -> Any:

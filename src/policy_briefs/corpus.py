@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from .confine import confinement_problem
 from .errors import Problem, did_you_mean
-from .loader import MAX_FINDINGS_BYTES, Document, KeyPath, load_yaml
+from .loader import MAX_CAREFUL_BYTES, MAX_FINDINGS_BYTES, Document, KeyPath, load_yaml
 from .models import (
     FILE_MODELS,
     THEME_MODEL,
@@ -96,6 +96,7 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
             )
         )
         return corpus, problems
+    careful = 0  # bytes of files with problems so far
     for path in files:
         # A findings file may be a symlink, but not to anything outside the project.
         relative = path.relative_to(project.root) if path.is_relative_to(project.root) else path
@@ -105,7 +106,9 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
         if outside is not None:
             problems.append(outside)
             continue
-        doc, found = load_yaml(path, project.root)
+        doc, found = load_yaml(path, project.root, careful=careful < MAX_CAREFUL_BYTES)
+        if found:  # read by the pure-Python loader, which is slow
+            careful += path.stat().st_size if path.is_file() else 0
         problems += found
         if doc is None or any(p.severity == "error" for p in found):
             continue

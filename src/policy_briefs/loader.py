@@ -8,12 +8,22 @@ Findings are untrusted data (see SECURITY.md), so every way a file can go wrong 
 a located problem, never an exception: only regular files are read (a FIFO would block),
 their size, nesting depth, node count and field length are bounded, and every error
 PyYAML raises while reading, parsing or constructing is caught.
+
+Two readers, one answer. A clean file is read from libyaml's events (C, about 25 times
+faster than PyYAML's pure-Python parser), and every bound is enforced on those events
+as they arrive; its locations are indexed only when a problem needs one. Anything
+unusual (a syntax error, a bound passed, a duplicate key, a tag, a suspicious
+character) sends the file through the pure-Python loader instead, whose located
+messages are the contract: the fast reader never words a problem itself.
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import re
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +34,16 @@ from .confine import TooLarge, read_regular, regular_file_problem
 from .errors import Problem
 
 # Limits on one YAML file. Each is far above what a real findings file needs (the largest
-# shipped one is 15 KB, 7 levels deep, with fields under 2,000 characters) and low
+# shipped one is 18 KB, 7 levels deep, with fields under 2,000 characters) and low
 # enough that a hostile file cannot make a check take more than a few seconds.
-MAX_FILE_BYTES = 256 << 10  # 256 KiB per file: PyYAML parses about 200 KB a second
-MAX_FINDINGS_BYTES = 1 << 20  # 1 MiB for all of findings/ (shipped: 60 KB); bounds a check
+# A bad file is read by the pure-Python parser (about 200 KB a second) for its messages.
+MAX_FILE_BYTES = 256 << 10  # 256 KiB per file, about 100 findings
+# 16 MiB for all of findings/ (shipped: 80 KB; 5,000 findings: 11 MB). Clean files go
+# through libyaml (over 10 MB a second), so this bounds a check of clean files.
+MAX_FINDINGS_BYTES = 16 << 20
+# Files with problems are read by the pure-Python parser: past 1 MiB of them in one check
+# (about 5 seconds), further files with problems are named but not read.
+MAX_CAREFUL_BYTES = 1 << 20
 MAX_DEPTH = 32  # nesting levels; composing and validating recurse once per level
 MAX_NODES = 100_000  # values after expanding aliases, so "billion laughs" files stop early
 MAX_FIELD_CHARS = 10_000  # one value, about 1,500 words; prose checks grow with it
@@ -55,9 +71,14 @@ class Document:
     data: Any
     values: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     keys: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    # The text of a file read by the fast reader: indexed on the first lookup, since a
+    # clean project asks for no location at all.
+    unindexed: str | None = field(default=None, repr=False, compare=False)
 
     def locate(self, key_path: KeyPath, *, key: bool = False) -> tuple[int, int]:
         """Line and column (1-based) of the value at ``key_path``, or of its nearest parent."""
+        if self.unindexed is not None:
+            self._index_now()
         table = self.keys if key else self.values
         path = tuple(key_path)
         while path:
@@ -67,6 +88,24 @@ class Document:
                 return self.values[path]
             path = path[:-1]
         return self.values.get((), (1, 1))
+
+    def _index_now(self) -> None:
+        text, self.unindexed = self.unindexed, None
+        assert text is not None
+        # libyaml's composer recurses in C once per level: it is safe only on a text the
+        # fast reader vouches for (the data may have come from the user cache).
+        if read_clean(text) is UNSURE:
+            located, _ = _load_located(self.path, self.display, text)
+            if located is not None:
+                self.values, self.keys = located.values, located.keys
+            return
+        loader = _CLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        if node is not None:
+            _index(node, (), self, [], set())
 
     def problem(self, key_path: KeyPath, message: str, *, severity="error", key=False) -> Problem:
         line, column = self.locate(key_path, key=key)
@@ -176,12 +215,38 @@ class _Loader(yaml.SafeLoader):
             ) from None
 
 
-def load_yaml(path: Path, root: Path | None = None) -> tuple[Document | None, list[Problem]]:
-    """Load one YAML file. Returns the document (None when unreadable) and its problems."""
+def load_yaml(
+    path: Path, root: Path | None = None, *, careful: bool = True
+) -> tuple[Document | None, list[Problem]]:
+    """Load one YAML file. Returns the document (None when unreadable) and its problems.
+
+    Without ``careful``, a file the fast reader cannot vouch for is not read again by the
+    pure-Python loader: it gets one error saying so (see MAX_CAREFUL_BYTES)."""
     display = display_path(path, root)
     text, problems = read_text(path, display)
     if text is None:
         return None, problems
+    data = _cached_clean(text)
+    if data is not UNSURE:
+        return Document(path, display, data, unindexed=None if data is None else text), []
+    if not careful:
+        return None, [
+            Problem(
+                display,
+                1,
+                1,
+                "error",
+                f"not read: this file has a problem, and the files before it hold over "
+                f"{MAX_CAREFUL_BYTES >> 20} MiB with problems, more than one check reads; fix "
+                "those and check again",
+            )
+        ]
+    return _load_located(path, display, text)
+
+
+def _load_located(path: Path, display: str, text: str) -> tuple[Document | None, list[Problem]]:
+    """The pure-Python loader: slow, and the source of every message about a file."""
+    problems: list[Problem] = []
     loader = None
     try:
         # The reader checks every character when it is created, so this is inside the try.
@@ -459,3 +524,213 @@ def _text_problems(node: yaml.ScalarNode, display: str) -> list[Problem]:
 
 def _name(char: str) -> str:
     return f"U+{ord(char):04X} {unicodedata.name(char, 'control character')}"
+
+
+# --- the fast reader -------------------------------------------------------------------
+
+_CLoader: Any = getattr(yaml, "CSafeLoader", None)
+UNSURE = object()  # read_clean's answer when the pure loader must have its say
+_STR = "tag:yaml.org,2002:str"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+# Cached readings depend on this module's code and limits as well as on the text.
+_CACHE_SALT = hashlib.sha256(
+    Path(__file__).read_bytes()
+    + repr((MAX_DEPTH, MAX_NODES, MAX_FIELD_CHARS, yaml.__version__)).encode()
+).digest()
+_CONSTRUCTORS = yaml.SafeLoader.yaml_constructors
+_SCALARS = yaml.constructor.SafeConstructor()  # for scalars only, which keep no state
+# Plain scalars whose first character starts no implicit type (most text) are text
+# without asking the resolver, which walks its regular expressions in Python.
+_TYPED_FIRST = frozenset(yaml.resolver.Resolver.yaml_implicit_resolvers)
+# Plain scalars that resolve to these become numbers, booleans, dates or nothing; any
+# other tag (merge keys, '=', explicit tags) is left to the pure loader.
+_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{kind}" for kind in ("null", "bool", "int", "float", "timestamp")
+)
+
+
+@contextmanager
+def _no_gc():
+    # Reading allocates hundreds of thousands of containers that all survive: the cyclic
+    # collector would scan the growing heap again and again for nothing (3x the time).
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _cached_clean(text: str) -> Any:
+    """read_clean, remembered in the user cache by the text's hash: a large project's
+    files are mostly unchanged between two checks, and reading JSON is several times
+    faster than parsing YAML. Only data that JSON gives back exactly is kept (text keys;
+    no dates)."""
+    from . import usercache
+
+    key = hashlib.sha256(_CACHE_SALT + text.encode("utf-8", "surrogatepass")).hexdigest()
+    hit = usercache.load("yaml", key)
+    if isinstance(hit, dict) and "data" in hit:
+        return hit["data"]
+    data, exact = _read_clean(text)
+    if data is not UNSURE and exact:
+        usercache.store("yaml", key, {"data": data})
+    return data
+
+
+def read_clean(text: str) -> Any:
+    """The data of a clean YAML text, read from libyaml's events; or UNSURE."""
+    return _read_clean(text)[0]
+
+
+def _read_clean(text: str) -> tuple[Any, bool]:
+    """The data of a clean YAML text (or UNSURE), and whether JSON holds it exactly.
+
+    Clean means: one document that libyaml parses, nested at most MAX_DEPTH levels, at
+    most MAX_NODES values with aliases expanded and none inside itself, no duplicate or
+    non-text key, no tag, merge key or value PyYAML could fail to construct, and no value
+    the pure loader would flag (too long, control or invisible characters). Every such
+    check only decides between this answer and UNSURE, so the pure loader stays the one
+    place that words a problem; the two agree on every clean text (tests/test_loader.py).
+    Events, not libyaml's composer, because the composer recurses in C once per level of
+    nesting and a file of nested brackets would crash it before any bound is checked.
+    """
+    # The two parsers part ways on tabs (PyYAML refuses some that libyaml allows), a byte
+    # order mark (libyaml places what follows it elsewhere) and a comment right after a
+    # block scalar's indicator (libyaml allows it): those texts go the slow way. Both
+    # refuse the same characters (libyaml's reader.c, PyYAML's Reader.NON_PRINTABLE), so
+    # a control character fails here and is reported by the pure loader.
+    if _CLoader is None or "\t" in text or "\ufeff" in text or _comment_after_indicator(text):
+        return UNSURE, False
+    # Without escapes or invisible characters in the text, no value can hold either.
+    # (Substring tests: a regular expression over megabytes costs a tenth of a second.)
+    scan_chars = "\\" in text or (
+        not text.isascii() and any(char in text for char in BIDI_CONTROLS | ZERO_WIDTH)
+    )
+    with _no_gc():
+        try:
+            return _read_events(text, scan_chars)
+        except Exception:  # noqa: BLE001 - whatever went wrong, the pure loader words it
+            return UNSURE, False
+
+
+def _comment_after_indicator(text: str) -> bool:
+    """Whether a '#' follows a block scalar's '|' or '>' (and its modifiers) directly."""
+    at = text.find("#")
+    while at > 0:
+        before = text[max(0, at - 4) : at].rstrip("-+0123456789")  # "|2-#" at most
+        if before.endswith(("|", ">")):
+            return True
+        at = text.find("#", at + 1)
+    return False
+
+
+def _read_events(text: str, scan_chars: bool) -> tuple[Any, bool]:
+    parser = _CLoader(text)
+    try:
+        get = parser.get_event
+        if type(get()) is not yaml.StreamStartEvent:
+            return UNSURE, False
+        start = get()
+        if type(start) is yaml.StreamEndEvent:
+            return None, True
+        if type(start) is not yaml.DocumentStartEvent or start.version or start.tags:
+            return UNSURE, False
+        read = _read_document(get, parser.resolve, scan_chars, len(text.rstrip()))
+        if read is UNSURE or type(get()) is not yaml.DocumentEndEvent:
+            return UNSURE, False
+        return read if type(get()) is yaml.StreamEndEvent else (UNSURE, False)
+    finally:
+        parser.dispose()
+
+
+def _read_document(get, resolve, scan_chars: bool, text_end: int) -> Any:
+    """One document's value and whether JSON holds it exactly, built as its events
+    arrive with every bound checked; or UNSURE."""
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    max_depth, max_nodes, max_chars = MAX_DEPTH, MAX_NODES, MAX_FIELD_CHARS
+    control, invisible = _CONTROL.search, _INVISIBLE.search
+    scalar_node, typed_first = yaml.ScalarNode, _TYPED_FIRST
+    anchors: dict[str, tuple[Any, int] | None] = {}  # name -> (value, expanded size)
+    # Open collections: [value, expanded size, anchor, key seen (mappings), key, raw keys,
+    # flow style]
+    stack: list[list[Any]] = []
+    flows = 0  # open [..] and {..}
+    exact = True  # JSON would give the value back as it is: text keys, no dates
+    while True:
+        event = get()
+        kind = type(event)
+        if kind is scalar_event:
+            raw = event.value
+            if len(raw) > max_chars or (scan_chars and (control(raw) or invisible(raw))):
+                return UNSURE
+            if event.tag is not None:
+                return UNSURE
+            # libyaml places an empty value in a flow collection, or at the end of the
+            # text, elsewhere than PyYAML does: the locations would differ.
+            if not raw and (flows or event.start_mark.index >= text_end):
+                return UNSURE
+            if event.implicit[0] and (not raw or raw[0] in typed_first):
+                tag = resolve(scalar_node, raw, (True, False))
+                if tag == _STR:
+                    value: Any = raw
+                elif tag in _SCALAR_TAGS:
+                    value = _CONSTRUCTORS[tag](_SCALARS, scalar_node(tag, raw))
+                    exact = exact and tag != _TIMESTAMP
+                else:
+                    return UNSURE
+            else:
+                value = raw
+            size = 1
+            if event.anchor is not None:
+                if event.anchor in anchors:
+                    return UNSURE  # PyYAML refuses an anchor defined twice
+                anchors[event.anchor] = (value, 1)
+        elif kind is alias_event:
+            named = anchors.get(event.anchor)
+            if named is None:
+                return UNSURE  # undefined, or an alias inside the value it names
+            value, size = named
+            raw = None
+        elif kind is mapping_start or kind is sequence_start:
+            if len(stack) >= max_depth or event.tag is not None:
+                return UNSURE
+            if event.anchor is not None:
+                if event.anchor in anchors:
+                    return UNSURE
+                anchors[event.anchor] = None  # open: an alias to it now would be a cycle
+            flows += bool(event.flow_style)
+            container: Any = {} if kind is mapping_start else []
+            stack.append([container, 1, event.anchor, False, None, set(), event.flow_style])
+            continue
+        elif kind in ends:
+            value, size, anchor, _, _, _, flow = stack.pop()
+            flows -= bool(flow)
+            if anchor is not None:
+                anchors[anchor] = (value, size)
+            raw = None
+        else:
+            return UNSURE
+        if not stack:
+            return value, exact
+        parent = stack[-1]
+        parent[1] += size
+        if parent[1] > max_nodes:
+            return UNSURE
+        container = parent[0]
+        if type(container) is list:
+            container.append(value)
+        elif not parent[3]:
+            # A key: text or another plain scalar, never seen before in this mapping
+            # (compared as written, as the pure loader does: 1 and "1" collide).
+            if raw is None or raw in parent[5]:
+                return UNSURE
+            parent[5].add(raw)
+            parent[3], parent[4] = True, value
+            exact = exact and type(value) is str
+        else:
+            container[parent[4]] = value
+            parent[3] = False

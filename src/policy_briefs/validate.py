@@ -547,9 +547,10 @@ def _check_chart(corpus: Corpus, finding_id: str, i: int) -> list[Problem]:
 def _check_dated(corpus: Corpus, finding_id: str) -> list[Problem]:
     """A finding whose evidence is all older than an audience's horizon must say its year."""
     finding = corpus.findings[finding_id]
-    horizons = [
+    # Audiences often share a horizon: each distinct one is asked once.
+    horizons = dict.fromkeys(
         corpus.audiences[a].current_within_years for a in finding.audiences if a in corpus.audiences
-    ]
+    )
     years = [
         y
         for y in (dated_year(finding, corpus.sources, corpus.publication, h) for h in horizons)
@@ -782,7 +783,7 @@ def _check_stance(at, i: int, ev: Evidence, finding: Finding, snapshot: Snapshot
         (PLAN, "a plan or proposal", "plans or proposes"),
         (AGENDA, "an agenda or topic list", "lists"),
     ):
-        word = first_match(pattern, sentence)
+        word = snapshot.word_in(pattern, sentence)
         if word:
             problems.append(
                 at.problem(
@@ -794,7 +795,7 @@ def _check_stance(at, i: int, ev: Evidence, finding: Finding, snapshot: Snapshot
                 )
             )
             return problems
-    word = first_match(REPORTED, sentence)
+    word = snapshot.word_in(REPORTED, sentence)
     if word and not ev.speaker:
         problems.append(
             at.problem(
