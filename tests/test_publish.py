@@ -153,6 +153,7 @@ def test_the_index_shows_the_first_page_of_each_pdf(site):
     ]
     assert sorted(i["src"] for i in images) == [
         "thumbnails/federal.webp",
+        "thumbnails/sme-supplier-networks.webp",
         "thumbnails/sme.webp",
     ]
     for image in images:
@@ -435,7 +436,11 @@ def test_the_index_leads_with_each_argued_title_and_its_argument(briefs, tmp_pat
         summary = plain_markdown(audience.argument).replace("'", "&#39;")
         assert f'<p class="summary">{summary}</p>' in main
         assert f'<p class="audience">{audience.title}</p>' in main
+    for edition in briefs.corpus.editions.values():
+        assert f'<a href="briefs/{edition.slug}.html">{edition.title}</a>' in main
+        summary = plain_markdown(edition.argument).replace("'", "&#39;")
+        assert f'<p class="summary">{summary}</p>' in main
     # Argued briefs need no list of headlines: the argument says what the brief says.
     assert 'class="highlights"' not in main
     assert briefs.corpus.publication.series not in main
-    assert main.count("<img ") == len(briefs.corpus.audiences)
+    assert main.count("<img ") == len(briefs.corpus.audiences) + len(briefs.corpus.editions)

@@ -394,10 +394,8 @@ def _standfirst(brief: Brief) -> str:
     """The argument under an argued title (the cover's standfirst), as plain text."""
     from .templating import plain_markdown
 
-    audience = brief.audience
-    if audience.argument and audience.brief_title and brief.title == audience.brief_title:
-        return plain_markdown(audience.argument)
-    return ""
+    # Set for an argued audience brief and a declared edition, never for a draft.
+    return plain_markdown(brief.argument) if brief.argument else ""
 
 
 def write_outputs(
