@@ -8,8 +8,9 @@ Prints, each figure with the load average when it was taken:
   against WeasyPrint alone on the very same print HTML with the same options, in wall
   and in CPU time, the two taking turns (target <= 1.15x);
 - design tax per brief: WeasyPrint on the print HTML as styled, against the same HTML
-  with its stylesheets removed, the two alternated run by run; CPU time (this process
-  only, so other programs on the machine count less) and wall time (target <= 1.5x);
+  with its stylesheets removed (both with the pipeline's options and shared fonts), the
+  two alternated run by run; CPU time (this process only, so other programs on the
+  machine count less) and wall time (target <= 1.5x);
 - `briefs check` on the shipped findings (cold user cache, then warm; target <= 1 s)
   and on 500 and 5,000 findings (copies under new ids; target 5,000 <= 2 s, <= 500 MB),
   with each run's peak RSS;
@@ -252,7 +253,7 @@ def _alternated(fns: dict[str, object], runs: int) -> dict[str, tuple[float, flo
 def pipeline_and_design(project_dir: Path, runs: int) -> None:
     import weasyprint
 
-    from policy_briefs.pdf import PDF_VARIANT, AllowlistFetcher
+    from policy_briefs.pdf import PDF_VARIANT, AllowlistFetcher, shared_fonts
     from policy_briefs.project import Project
     from policy_briefs.render import render_brief
     from policy_briefs.selection import select
@@ -273,7 +274,7 @@ def pipeline_and_design(project_dir: Path, runs: int) -> None:
                 string=text,
                 base_url=str(project.template_dirs[0]) + "/",
                 url_fetcher=AllowlistFetcher(project.template_dirs),
-            ).render(pdf_variant=PDF_VARIANT).write_pdf(
+            ).render(pdf_variant=PDF_VARIANT, font_config=shared_fonts()).write_pdf(
                 pdf_variant=PDF_VARIANT,
                 pdf_identifier=hashlib.md5(b"bench").hexdigest().encode(),
                 uncompressed_pdf=False,
