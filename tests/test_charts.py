@@ -20,10 +20,8 @@ import pytest
 from pydantic import ValidationError
 
 from policy_briefs.charts import Palette, nice_number, render_chart, summary, value_axis
-from policy_briefs.errors import ValidationFailed
 from policy_briefs.models import Chart
-from policy_briefs.project import Project
-from policy_briefs.validate import load_valid_corpus
+from support.edits import edit, problems
 
 SVG = "{http://www.w3.org/2000/svg}"
 NETWORKS = "findings/networks.yaml"
@@ -246,21 +244,6 @@ def test_the_model_bounds_a_chart(change, message):
 
 
 # --- every value from the cited passage --------------------------------------------------
-
-
-def edit(project: Path, rel: str, old: str, new: str) -> None:
-    path = project / rel
-    text = path.read_text("utf-8")
-    assert text.count(old) == 1, f"{old!r} must occur once in {rel}"
-    path.write_text(text.replace(old, new), "utf-8")
-
-
-def problems(project: Path, **options) -> list[str]:
-    try:
-        _corpus, found = load_valid_corpus(Project.at(project), **options)
-    except ValidationFailed as exc:
-        found = exc.problems
-    return [str(p) for p in found]
 
 
 def line_of(project: Path, rel: str, text: str) -> int:

@@ -19,25 +19,11 @@ from policy_briefs.evidence import Snapshot
 from policy_briefs.project import Project
 from policy_briefs.selection import select
 from policy_briefs.validate import load_valid_corpus
+from support.edits import edit, problems
 
 NETWORKS = "findings/networks.yaml"
 STRATEGY = "findings/strategy.yaml"
 SOURCES = "findings/sources.yaml"
-
-
-def edit(project: Path, rel: str, old: str, new: str) -> None:
-    path = project / rel
-    text = path.read_text("utf-8")
-    assert text.count(old) == 1, f"{old!r} must occur once in {rel}"
-    path.write_text(text.replace(old, new), "utf-8")
-
-
-def problems(project: Path, **options) -> list[str]:
-    try:
-        _corpus, found = load_valid_corpus(Project.at(project), **options)
-    except ValidationFailed as exc:
-        found = exc.problems
-    return [str(p) for p in found]
 
 
 def only(found: list[str], text: str) -> str:

@@ -17,17 +17,11 @@ from policy_briefs.build import BuildOptions, build
 from policy_briefs.deliver import SendOptions, send_briefs
 from policy_briefs.errors import BriefsError
 from policy_briefs.project import Project
+from support.edits import edit
 
 EDITION = "sme-supplier-networks"
 EDITIONS = "findings/editions.yaml"
 HTML = ("html",)
-
-
-def edit(root: Path, name: str, old: str, new: str) -> None:
-    path = root / name
-    text = path.read_text("utf-8")
-    assert old in text, f"{old!r} not in {name}"
-    path.write_text(text.replace(old, new, 1), "utf-8")
 
 
 def manifest(root: Path) -> dict:

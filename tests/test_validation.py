@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from policy_briefs.files import NEXT_FINISHES
+from support.edits import edit
 
 
 def folder_state(folder: Path) -> dict[str, str]:
@@ -23,13 +24,6 @@ def folder_state(folder: Path) -> dict[str, str]:
         for path in sorted(folder.rglob("*"))
         if path.is_file() and path.name != ".briefs.lock"
     }
-
-
-def edit(project: Path, rel: str, old: str, new: str) -> None:
-    path = project / rel
-    text = path.read_text("utf-8")
-    assert text.count(old) == 1, f"{old!r} must occur once in {rel}"
-    path.write_text(text.replace(old, new), "utf-8")
 
 
 def where(project: Path, rel: str, line_text: str, at: str | None = None) -> str:
