@@ -17,7 +17,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from support.shipped_briefs import AUDIENCES
+from support.shipped_briefs import AUDIENCES, EDITIONS
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def _findings(findings: list[dict]) -> list[str]:
     return [f"{f.get('rule') or f.get('rule_id')}: {f.get('message')}" for f in findings]
 
 
-@pytest.mark.parametrize("slug", AUDIENCES)
+@pytest.mark.parametrize("slug", AUDIENCES + EDITIONS)
 def test_outloud_finds_no_errors_or_warnings(briefs, slug):
     done = subprocess.run(
         [_tool("outloud"), "--json", "-", "--fail-on", "never", str(briefs.out / f"{slug}.pdf")],
@@ -48,7 +48,7 @@ def test_outloud_finds_no_errors_or_warnings(briefs, slug):
     assert result["counts"]["warning"] == 0, _findings(result["findings"])
 
 
-@pytest.mark.parametrize("slug", AUDIENCES)
+@pytest.mark.parametrize("slug", AUDIENCES + EDITIONS)
 def test_pdfua_finds_nothing(briefs, slug):
     done = subprocess.run(
         [_tool("pdfua"), "check", "--format", "json", str(briefs.out / f"{slug}.pdf")],

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+import yaml
 from filelock import FileLock
 
 from policy_briefs.build import BuildOptions, build
@@ -24,6 +25,11 @@ from support.mini import weasyprint_log
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIENCES = ("federal", "regional", "sme")
+# The project's declared editions: built with the audiences' briefs, held to the same checks.
+EDITIONS = tuple(
+    e["slug"]
+    for e in yaml.safe_load((ROOT / "findings" / "editions.yaml").read_text("utf-8"))["editions"]
+)
 
 
 @dataclass
