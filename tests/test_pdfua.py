@@ -132,3 +132,45 @@ def test_endnotes_are_notes_so_the_note_rules_apply(briefs, slug):
             if element.get("/S") == "/Note":
                 ids.append(str(element.ID))
     assert len(ids) == len(set(ids)) == expected, (slug, sorted(ids))
+
+
+def _instructions(pdf: pikepdf.Pdf, data: bytes) -> list[tuple[str, str]]:
+    page = pdf.add_blank_page()
+    page.Contents = pdf.make_stream(data)
+    return [
+        (str(operator), repr(list(operands)))
+        for operands, operator in pikepdf.parse_content_stream(page)
+    ]
+
+
+@pytest.mark.parametrize("slug", AUDIENCES)
+def test_furniture_rewrite_in_place_equals_the_parsers(briefs, slug):
+    """The quick rewrite of a page's runs into artifacts gives the instructions the
+    content-stream parser gives, on every page of a real brief."""
+    from policy_briefs.tagging import _mark_artifacts_in_bytes, _mark_artifacts_parsed
+
+    with briefs.pdf(slug) as pdf:
+        for page in list(pdf.pages):
+            stream = page.Contents.read_bytes()
+            mcids = {
+                int(operands[1].MCID)
+                for operands, operator in pikepdf.parse_content_stream(page)
+                if str(operator) == "BDC" and "/MCID" in operands[1]
+            }
+            mcids = {m for m in mcids if m % 3 == 0}  # some runs, not all
+            quick = _mark_artifacts_in_bytes(stream, mcids)
+            assert quick is not None, slug
+            _mark_artifacts_parsed(pdf, page, mcids)
+            parsed = page.Contents.read_bytes()
+            assert _instructions(pdf, quick) == _instructions(pdf, parsed)
+
+
+def test_furniture_rewrite_leaves_what_it_cannot_be_sure_of_to_the_parser():
+    from policy_briefs.tagging import _mark_artifacts_in_bytes
+
+    run = b"/Span\n<</MCID 0>>\nBDC\nEMC\n"
+    assert _mark_artifacts_in_bytes(run, {0}) == b"/Artifact\n<</Type /Pagination>>\nBDC\nEMC\n"
+    assert _mark_artifacts_in_bytes(run, {0, 1}) is None  # a run not found
+    assert _mark_artifacts_in_bytes(b"(x\n" + run + b")Tj\n" + run, {0}) is None  # a string
+    assert _mark_artifacts_in_bytes(b"% note\n" + run, {0}) is None  # a comment
+    assert _mark_artifacts_in_bytes(run + b"BI\n/W 1\nID\nxx\nEI\n", {0}) is None  # an image

@@ -49,9 +49,9 @@ def render_brief(
 
     ``identifier`` (the input hash) seeds the PDF's /ID, so equal inputs give equal bytes.
     """
-    from .templating import citations_for, jinja_environment, render_html
+    from .templating import citations_for, render_html, shared_jinja_environment
 
-    env = jinja_environment(project)
+    env = shared_jinja_environment(project)
     files: dict[str, bytes] = {}
     pages = None
     messages: list[str] = []

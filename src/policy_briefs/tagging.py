@@ -23,6 +23,7 @@ Imported only when a PDF is rendered (with pdf.py).
 from __future__ import annotations
 
 import io
+import re
 from collections import defaultdict, deque
 from collections.abc import Iterable
 
@@ -83,6 +84,8 @@ def figure_descriptions(pages: Iterable) -> dict[str, deque[str]]:
 
 
 def _describe_figures(pdf: pikepdf.Pdf, descriptions: dict[str, deque[str]]) -> None:
+    if not any(descriptions.values()):
+        return  # no chart: nothing to walk the tree for
     stack: list = [pdf.Root.StructTreeRoot.K]
     seen: set[tuple[int, int]] = set()
     while stack:
@@ -267,7 +270,45 @@ def _furniture_to_artifacts(pdf: pikepdf.Pdf) -> None:
             _mark_artifacts(pdf, pdf.pages[key], orphans)
 
 
+# WeasyPrint opens each tagged run of content as ``/Tag\n<</MCID n>>\nBDC``, one token per line.
+_TAGGED_RUN = re.compile(rb"^/[A-Za-z0-9]+\n<</MCID (\d+)>>\nBDC$", re.M)
+_INLINE_IMAGE = re.compile(rb"\bBI\b")  # a false alarm only costs the parser's way
+_ARTIFACT_RUN = b"/Artifact\n<</Type /Pagination>>\nBDC"
+
+
 def _mark_artifacts(pdf: pikepdf.Pdf, page: pikepdf.Page, mcids: set[int]) -> None:
+    """The runs numbered ``mcids`` on ``page`` become pagination artifacts."""
+    contents = page.obj.get("/Contents")
+    if isinstance(contents, pikepdf.Stream):
+        rewritten = _mark_artifacts_in_bytes(contents.read_bytes(), mcids)
+        if rewritten is not None:
+            page.Contents = pdf.make_stream(rewritten)
+            return
+    _mark_artifacts_parsed(pdf, page, mcids)
+
+
+def _mark_artifacts_in_bytes(stream: bytes, mcids: set[int]) -> bytes | None:
+    """The stream with those runs opened as artifacts, rewritten in place; None when the
+    stream is not as WeasyPrint writes it, or a run is not found, so the content-stream
+    parser decides instead. Parsing and writing every operator back is most of this
+    module's cost; matching lines is safe only where no string, comment or inline image
+    could hold the pattern, which is what the guard checks."""
+    if b"(" in stream or b"%" in stream or _INLINE_IMAGE.search(stream):
+        return None
+    found: set[int] = set()
+
+    def mark(match: re.Match[bytes]) -> bytes:
+        mcid = int(match.group(1))
+        if mcid not in mcids:
+            return match.group(0)
+        found.add(mcid)
+        return _ARTIFACT_RUN
+
+    rewritten = _TAGGED_RUN.sub(mark, stream)
+    return rewritten if found == mcids else None
+
+
+def _mark_artifacts_parsed(pdf: pikepdf.Pdf, page: pikepdf.Page, mcids: set[int]) -> None:
     artifact = [pikepdf.Name.Artifact, pikepdf.Dictionary(Type=pikepdf.Name.Pagination)]
     instructions: list = []
     for instruction in pikepdf.parse_content_stream(page):

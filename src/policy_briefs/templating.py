@@ -6,6 +6,7 @@ with raw HTML disabled; undefined variables are errors, not blank text.
 
 from __future__ import annotations
 
+import functools
 import traceback
 from pathlib import Path
 
@@ -108,6 +109,19 @@ def jinja_environment(project: Project) -> jinja2.Environment:
     env.globals["tool_version"] = __version__
     env.globals["chart_view"] = _chart_view
     return env
+
+
+@functools.lru_cache(maxsize=8)
+def _shared(project: Project, dirs: tuple[Path, ...]) -> jinja2.Environment:
+    return jinja_environment(project)
+
+
+def shared_jinja_environment(project: Project) -> jinja2.Environment:
+    """One environment per project for every brief a process renders: a new one per brief
+    loads its templates again. Jinja still checks each template file for edits before
+    using it (auto_reload), so an edited template shows. Callers must not add filters or
+    globals to it (take ``jinja_environment`` for that)."""
+    return _shared(project, tuple(project.template_dirs))
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
