@@ -13,7 +13,12 @@ import pytest
 from policy_briefs.levers import LEVERS, by_lever, lever_of
 from policy_briefs.localization import format_numbers
 from policy_briefs.selection import select
-from policy_briefs.templating import custom_properties_inlined, long_date, plain_markdown
+from policy_briefs.templating import (
+    custom_properties_inlined,
+    long_date,
+    plain_markdown,
+    print_stylesheet_pruned,
+)
 from support.shipped_briefs import AUDIENCES, ROOT
 
 TEMPLATES = ROOT / "templates"
@@ -202,6 +207,26 @@ def test_print_stylesheet_has_its_custom_properties_inlined():
     assert _block(inlined, ":root") == _block(css, ":root")
     assert "border-top: 1.5pt solid #12355b" in inlined
     assert 'font-family: "Charis SIL", serif' in _block(inlined, "html")
+
+
+def test_print_stylesheet_keeps_every_rule_that_may_match():
+    css = (
+        "@page { @top-left { content: 'a } b' } }\n@media print { .gone { x: 1 } }\n"
+        "/* .gone { */ .kept, .gone { a: 1 }\n.gone p { b: 2 }\n#here { c: 3 }\n"
+        "#away { d: 4 }\np:not(.gone) { e: 5 }\n[class~=gone] { f: 6 }\n"
+        'li::marker { content: "}" }\n.kept > .also:first-child { g: 7 }\n'
+    )
+    page = f'<html><style>{css}</style><p class="kept also" id=here>.gone #away</p></html>'
+    out = print_stylesheet_pruned(page)
+    for kept in ("@page", "@media print { .gone", ".kept, .gone", "#here", ":not(.gone)"):
+        assert kept in out, kept
+    for rule in ("[class~=gone]", 'content: "}"', ".kept > .also:first-child"):
+        assert rule in out, rule
+    assert ".gone p" not in out and "#away {" not in out
+    assert out.endswith('<p class="kept also" id=here>.gone #away</p></html>')
+    for unreadable in ("p { a: 1 } }", ".gone { a: 1", ".gone { a: 1 } stray"):
+        broken = f"<style>{unreadable}</style><p>x</p>"
+        assert print_stylesheet_pruned(broken) == broken
 
 
 def test_custom_properties_are_inlined_only_where_certain():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from html import unescape
 from pathlib import Path
 
 import jinja2
@@ -173,6 +174,69 @@ def custom_properties_inlined(css: str) -> Markup:
     return Markup(inlined)  # the stylesheet as written, but for its var()s
 
 
+_STYLE = re.compile(r"(<style>)(.*?)(</style>)", re.S)
+_ATTRIBUTE = re.compile(r"""\s(class|id)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.I)
+# What the rule scanner steps over whole, so braces in them do not count.
+_CSS_TOKEN = re.compile(r"""/\*.*?\*/|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[{}]""", re.S)
+
+
+def _names_in(html: str) -> tuple[set[str], set[str]]:
+    """The class names and ids on the page's elements (and perhaps a few more: what
+    reads like an attribute in the text only keeps more rules)."""
+    classes: set[str] = set()
+    ids: set[str] = set()
+    for found in _ATTRIBUTE.finditer(html):
+        value = unescape(next(v for v in found.groups()[1:] if v is not None))
+        if found.group(1).lower() == "class":
+            classes.update(value.split())
+        else:
+            ids.add(value)
+    return classes, ids
+
+
+def _may_match(selector: str, classes: set[str], ids: set[str]) -> bool:
+    """False only for a selector that names a class or id the page does not have. One
+    with brackets, parentheses or escapes (attribute selectors, :not(), :is()) is kept."""
+    if any(c in selector for c in "[(\\"):
+        return True
+    return all(c in classes for c in re.findall(r"\.([\w-]+)", selector)) and all(
+        i in ids for i in re.findall(r"#([\w-]+)", selector)
+    )
+
+
+def print_stylesheet_pruned(html: str) -> str:
+    """The print HTML without the top-level style rules of its stylesheet that cannot
+    match any of its elements: a brief uses about half of brief.css (the rest is the
+    other audiences'), and WeasyPrint parses and compiles every rule on each layout, a
+    tenth of the SME brief's styling cost. At-rules (@page, @media) are kept whole, and
+    a stylesheet the scan cannot follow is left as it is."""
+    found = _STYLE.search(html)
+    if not found:
+        return html
+    classes, ids = _names_in(html[: found.start()] + html[found.end() :])
+    css = found.group(2)
+    kept, depth, start, prelude = [], 0, 0, ""
+    for token in _CSS_TOKEN.finditer(css):
+        brace = token.group()
+        if brace == "{":
+            if depth == 0:
+                prelude = _COMMENT.sub("", css[start : token.start()]).strip()
+            depth += 1
+        elif brace == "}":
+            depth -= 1
+            if depth < 0:
+                return html
+            if depth == 0:
+                if prelude.startswith("@") or any(
+                    _may_match(selector, classes, ids) for selector in prelude.split(",")
+                ):
+                    kept.append(css[start : token.end()])
+                start = token.end()
+    if depth != 0 or _COMMENT.sub("", css[start:]).strip():
+        return html  # unclosed, or a statement after the last rule: not ours to guess
+    return html[: found.start(2)] + "".join(kept) + "\n" + html[found.end(2) :]
+
+
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates in the user cache: compiling them costs more than rendering a
     brief. Jinja keys each entry by the template's source and its own and Python's
@@ -257,7 +321,8 @@ def render_html(
             medium=medium,
             fit=fit,
         )
-    return citations.fill(page)
+    page = citations.fill(page)
+    return print_stylesheet_pruned(page) if medium == "print" else page
 
 
 def render_template(env: jinja2.Environment, name: str, **context) -> str:
