@@ -13,7 +13,12 @@ import pytest
 from policy_briefs.levers import LEVERS, by_lever, lever_of
 from policy_briefs.localization import format_numbers
 from policy_briefs.selection import select
-from policy_briefs.templating import long_date, plain_markdown
+from policy_briefs.templating import (
+    custom_properties_inlined,
+    long_date,
+    plain_markdown,
+    print_stylesheet_pruned,
+)
 from support.shipped_briefs import AUDIENCES, ROOT
 
 TEMPLATES = ROOT / "templates"
@@ -191,6 +196,51 @@ def test_colours_come_from_the_palette():
             css = css.replace(_block(css, ":root"), "")
             css = css[: css.index("@page {")] + css[css.index("html {") :]
         assert not re.findall(r"#[0-9a-fA-F]{3,6}\b|rgb\(|hsl\(", css), name
+
+
+def test_print_stylesheet_has_its_custom_properties_inlined():
+    """The PDF's stylesheet carries the palette's values in place of var(): the same
+    values, which WeasyPrint then need not resolve on every element."""
+    css = (TEMPLATES / "brief.css").read_text("utf-8")
+    inlined = str(custom_properties_inlined(css))
+    assert "var(" in css and "var(" not in inlined
+    assert _block(inlined, ":root") == _block(css, ":root")
+    assert "border-top: 1.5pt solid #12355b" in inlined
+    assert 'font-family: "Charis SIL", serif' in _block(inlined, "html")
+
+
+def test_print_stylesheet_keeps_every_rule_that_may_match():
+    css = (
+        "@page { @top-left { content: 'a } b' } }\n@media print { .gone { x: 1 } }\n"
+        "/* .gone { */ .kept, .gone { a: 1 }\n.gone p { b: 2 }\n#here { c: 3 }\n"
+        "#away { d: 4 }\np:not(.gone) { e: 5 }\n[class~=gone] { f: 6 }\n"
+        'li::marker { content: "}" }\n.kept > .also:first-child { g: 7 }\n'
+    )
+    page = f'<html><style>{css}</style><p class="kept also" id=here>.gone #away</p></html>'
+    out = print_stylesheet_pruned(page)
+    for kept in ("@page", "@media print { .gone", ".kept, .gone", "#here", ":not(.gone)"):
+        assert kept in out, kept
+    for rule in ("[class~=gone]", 'content: "}"', ".kept > .also:first-child"):
+        assert rule in out, rule
+    assert ".gone p" not in out and "#away {" not in out
+    assert out.endswith('<p class="kept also" id=here>.gone #away</p></html>')
+    for unreadable in ("p { a: 1 } }", ".gone { a: 1", ".gone { a: 1 } stray"):
+        broken = f"<style>{unreadable}</style><p>x</p>"
+        assert print_stylesheet_pruned(broken) == broken
+
+
+def test_custom_properties_are_inlined_only_where_certain():
+    css = (
+        ':root { --a: red; --b: "x", y; --c: 1px !important; --d: blue; --e: var(--a) }\n'
+        ".s { --d: green }\n@media print { :root { --f: navy } }\n"
+        "p { color: var(--a); font-family: var( --b ); x: var(--c); y: var(--d); "
+        "z: var(--e); w: var(--f); v: var(--a, teal); u: var(--none) }"
+    )
+    out = str(custom_properties_inlined(css))
+    body = out[out.index("p {") :]
+    assert 'color: red; font-family: "x", y;' in body
+    for kept in ("var(--c)", "var(--d)", "var(--e)", "var(--f)", "var(--a, teal)", "var(--none)"):
+        assert kept in body, kept
 
 
 # --- breaks ---------------------------------------------------------------------------
