@@ -33,7 +33,6 @@ _TRANSLATE = str.maketrans(
         "\u2212": "-",
     }
 )
-_SPACE = re.compile(r"\s+")
 
 MAX_QUOTE_WORDS = 30
 # A snapshot is the archived text of one source; a long report is 1 to 2 MB of text.
@@ -46,7 +45,9 @@ MAX_SNAPSHOT_BYTES = 8 << 20
 @lru_cache(maxsize=8)
 def normalise(text: str) -> str:
     """Fold white space, quote marks and dashes; nothing else."""
-    return _SPACE.sub(" ", text.translate(_TRANSLATE)).strip()
+    # split() breaks at exactly the characters \s matches, and is several times faster
+    # than a substitution; the marks folded are all outside ASCII.
+    return " ".join((text if text.isascii() else text.translate(_TRANSLATE)).split())
 
 
 # A list item: a bullet or a number at the start of a line. A list belongs to the
@@ -325,4 +326,5 @@ def numbers_backed_by(text: str) -> set[str]:
 
 
 def quote_words(quote: str) -> int:
-    return len(normalise(quote).split())
+    # Normalising folds no character into white space, so the words are the same.
+    return len(quote.split())
