@@ -550,9 +550,10 @@ _SCALAR_TAGS = frozenset(
 
 
 @contextmanager
-def _no_gc():
-    # Reading allocates hundreds of thousands of containers that all survive: the cyclic
-    # collector would scan the growing heap again and again for nothing (3x the time).
+def no_gc():
+    """The cyclic collector paused: reading (and validating what was read) allocates
+    hundreds of thousands of containers that all survive, so the collector would scan
+    the growing heap again and again for nothing (3x the time)."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -608,7 +609,7 @@ def _read_clean(text: str) -> tuple[Any, bool]:
     scan_chars = "\\" in text or (
         not text.isascii() and any(char in text for char in BIDI_CONTROLS | ZERO_WIDTH)
     )
-    with _no_gc():
+    with no_gc():
         try:
             return _read_events(text, scan_chars)
         except Exception:  # noqa: BLE001 - whatever went wrong, the pure loader words it

@@ -39,9 +39,11 @@ def check_project(
     strict: bool = False,
     template_exists: Callable[[str], bool] | None = None,
     style_exists: Callable[[str], bool] | None = None,
+    freeze: bool = False,
 ) -> tuple[Corpus, list[Problem]]:
-    """Load and cross-check everything. With ``strict``, warnings count as errors."""
-    corpus, problems = load_corpus(project)
+    """Load and cross-check everything. With ``strict``, warnings count as errors.
+    ``freeze``: see load_corpus."""
+    corpus, problems = load_corpus(project, freeze=freeze)
     if not has_errors(problems):
         problems += cross_check(corpus, template_exists=template_exists, style_exists=style_exists)
         if style_exists is not None:
@@ -65,6 +67,7 @@ def load_valid_corpus(
     sources_dir: Path | None = None,
     verify: bool = True,
     require_verified: bool = False,
+    freeze: bool = False,
 ) -> tuple[Corpus, list[Problem]]:
     """The corpus and its warnings, or ValidationFailed with every problem.
 
@@ -75,6 +78,7 @@ def load_valid_corpus(
 
     Templates and citation styles named by audiences must exist; that needs the template
     environment, imported here rather than at module level (validation alone stays light).
+    ``freeze``: see load_corpus.
     """
     from .citations import find_style
     from .templating import jinja_environment, template_exists
@@ -109,6 +113,7 @@ def load_valid_corpus(
         strict=strict,
         template_exists=lambda name: template_exists(env, name),
         style_exists=lambda name: find_style(name, project.template_dirs) is not None,
+        freeze=freeze,
     )
     problems = apply_strict(missing, strict) + problems
     if has_errors(problems):
