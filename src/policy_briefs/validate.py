@@ -76,12 +76,11 @@ def load_valid_corpus(
     there is none, that is a warning (the briefs then say they were not verified), or an
     error with ``require_verified``.
 
-    Templates and citation styles named by audiences must exist; that needs the template
-    environment, imported here rather than at module level (validation alone stays light).
-    ``freeze``: see load_corpus.
+    Templates and citation styles named by audiences must exist: they are looked up as
+    the template environment looks them up, without importing it (a check whose reading
+    grades are cached renders nothing). ``freeze``: see load_corpus.
     """
     from .citations import find_style
-    from .templating import jinja_environment, template_exists
 
     missing: list[Problem] = []
     if verify:
@@ -106,12 +105,12 @@ def load_valid_corpus(
             sources_dir = None
     else:
         sources_dir = None
-    env = jinja_environment(project)
+    project.template_dirs  # noqa: B018 - a templates/ leading outside the project stops here
     corpus, problems = check_project(
         project,
         sources_dir=sources_dir,
         strict=strict,
-        template_exists=lambda name: template_exists(env, name),
+        template_exists=lambda name: project.template_file(name) is not None,
         style_exists=lambda name: find_style(name, project.template_dirs) is not None,
         freeze=freeze,
     )
