@@ -104,8 +104,9 @@ def load_corpus(project: Project, *, freeze: bool = False) -> tuple[Corpus, list
         return corpus, problems
     with no_gc():
         _load_files(project, files, corpus, problems)
-    if freeze:
-        gc.freeze()
+        if freeze:
+            # Before the collector is back, or its first young collection scans it all.
+            gc.freeze()
     for name in ("sources.yaml", "audiences.yaml", "publication.yaml"):
         if not (folder / name).is_file():
             problems.append(
