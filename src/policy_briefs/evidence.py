@@ -303,8 +303,15 @@ _NUMBER_WORD = re.compile(
     r"|\b(" + "|".join(_UNITS) + r")\b(?!-(?:third|quarter|half|fifth))",
     re.IGNORECASE,
 )
-# The same on lower-cased ASCII text, where it finds the same words 3x faster.
-_NUMBER_WORD_LOWER = re.compile(_NUMBER_WORD.pattern)
+# The same on lower-cased ASCII text, where it finds the same words 3x faster; the
+# lookahead for the words' first letters lets most word starts fail at once.
+_NUMBER_WORD_LOWER = re.compile(
+    r"\b(?=["
+    + "".join(sorted({w[0] for w in _WORD_VALUES}))
+    + r"])(?:"
+    + _NUMBER_WORD.pattern
+    + ")"
+)
 
 
 def numbers_backed_by(text: str) -> set[str]:
