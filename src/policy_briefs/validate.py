@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -756,6 +757,13 @@ def _clause(sentence: str, quote: str) -> str:
     return sentence[start:] if end < 0 else sentence[start:end]
 
 
+# Any of the words a quote may be clipped of: most leads have none, and one search says
+# so where three would.
+_STANCE_WORD = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in (OPINION, HEDGE, REPORTED)), re.IGNORECASE
+)
+
+
 def _check_stance(at, i: int, ev: Evidence, finding: Finding, snapshot: Snapshot) -> list[Problem]:
     """The stance must not overstate what the sentence holding the quote does with it."""
     held = snapshot.sentence_with(ev.quote)
@@ -766,7 +774,7 @@ def _check_stance(at, i: int, ev: Evidence, finding: Finding, snapshot: Snapshot
     problems = []
     lead = " ".join(before.split()[-CLIP_WINDOW:])
     # A reporting verb may be left out when the evidence names the speaker instead.
-    clipped = (
+    clipped = _STANCE_WORD.search(lead) and (
         first_match(OPINION, lead)
         or first_match(HEDGE, lead)
         or (None if ev.speaker else first_match(REPORTED, lead))
