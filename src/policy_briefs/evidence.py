@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -158,24 +158,26 @@ class Snapshot:
             return None
         text = self.paragraphs[found[0]].text
         at = text.find(needle)
-        ends = self._sentence_ends(found[0])
-        # The sentence starts after the last end at or before the quote, and stops at the
-        # first end that starts after the quote does.
-        starts = [e for _s, e in ends]
-        start = starts[bisect_right(starts, at) - 1] if starts and starts[0] <= at else 0
-        stop = next((s for s, _e in ends if s >= at + len(needle)), len(text))
+        breaks, after = self._sentence_breaks(found[0])
+        # The sentence starts after the last break ending at or before the quote, and
+        # stops at the first break that starts where the quote ends or later.
+        index = bisect_right(after, at) - 1
+        start = after[index] if index >= 0 else 0
+        index = bisect_left(breaks, at + len(needle))
+        stop = breaks[index] if index < len(breaks) else len(text)
         return text[start:stop], text[start:at]
 
-    def _sentence_ends(self, index: int) -> list[tuple[int, int]]:
-        """(start, end) of each sentence break in paragraph ``index``, found once."""
-        ends = self._ends.get(index)
-        if ends is None:
-            text = self.paragraphs[index].text
-            ends = self._ends[index] = [(m.start(), m.end()) for m in _SENTENCE_END.finditer(text)]
-        return ends
+    def _sentence_breaks(self, index: int) -> tuple[list[int], list[int]]:
+        """Where each sentence break in paragraph ``index`` starts, and where it ends
+        (both ascending), found once."""
+        breaks = self._breaks.get(index)
+        if breaks is None:
+            found = [m.span() for m in _SENTENCE_END.finditer(self.paragraphs[index].text)]
+            breaks = self._breaks[index] = ([a for a, _ in found], [b for _, b in found])
+        return breaks
 
     @cached_property
-    def _ends(self) -> dict[int, list[tuple[int, int]]]:
+    def _breaks(self) -> dict[int, tuple[list[int], list[int]]]:
         return {}
 
     def word_in(self, pattern: re.Pattern[str], sentence: str) -> str | None:
