@@ -436,16 +436,21 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
     finding = corpus.findings[finding_id]
     at = corpus.where[("finding", finding_id)]
     problems = []
-    backed = set().union(
-        *(numbers_backed_by(ev.quote) for ev in finding.evidence),
-        *(numbers_in(fig.value) for fig in finding.figures),
-    )
-    # A year the evidence is dated by may be named: the date check asks for exactly that.
+    written = {field: numbers_in(getattr(finding, field)) for field in ("headline", "summary")}
+    # What backs a number: the figures, a year the evidence is dated by (the date check
+    # asks for exactly that), then the quotes, read only until every number is backed.
+    backed = set().union(*(numbers_in(fig.value) for fig in finding.figures))
     for ev in finding.evidence:
         source = corpus.sources.get(ev.source)
         backed |= {date[:4] for date in (ev.as_of, source.issued if source else None) if date}
-    for field in ("headline", "summary"):
-        for number in sorted(numbers_in(getattr(finding, field)) - backed):
+    unbacked = written["headline"] | written["summary"]
+    for ev in finding.evidence:
+        unbacked -= backed
+        if not unbacked:
+            break
+        backed |= numbers_backed_by(ev.quote)
+    for field, numbers in written.items():
+        for number in sorted(numbers - backed):
             problems.append(
                 at.problem(
                     f"{field}: the number {number} appears in none of this finding's quotes or "
