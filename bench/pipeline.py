@@ -13,8 +13,9 @@ Prints, each figure with the load average when it was taken:
   median of the per-pair ratios of CPU time (this process only, so other programs on
   the machine count less), and of wall time (target <= 1.5x);
 - `briefs check` on the shipped findings (cold user cache, then warm; target <= 1 s)
-  and on 500 and 5,000 findings (copies under new ids; target 5,000 <= 2 s, <= 500 MB),
-  with each run's peak RSS;
+  and on 500 and 5,000 findings (copies under new ids; target 5,000 <= 2 s on the first
+  run, whose findings are in no cache, and <= 500 MB), with each run's peak RSS, and
+  5,000 with an empty user cache, as on a CI machine;
 - builds of 30 briefs: cold, no-op, one finding edited, and the --jobs 2 speed-up;
 - shard + merge: the 30 briefs in 3 shards (each a cold build), merged, and checked
   byte for byte against one cold build.
@@ -395,13 +396,24 @@ def checks(tool: Tool, project: Path, work: Path, runs: int, baseline: Tool | No
             sys.exit(f"briefs check failed on {total} findings")
         verdict = ""
         if total == 5000:
-            met = again[0] <= 2 and max(first[2], again[2]) <= 500
-            verdict = f" (target <= 2 s, <= 500 MB: {'met' if met else 'NOT met'})"
+            # Judged on the first run: a CI run or a new clone starts with a cold cache.
+            # Wall or CPU time, the lower, as for rendering: other programs inflate wall.
+            met = min(first[0], first[1]) <= 2 and max(first[2], again[2]) <= 500
+            verdict = f" (target <= 2 s on the first run, <= 500 MB: {'met' if met else 'NOT met'})"
         print(
             f"  {total:>5} findings:           {first[0]:6.2f} s  {first[1]:5.2f} s CPU "
             f"{first[2]:5.0f} MB first, {again[0]:.2f} s {again[1]:.2f} s CPU "
             f"{again[2]:.0f} MB again{verdict}{_versus(base)}  [{load()}]"
         )
+    # The first runs above share the user cache the shipped checks filled (syllable
+    # table, compiled templates, formatted citations); a CI machine starts with none.
+    empty = copy.copy(tool)
+    empty.env = {**tool.env, "BRIEFS_CACHE_DIR": str(work / "empty-cache")}
+    seconds, cpu, rss, _ = _timed(empty, "check", "--project", big)
+    print(
+        f"   5000 findings, empty user cache (as on CI): {seconds:.2f} s  {cpu:.2f} s CPU "
+        f"{rss:.0f} MB  [{load()}]"
+    )
 
 
 # -- builds -----------------------------------------------------------------------------

@@ -523,3 +523,47 @@ def test_the_fetcher_reads_what_it_checked(fetch_case, monkeypatch):
         fetcher.fetch(f"file://localhost{templates.as_posix()}/logo.png")
     with pytest.raises(URLFetchingError, match="not an absolute file path"):
         fetcher.fetch("file:logo.png")  # from inside templates/: the old fetcher allowed it
+
+
+def test_validation_finds_templates_as_the_template_environment_does(mini_project, tmp_path):
+    # Validation looks templates up without Jinja (Project.template_file); rendering uses
+    # the environment. Both must find the same names, and refuse the same links out.
+    import jinja2
+
+    from policy_briefs.project import Project
+    from policy_briefs.templating import jinja_environment
+
+    templates = mini_project / "templates"
+    (templates / "parts").mkdir(parents=True)
+    (templates / "parts" / "own.html").write_text("own", "utf-8")
+    (templates / "federal.html").write_text("override", "utf-8")
+    (templates / "away.html").symlink_to(secret_outside(tmp_path))
+    project = Project.at(mini_project)
+    env = jinja_environment(project)
+    names = [
+        "federal.html",
+        "default:federal.html",
+        "default:parts/own.html",
+        "parts/own.html",
+        "./parts//own.html",
+        "base.html",
+        "missing.html",
+        "../federal.html",
+        "parts/../federal.html",
+        "default:",
+        "away.html",
+    ]
+    for name in names:
+        try:
+            env.get_template(name)
+            found: object = True
+        except jinja2.TemplateNotFound:
+            found = False
+        except OutsideRoot as exc:
+            found = exc.problem.message
+        try:
+            mine: object = project.template_file(name) is not None
+        except OutsideRoot as exc:
+            mine = exc.problem.message
+        assert mine == found, name
+    assert project.template_file("federal.html") == templates / "federal.html"

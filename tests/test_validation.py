@@ -470,3 +470,24 @@ def test_schema_messages_speak_plainly(cli, mini_project, rel, old, new, at, mes
     line_text = next(line for line in new.splitlines() if at in line)
     assert f"{where(mini_project, rel, line_text, at=at)}: error: {message}" in result.stderr
     assert "Value error" not in result.stderr
+
+
+def test_a_check_leaves_the_collector_as_it_found_it(mini_project):
+    # The corpus is frozen out of the collector's sight while it is checked (a large
+    # project's objects are not scanned again and again), then handed back to it; a
+    # caller's own freeze is left alone.
+    import gc
+
+    from policy_briefs import api
+    from policy_briefs.project import Project
+
+    assert gc.get_freeze_count() == 0
+    assert api.check(Project.at(mini_project)).ok
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert api.check(Project.at(mini_project)).ok
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

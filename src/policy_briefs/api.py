@@ -60,12 +60,33 @@ def check(
     progress: Callable[[str], None] | None = None,
 ) -> CheckReport:
     """Validate every input and measure each brief's reading grade; write nothing."""
+    import gc
+
+    # The corpus is kept out of the cyclic collector's sight while it is checked (see
+    # load_corpus), unless a caller froze objects of its own, which stay as they are.
+    frozen = gc.get_freeze_count() == 0
+    try:
+        return _check(project, strict, sources_dir, progress, frozen)
+    finally:
+        if frozen:
+            gc.unfreeze()
+
+
+def _check(
+    project: Project,
+    strict: bool,
+    sources_dir: Path | None,
+    progress: Callable[[str], None] | None,
+    freeze: bool,
+) -> CheckReport:
     from .validate import load_valid_corpus
 
     say = progress or (lambda _message: None)
     say("validating the findings and verifying quotes")
     try:
-        corpus, problems = load_valid_corpus(project, strict=strict, sources_dir=sources_dir)
+        corpus, problems = load_valid_corpus(
+            project, strict=strict, sources_dir=sources_dir, freeze=freeze
+        )
     except ValidationFailed as exc:
         return CheckReport(exc.problems)
     # Only valid inputs render; the reading check measures each brief's prose.

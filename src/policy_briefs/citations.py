@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 from markupsafe import Markup
 
 from . import csl
@@ -105,6 +104,9 @@ class Citations:
     def cite(self, evidence, mode: Mode = "normal") -> CitePoint:
         """One citation point for a piece of evidence, a figure, or a list of them
         (anything with ``source`` and ``locator``)."""
+        # Jinja is imported here, where it runs: checking styles must not pay for it.
+        import jinja2
+
         if self._sealed:
             # The notes or bibliography are already on the page: a later note would be lost.
             raise jinja2.TemplateRuntimeError(

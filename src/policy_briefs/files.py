@@ -28,18 +28,23 @@ JOURNAL = ".briefs-journal.json"
 _TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, then rename over."""
-    tmp = _write_temporary(path, data)
+def write_atomic(path: Path, data: bytes | str, *, durable: bool = True) -> None:
+    """Write to a temporary file beside ``path``, flush it to disk, then rename over.
+
+    Without ``durable`` nothing is flushed: readers still see the old file or the new
+    one, never a part, but a crash may lose the write (or leave an empty file), which is
+    fine for a cache and saves two fsyncs per file."""
+    tmp = _write_temporary(path, data, durable=durable)
     try:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
-def _write_temporary(path: Path, data: bytes | str) -> Path:
+def _write_temporary(path: Path, data: bytes | str, *, durable: bool = True) -> Path:
     """``data`` in a new ".NAME.xxxx.tmp" beside ``path``, on disk (fsync) before it
     returns, so a full disk or an I/O error fails here, before anything is replaced."""
     if isinstance(data, str):
@@ -50,8 +55,9 @@ def _write_temporary(path: Path, data: bytes | str) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
     except BaseException:
         tmp.unlink(missing_ok=True)

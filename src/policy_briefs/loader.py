@@ -550,9 +550,10 @@ _SCALAR_TAGS = frozenset(
 
 
 @contextmanager
-def _no_gc():
-    # Reading allocates hundreds of thousands of containers that all survive: the cyclic
-    # collector would scan the growing heap again and again for nothing (3x the time).
+def no_gc():
+    """The cyclic collector paused: reading (and validating what was read) allocates
+    hundreds of thousands of containers that all survive, so the collector would scan
+    the growing heap again and again for nothing (3x the time)."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -608,7 +609,7 @@ def _read_clean(text: str) -> tuple[Any, bool]:
     scan_chars = "\\" in text or (
         not text.isascii() and any(char in text for char in BIDI_CONTROLS | ZERO_WIDTH)
     )
-    with _no_gc():
+    with no_gc():
         try:
             return _read_events(text, scan_chars)
         except Exception:  # noqa: BLE001 - whatever went wrong, the pure loader words it
@@ -645,20 +646,37 @@ def _read_events(text: str, scan_chars: bool) -> tuple[Any, bool]:
         parser.dispose()
 
 
+_NO_KEY = object()  # an open mapping's pending key when it waits for a key
+
+
 def _read_document(get, resolve, scan_chars: bool, text_end: int) -> Any:
     """One document's value and whether JSON holds it exactly, built as its events
-    arrive with every bound checked; or UNSURE."""
+    arrive with every bound checked; or UNSURE.
+
+    The open collection's state is kept in local variables (saved on a stack when a
+    collection opens inside it), and the values read are counted once for the whole
+    document: the sum of every value's expanded size, since an anchored value's size is
+    what the count grew by while it was open."""
     scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
     mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
-    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     max_depth, max_nodes, max_chars = MAX_DEPTH, MAX_NODES, MAX_FIELD_CHARS
     control, invisible = _CONTROL.search, _INVISIBLE.search
-    scalar_node, typed_first = yaml.ScalarNode, _TYPED_FIRST
+    scalar_node, typed_first, no_key = yaml.ScalarNode, _TYPED_FIRST, _NO_KEY
     anchors: dict[str, tuple[Any, int] | None] = {}  # name -> (value, expanded size)
-    # Open collections: [value, expanded size, anchor, key seen (mappings), key, raw keys,
-    # flow style]
-    stack: list[list[Any]] = []
+    resolved: dict[str, str] = {}  # plain text -> its tag
+    # The open collection: its value, whether a mapping, its pending key (or no_key),
+    # the keys as written (mappings), its anchor, flow style and the count at its start.
+    container: Any = None
+    is_map = False
+    key: Any = no_key
+    raw_keys: set[str] = set()
+    anchor = flow = None
+    start = 0
+    stack: list[tuple[Any, ...]] = []  # the same for each collection around it
+    depth = 0  # open collections
     flows = 0  # open [..] and {..}
+    count = 0  # values read, aliases expanded
     exact = True  # JSON would give the value back as it is: text keys, no dates
     while True:
         event = get()
@@ -674,7 +692,13 @@ def _read_document(get, resolve, scan_chars: bool, text_end: int) -> Any:
             if not raw and (flows or event.start_mark.index >= text_end):
                 return UNSURE
             if event.implicit[0] and (not raw or raw[0] in typed_first):
-                tag = resolve(scalar_node, raw, (True, False))
+                # Keys and short values repeat (order, title, type, true): the resolver,
+                # whose answer depends on the text alone, is asked once per text.
+                tag = resolved.get(raw)
+                if tag is None:
+                    tag = resolve(scalar_node, raw, (True, False))
+                    if len(resolved) < 1000:
+                        resolved[raw] = tag
                 if tag == _STR:
                     value: Any = raw
                 elif tag in _SCALAR_TAGS:
@@ -684,7 +708,7 @@ def _read_document(get, resolve, scan_chars: bool, text_end: int) -> Any:
                     return UNSURE
             else:
                 value = raw
-            size = 1
+            count += 1
             if event.anchor is not None:
                 if event.anchor in anchors:
                     return UNSURE  # PyYAML refuses an anchor defined twice
@@ -694,43 +718,56 @@ def _read_document(get, resolve, scan_chars: bool, text_end: int) -> Any:
             if named is None:
                 return UNSURE  # undefined, or an alias inside the value it names
             value, size = named
+            count += size
             raw = None
         elif kind is mapping_start or kind is sequence_start:
-            if len(stack) >= max_depth or event.tag is not None:
+            if depth >= max_depth or event.tag is not None:
                 return UNSURE
             if event.anchor is not None:
                 if event.anchor in anchors:
                     return UNSURE
                 anchors[event.anchor] = None  # open: an alias to it now would be a cycle
-            flows += bool(event.flow_style)
-            container: Any = {} if kind is mapping_start else []
-            stack.append([container, 1, event.anchor, False, None, set(), event.flow_style])
+            if event.flow_style:
+                flows += 1
+            count += 1
+            if count > max_nodes:
+                return UNSURE
+            if depth:
+                stack.append((container, is_map, key, raw_keys, anchor, flow, start))
+            depth += 1
+            if kind is mapping_start:
+                container, is_map, key, raw_keys = {}, True, no_key, set()
+            else:
+                container, is_map = [], False
+            anchor, flow, start = event.anchor, event.flow_style, count
             continue
-        elif kind in ends:
-            value, size, anchor, _, _, _, flow = stack.pop()
-            flows -= bool(flow)
+        elif kind is mapping_end or kind is sequence_end:
+            value = container
+            if flow:
+                flows -= 1
             if anchor is not None:
-                anchors[anchor] = (value, size)
+                anchors[anchor] = (value, count - start + 1)
+            depth -= 1
+            if not depth:
+                return (value, exact) if count <= max_nodes else UNSURE
+            container, is_map, key, raw_keys, anchor, flow, start = stack.pop()
             raw = None
         else:
             return UNSURE
-        if not stack:
-            return value, exact
-        parent = stack[-1]
-        parent[1] += size
-        if parent[1] > max_nodes:
+        if count > max_nodes:
             return UNSURE
-        container = parent[0]
-        if type(container) is list:
+        if not depth:
+            return value, exact
+        if not is_map:
             container.append(value)
-        elif not parent[3]:
+        elif key is no_key:
             # A key: text or another plain scalar, never seen before in this mapping
             # (compared as written, as the pure loader does: 1 and "1" collide).
-            if raw is None or raw in parent[5]:
+            if raw is None or raw in raw_keys:
                 return UNSURE
-            parent[5].add(raw)
-            parent[3], parent[4] = True, value
+            raw_keys.add(raw)
+            key = value
             exact = exact and type(value) is str
         else:
-            container[parent[4]] = value
-            parent[3] = False
+            container[key] = value
+            key = no_key

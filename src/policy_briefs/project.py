@@ -62,6 +62,18 @@ class Project:
             dirs.append(default)
         return dirs
 
+    def template_file(self, name: str) -> Path | None:
+        """The file the template ``name`` loads, found as the template environment finds
+        it (templating.jinja_environment: 'default:NAME' is the packaged NAME, else the
+        name is looked up in template_dirs) but without importing Jinja; None when there
+        is none. Raises OutsideRoot when the file resolves outside its folder."""
+        prefix, colon, rest = name.partition(":")
+        if colon and prefix == "default":
+            found = find_template([default_templates_dir()], rest)
+            if found is not None:
+                return found
+        return find_template(self.template_dirs, name)
+
     @cached_property
     def settings_file(self) -> Path:
         return self.root / SETTINGS_FILE
@@ -125,3 +137,30 @@ def find_root(start: Path) -> Path | None:
         if (folder / SETTINGS_FILE).is_file() or (folder / "findings").is_dir():
             return folder
     return None
+
+
+def find_template(dirs: list[Path], name: str) -> Path | None:
+    """The first file ``name`` names in ``dirs``, as Jinja's FileSystemLoader looks it up
+    (templating.ConfinedLoader): '/'-separated, '.' and empty pieces dropped, a piece with
+    '..' or a separator naming nothing. Raises OutsideRoot when it resolves outside."""
+    pieces = []
+    for piece in name.split("/"):
+        if os.sep in piece or (os.altsep and os.altsep in piece) or piece == os.pardir:
+            return None
+        if piece and piece != ".":
+            pieces.append(piece)
+    for folder in dirs:
+        candidate = Path(folder, *pieces)
+        if candidate.is_file():
+            return confined(
+                folder, Path(*pieces), what="template", where=(_from_cwd(candidate), 1, 1)
+            )
+    return None
+
+
+def _from_cwd(path: Path) -> str:
+    """A path relative to the working folder when inside it, as error messages show it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -185,9 +185,13 @@ def select(
         by_priority, left_out = ranked[:limit], ranked[limit:]
     kept = {i.id for i in by_priority}
 
+    # Grouped in one pass: a large project has a hundred themes and thousands of findings.
+    by_theme: dict[str, list[Item]] = {}
+    for item in by_priority:
+        by_theme.setdefault(item.theme.id, []).append(item)
     sections = []
     for theme in corpus.themes_in_order():
-        items = [i for i in by_priority if i.theme.id == theme.id]
+        items = by_theme.get(theme.id, [])
         items.sort(key=lambda i: (PRIORITY_RANK[i.relevance.priority], order[i.id]))
         if items:
             sections.append(Section(theme, items))

@@ -19,13 +19,12 @@ from markupsafe import Markup
 from . import __version__, glossary
 from .charts import Palette, RenderedChart, render_chart
 from .citations import Citations, brief_reference, find_style
-from .confine import confined
 from .csl import load_style
 from .errors import BriefsError, Problem, ValidationFailed
 from .levers import by_lever
 from .localization import format_numbers, long_date
 from .models import Chart
-from .project import Project, default_templates_dir
+from .project import Project, default_templates_dir, find_template
 from .selection import Brief
 
 # Inline markdown only: emphasis, strong, code, links; no raw HTML, no images.
@@ -69,17 +68,9 @@ class ConfinedLoader(jinja2.FileSystemLoader):
     """
 
     def get_source(self, environment, template):
-        pieces = jinja2.loaders.split_template_path(template)
-        for searchpath in self.searchpath:
-            candidate = Path(searchpath, *pieces)
-            if candidate.is_file():
-                confined(
-                    Path(searchpath),
-                    Path(*pieces),
-                    what="template",
-                    where=(_relative(str(candidate)), 1, 1),
-                )
-                break
+        # The same lookup as validation's (Project.template_file), which raises when the
+        # file found leads outside its folder.
+        find_template([Path(p) for p in self.searchpath], template)
         return super().get_source(environment, template)
 
 
@@ -296,16 +287,6 @@ def _chart_view(context, chart: Chart, ident: str) -> RenderedChart:
     assert env.loader is not None
     css, _, _ = env.loader.get_source(env, "brief.css")
     return render_chart(chart, ident, palette=Palette.from_css(css), locale=_language(context))
-
-
-def template_exists(env: jinja2.Environment, name: str) -> bool:
-    try:
-        env.get_template(name)
-    except jinja2.TemplateNotFound:
-        return False
-    except jinja2.TemplateError:
-        return True  # present but broken: rendering reports where
-    return True
 
 
 def render_html(

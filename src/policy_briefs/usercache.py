@@ -55,28 +55,50 @@ def load(kind: str, key: str) -> Any | None:
         return None
     try:
         return json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: JSON nested past the interpreter's limit (a damaged entry).
         return None
 
 
+# Entries per cache folder as last counted, plus those stored since: one folder listing
+# per kind and process instead of one per entry stored (a first check of a large project
+# stores about a hundred).
+_counts: dict[Path, int] = {}
+
+
 def store(kind: str, key: str, value: Any) -> None:
-    """Store ``value`` (JSON data) under ``key``; failures are ignored."""
+    """Store ``value`` (JSON data) under ``key``; failures are ignored.
+
+    Entries are written atomically but not flushed to disk: one lost in a crash (or left
+    empty) is only a miss, and two fsyncs per entry cost more than most entries save."""
     path = _entry(kind, key)
     if path is None:
         return
     try:
-        write_atomic(path, json.dumps(value, ensure_ascii=False, separators=(",", ":")))
-        _trim(path.parent, keep=path.name)
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        write_atomic(path, text, durable=False)
+        folder = path.parent
+        count = _counts.get(folder)
+        _counts[folder] = count = _count(folder) if count is None else count + 1
+        if count >= MAX_ENTRIES:
+            _trim(folder, keep=path.name)
     except OSError:
         pass
+
+
+def _count(folder: Path) -> int:
+    with os.scandir(folder) as it:
+        return sum(1 for e in it if e.name.endswith(".json"))
 
 
 def _trim(folder: Path, keep: str) -> None:
     with os.scandir(folder) as it:
         entries = [e for e in it if e.name.endswith(".json") and e.name != keep]
+    _counts[folder] = len(entries) + 1
     if len(entries) < MAX_ENTRIES:
         return
     entries.sort(key=lambda e: e.stat().st_mtime)
+    _counts[folder] -= len(entries) // 2
     for entry in entries[: len(entries) // 2]:
         try:
             os.unlink(entry.path)

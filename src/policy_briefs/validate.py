@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,9 +40,11 @@ def check_project(
     strict: bool = False,
     template_exists: Callable[[str], bool] | None = None,
     style_exists: Callable[[str], bool] | None = None,
+    freeze: bool = False,
 ) -> tuple[Corpus, list[Problem]]:
-    """Load and cross-check everything. With ``strict``, warnings count as errors."""
-    corpus, problems = load_corpus(project)
+    """Load and cross-check everything. With ``strict``, warnings count as errors.
+    ``freeze``: see load_corpus."""
+    corpus, problems = load_corpus(project, freeze=freeze)
     if not has_errors(problems):
         problems += cross_check(corpus, template_exists=template_exists, style_exists=style_exists)
         if style_exists is not None:
@@ -65,6 +68,7 @@ def load_valid_corpus(
     sources_dir: Path | None = None,
     verify: bool = True,
     require_verified: bool = False,
+    freeze: bool = False,
 ) -> tuple[Corpus, list[Problem]]:
     """The corpus and its warnings, or ValidationFailed with every problem.
 
@@ -73,11 +77,11 @@ def load_valid_corpus(
     there is none, that is a warning (the briefs then say they were not verified), or an
     error with ``require_verified``.
 
-    Templates and citation styles named by audiences must exist; that needs the template
-    environment, imported here rather than at module level (validation alone stays light).
+    Templates and citation styles named by audiences must exist: they are looked up as
+    the template environment looks them up, without importing it (a check whose reading
+    grades are cached renders nothing). ``freeze``: see load_corpus.
     """
     from .citations import find_style
-    from .templating import jinja_environment, template_exists
 
     missing: list[Problem] = []
     if verify:
@@ -102,13 +106,14 @@ def load_valid_corpus(
             sources_dir = None
     else:
         sources_dir = None
-    env = jinja_environment(project)
+    project.template_dirs  # noqa: B018 - a templates/ leading outside the project stops here
     corpus, problems = check_project(
         project,
         sources_dir=sources_dir,
         strict=strict,
-        template_exists=lambda name: template_exists(env, name),
+        template_exists=lambda name: project.template_file(name) is not None,
         style_exists=lambda name: find_style(name, project.template_dirs) is not None,
+        freeze=freeze,
     )
     problems = apply_strict(missing, strict) + problems
     if has_errors(problems):
@@ -431,16 +436,21 @@ def _check_numbers(corpus: Corpus, finding_id: str) -> list[Problem]:
     finding = corpus.findings[finding_id]
     at = corpus.where[("finding", finding_id)]
     problems = []
-    backed = set().union(
-        *(numbers_backed_by(ev.quote) for ev in finding.evidence),
-        *(numbers_in(fig.value) for fig in finding.figures),
-    )
-    # A year the evidence is dated by may be named: the date check asks for exactly that.
+    written = {field: numbers_in(getattr(finding, field)) for field in ("headline", "summary")}
+    # What backs a number: the figures, a year the evidence is dated by (the date check
+    # asks for exactly that), then the quotes, read only until every number is backed.
+    backed = set().union(*(numbers_in(fig.value) for fig in finding.figures))
     for ev in finding.evidence:
         source = corpus.sources.get(ev.source)
         backed |= {date[:4] for date in (ev.as_of, source.issued if source else None) if date}
-    for field in ("headline", "summary"):
-        for number in sorted(numbers_in(getattr(finding, field)) - backed):
+    unbacked = written["headline"] | written["summary"]
+    for ev in finding.evidence:
+        unbacked -= backed
+        if not unbacked:
+            break
+        backed |= numbers_backed_by(ev.quote)
+    for field, numbers in written.items():
+        for number in sorted(numbers - backed):
             problems.append(
                 at.problem(
                     f"{field}: the number {number} appears in none of this finding's quotes or "
@@ -752,6 +762,13 @@ def _clause(sentence: str, quote: str) -> str:
     return sentence[start:] if end < 0 else sentence[start:end]
 
 
+# Any of the words a quote may be clipped of: most leads have none, and one search says
+# so where three would.
+_STANCE_WORD = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in (OPINION, HEDGE, REPORTED)), re.IGNORECASE
+)
+
+
 def _check_stance(at, i: int, ev: Evidence, finding: Finding, snapshot: Snapshot) -> list[Problem]:
     """The stance must not overstate what the sentence holding the quote does with it."""
     held = snapshot.sentence_with(ev.quote)
@@ -762,7 +779,7 @@ def _check_stance(at, i: int, ev: Evidence, finding: Finding, snapshot: Snapshot
     problems = []
     lead = " ".join(before.split()[-CLIP_WINDOW:])
     # A reporting verb may be left out when the evidence names the speaker instead.
-    clipped = (
+    clipped = _STANCE_WORD.search(lead) and (
         first_match(OPINION, lead)
         or first_match(HEDGE, lead)
         or (None if ev.speaker else first_match(REPORTED, lead))
