@@ -235,6 +235,21 @@ def test_template_syntax_error_in_a_partial(mini_project, failing_build):
     assert_reported(failing_build(), "templates/_aside.html:2:1", "template syntax: unexpected '}'")
 
 
+def test_template_not_in_utf8_is_located_not_a_crash(mini_project, failing_build):
+    write_template(
+        mini_project,
+        "federal.html",
+        '{% extends "default:base.html" %}\n'
+        '{% block extra %}{% include "_aside.html" %}{% endblock %}\n',
+    )
+    (mini_project / "templates" / "_aside.html").write_bytes(b"<aside>\n  Caf\xe9</aside>\n")
+    assert_reported(
+        failing_build(),
+        "templates/_aside.html:2:6",
+        "the template is not UTF-8 text (byte 0xe9); save it as UTF-8",
+    )
+
+
 def test_undefined_variable_in_a_template(mini_project, failing_build):
     write_template(
         mini_project,

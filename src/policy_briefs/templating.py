@@ -56,8 +56,22 @@ def plain_markdown(text: str) -> str:
 class TemplateProblem(ValidationFailed):
     """A template failed to load or render, located at its file and line."""
 
-    def __init__(self, path: str, line: int, message: str):
-        super().__init__([Problem(path, line, 1, "error", message)])
+    def __init__(self, path: str, line: int, message: str, *, column: int = 1):
+        super().__init__([Problem(path, line, column, "error", message)])
+
+
+def _not_utf8(path: Path | None, exc: UnicodeDecodeError) -> TemplateProblem:
+    """Where a template stops being UTF-8, as a line and column of the file."""
+    before = exc.object[: exc.start]
+    line = before.count(b"\n") + 1
+    column = len(before) - (before.rfind(b"\n") + 1) + 1
+    return TemplateProblem(
+        _relative(str(path)) if path else "template",
+        line,
+        f"the template is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+        "save it as UTF-8 in your editor and try again",
+        column=column,
+    )
 
 
 class ConfinedLoader(jinja2.FileSystemLoader):
@@ -70,8 +84,11 @@ class ConfinedLoader(jinja2.FileSystemLoader):
     def get_source(self, environment, template):
         # The same lookup as validation's (Project.template_file), which raises when the
         # file found leads outside its folder.
-        find_template([Path(p) for p in self.searchpath], template)
-        return super().get_source(environment, template)
+        found = find_template([Path(p) for p in self.searchpath], template)
+        try:
+            return super().get_source(environment, template)
+        except UnicodeDecodeError as exc:  # a file saved in another encoding
+            raise _not_utf8(found, exc) from None
 
 
 def jinja_environment(project: Project) -> jinja2.Environment:
