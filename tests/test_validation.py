@@ -503,6 +503,8 @@ def test_a_check_leaves_the_collector_as_it_found_it(mini_project):
     try:
         frozen = gc.get_freeze_count()
         assert api.check(Project.at(mini_project)).ok
-        assert gc.get_freeze_count() == frozen
+        # Not unfrozen, nothing more frozen; a frozen object the check lets go of (a
+        # cache entry replaced) leaves the count, so it may be a little lower.
+        assert 0 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
