@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from .errors import BriefsError, Problem, ValidationFailed, summarise
+from .project import shown_path as _shown
 
 # Where the global options leave their values for the command that runs: ctx.meta, one
 # dict shared by a command's context and its parents', is held here while a command runs.
@@ -1123,13 +1124,6 @@ def _send_summary(report) -> None:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 @contextmanager

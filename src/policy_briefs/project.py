@@ -153,13 +153,13 @@ def find_template(dirs: list[Path], name: str) -> Path | None:
         candidate = Path(folder, *pieces)
         if candidate.is_file():
             return confined(
-                folder, Path(*pieces), what="template", where=(_from_cwd(candidate), 1, 1)
+                folder, Path(*pieces), what="template", where=(shown_path(candidate), 1, 1)
             )
     return None
 
 
-def _from_cwd(path: Path) -> str:
-    """A path relative to the working folder when inside it, as error messages show it."""
+def shown_path(path: Path) -> str:
+    """A path relative to the working folder when inside it, as messages show it."""
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:

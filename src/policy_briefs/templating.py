@@ -24,7 +24,7 @@ from .errors import BriefsError, Problem, ValidationFailed
 from .levers import by_lever
 from .localization import format_numbers, long_date
 from .models import Chart
-from .project import Project, default_templates_dir, find_template
+from .project import Project, default_templates_dir, find_template, shown_path
 from .selection import Brief
 
 # Inline markdown only: emphasis, strong, code, links; no raw HTML, no images.
@@ -66,7 +66,7 @@ def _not_utf8(path: Path | None, exc: UnicodeDecodeError) -> TemplateProblem:
     line = before.count(b"\n") + 1
     column = len(before) - (before.rfind(b"\n") + 1) + 1
     return TemplateProblem(
-        _relative(str(path)) if path else "template",
+        shown_path(path) if path else "template",
         line,
         f"the template is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
         "save it as UTF-8 in your editor and try again",
@@ -365,16 +365,8 @@ def render_template(env: jinja2.Environment, name: str, **context) -> str:
 
 def _template_path(filename: str | None, name: str | None) -> str:
     if filename:
-        return _relative(filename)
+        return shown_path(Path(filename))
     return name or "<template>"
-
-
-def _relative(filename: str) -> str:
-    path = Path(filename)
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _template_frame(exc: BaseException) -> tuple[str | None, int]:
@@ -387,7 +379,7 @@ def _template_frame(exc: BaseException) -> tuple[str | None, int]:
     if not frames:
         return None, 0
     frame = frames[-1]
-    return _relative(frame.filename), frame.lineno or 0
+    return shown_path(Path(frame.filename)), frame.lineno or 0
 
 
 def citations_for(brief: Brief, project: Project) -> Citations:
